@@ -1,0 +1,43 @@
+#!/usr/bin/env node
+// pmoves — entry point. Kept tiny: only commander loads at start; each command imports what it needs
+// when it runs, so `--version` and `--help` stay fast.
+import { Command, Option } from 'commander';
+import { readFileSync } from 'node:fs';
+import { commands } from './commands/index.js';
+import { handleError } from './commands/common.js';
+
+const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+
+/** Options every mini command understands, before or after the command name (commander reads a
+ *  parent's options anywhere on the line unless positional options are enabled). */
+export function addGlobalOptions(cmd: Command): Command {
+  return cmd
+    .option('-m, --manifest <path>', 'manifest file (default: ./pmoves.mini.yaml)')
+    .option('--profile <id>', 'hardware profile id, or "auto" (overrides the manifest)')
+    .option('--non-interactive', 'never prompt; fail instead of asking')
+    .option('--no-color', 'no colours (also NO_COLOR)')
+    .option('--json', 'machine-readable output where the command supports it')
+    .option('--debug', 'print stack traces of internal errors')
+    .addOption(new Option('--home <path>', 'state folder (default $PMOVES_HOME or ~/.pmoves)').hideHelp());
+}
+
+export function buildProgram(): Command {
+  const program = new Command('pmoves')
+    .description('PMOVES.AI command line')
+    .version(pkg.version, '-V, --version')
+    .showHelpAfterError('(run with --help for usage)')
+    .configureOutput({ outputError: (s, write) => write(s) });
+  const mini = addGlobalOptions(
+    program
+      .command('mini')
+      .description('declarative reconciler for PMOVES mini nodes: plan, apply and watch one manifest')
+      .showHelpAfterError('(run with --help for usage)')
+      .configureHelp({ showGlobalOptions: true }),
+  );
+  for (const register of commands) register(mini);
+  return program;
+}
+
+buildProgram()
+  .parseAsync(process.argv)
+  .catch((err) => handleError(err, process.argv.includes('--debug')));

@@ -1,0 +1,80 @@
+// What every command shares: reading global options, opening a session, printing diagnostics, and the
+// one top-level catch that maps errors to exit codes. Heavy modules are imported lazily.
+import type { Command } from 'commander';
+import path from 'node:path';
+import { formatDiagnostic, isExpected, messageOf, UserError } from '../core/errors.js';
+import type { Home } from '../core/home.js';
+import type { Diagnostic } from '../core/types.js';
+
+export interface Globals {
+  manifest: string;
+  profile?: string;
+  nonInteractive: boolean;
+  color: boolean;
+  json: boolean;
+  debug: boolean;
+  home?: string;
+}
+
+export function globals(cmd: Command): Globals {
+  const o = cmd.optsWithGlobals() as Record<string, unknown>;
+  return {
+    manifest: (o.manifest as string | undefined) ?? 'pmoves.mini.yaml',
+    profile: o.profile as string | undefined,
+    nonInteractive: Boolean(o.nonInteractive) || process.env.CI === 'true',
+    color: o.color !== false,
+    json: Boolean(o.json),
+    debug: Boolean(o.debug),
+    home: o.home as string | undefined,
+  };
+}
+
+export async function homeOf(g: Globals): Promise<Home> {
+  const { pmovesHome } = await import('../core/home.js');
+  return pmovesHome(g.home ? { ...process.env, PMOVES_HOME: path.resolve(g.home) } : process.env);
+}
+
+export function printDiagnostics(ds: Diagnostic[], stream: NodeJS.WriteStream = process.stderr): void {
+  for (const d of ds) stream.write(formatDiagnostic(d) + '\n');
+}
+
+export function parseIntOption(name: string, min = 1) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < min) throw new UserError(`${name}: expected a whole number >= ${min}, got "${v}"`);
+    return n;
+  };
+}
+
+/** Seconds or a duration like 30s, 5m, 1h, 500ms → milliseconds. */
+export function parseDuration(name: string) {
+  return (v: string): number => {
+    const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(v.trim());
+    if (!m) throw new UserError(`${name}: expected seconds or a duration like 30s, 5m, 1h; got "${v}"`);
+    const n = Number(m[1]);
+    const unit = m[2] ?? 's';
+    return Math.round(n * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[unit]!);
+  };
+}
+
+export function collect(v: string, prev: string[] = []): string[] {
+  return [...prev, v];
+}
+
+export let exitCode = 0;
+
+/** The one top-level catch: user and operation errors → message, exit 1; anything else → one line + --debug hint. */
+export function handleError(err: unknown, debug: boolean): never {
+  if (err instanceof UserError) {
+    if (err.diagnostics.length) printDiagnostics(err.diagnostics);
+    if (!err.diagnostics.length || !err.diagnostics.some((d) => d.severity === 'error')) process.stderr.write(`Error: ${err.message}\n`);
+    process.exit(1);
+  }
+  if (isExpected(err)) {
+    process.stderr.write(`Error: ${err.message}\n`);
+    process.exit(1);
+  }
+  if (debug) process.stderr.write(`${(err as Error)?.stack ?? String(err)}\n`);
+  else process.stderr.write(`pmoves mini: internal error: ${messageOf(err)}\nRun the same command with --debug for the stack trace, and report it.\n`);
+  process.exit(1);
+}

@@ -1,0 +1,9 @@
+// The list of `pmoves mini` commands. Each module registers its commands on `mini` and imports the
+// engine lazily inside its action.
+import type { Command } from 'commander';
+import { registerCore } from './core.js';
+
+/** Adds commands to `mini`. Read global options with `cmd.optsWithGlobals()` (see common.ts). */
+export type Register = (mini: Command) => void;
+
+export const commands: Register[] = [registerCore];

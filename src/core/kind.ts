@@ -1,0 +1,83 @@
+// The contract between the engine and one resource kind. A kind is a provider (src/providers/<kind>.ts,
+// talks to the world) plus a reconciler (src/reconcilers/<kind>.ts, implements this interface on top of
+// the provider). Registering a kind is one entry in src/reconcilers/index.ts.
+import type { Home } from './home.js';
+import type { ApplyResult, Diagnostic, PlanResult, Resource, StateEntry } from './types.js';
+
+/** Given while loading the manifest: resolve paths, point at source positions. */
+export interface LoadContext {
+  manifestPath: string;
+  manifestDir: string;
+  env: NodeJS.ProcessEnv;
+  home: Home;
+  /** Resolve a path from the manifest against the manifest's folder (`~` expands to HOME). */
+  resolvePath(p: string): string;
+  /** `file:line:column` of a value inside this resource's spec (path relative to the spec), if known. */
+  locate(address: string, specPath?: (string | number)[]): string | undefined;
+}
+
+/** Given to read and apply. */
+export interface RunContext {
+  home: Home;
+  env: NodeJS.ProcessEnv;
+  signal: AbortSignal;
+  /** One line of progress under an address; the engine prefixes and routes it. */
+  log(address: string, line: string): void;
+  /** Keyed fingerprint of a secret value, stable within this run only. */
+  fingerprint(value: string): string;
+  /** Keyed digest under this machine's state key ($PMOVES_HOME/state.key): safe to store in state. */
+  digest(value: string): string;
+  /** Per-command switches (`--force`, `--no-probe`, …) a kind may honour. */
+  flags: Record<string, unknown>;
+  /** True when stdout is a TTY (progress bars vs. progress lines). */
+  tty: boolean;
+}
+
+/** Given to the pure plan function. */
+export interface PlanContext {
+  fingerprint(value: string): string;
+  flags: Record<string, unknown>;
+}
+
+/** What refresh hands the planner for one address. `desired` is null when only state remembers it. */
+export interface Target<S> {
+  address: string;
+  name: string;
+  desired: Resource<S> | null;
+  prior: StateEntry | undefined;
+}
+
+export interface Kind<S = any, A = any> {
+  /** Manifest section, also the address prefix (`secrets`). */
+  section: string;
+  /** Implicit order between kinds: lower applies first (secrets 10, stacks 20, models 30, mcp 40). */
+  order: number;
+  /** File name under schemas/ holding the JSON Schema of one spec. */
+  schema: string;
+  /** Spec after schema validation → normal form (defaults, absolute paths). No I/O. */
+  normalize(spec: any, name: string, ctx: LoadContext): S;
+  /** Checks beyond the schema that need the file system (a bundle exists, …). */
+  check?(resource: Resource<S>, ctx: LoadContext): Promise<Diagnostic[]>;
+  /**
+   * Read actual state. Must not change anything. A throw becomes an error diagnostic on the address and
+   * the rest of the plan is still computed. The result must be JSON-serialisable (it is digested for
+   * saved plans); it may hold secret values, which never leave the process except as keyed digests.
+   */
+  read(ctx: RunContext, target: Target<S>): Promise<A>;
+  /** Optional batch read: one call for every target of the kind (e.g. one Docker API call). */
+  readAll?(ctx: RunContext, targets: Target<S>[]): Promise<Map<string, A | Error>>;
+  /** Pure: what should happen. Never throws for a normal input; problems become diagnostics. */
+  plan(target: Target<S>, actual: A, ctx: PlanContext): PlanResult;
+  /**
+   * Make it so. Contract: on a failed create nothing was created (or the state says pending, so it is
+   * owned and retried); after a failed delete the thing is assumed to still exist. Throws on failure.
+   */
+  apply(ctx: RunContext, target: Target<S>, actual: A, planned: PlanResult): Promise<ApplyResult>;
+  /**
+   * Optional, pure: look at all of this kind's planned changes together (e.g. the download budget).
+   * `summary` words join the plan's summary line; error diagnostics stop apply before it starts.
+   */
+  finalize?(planned: { target: Target<S>; actual: A; result: PlanResult }[], ctx: PlanContext): { summary?: string[]; diagnostics?: Diagnostic[] };
+  /** Extra words for `status` beyond in-sync/drifted/missing (e.g. service health). */
+  describe?(target: Target<S>, actual: A): string[];
+}

@@ -1,0 +1,58 @@
+// `status`: one line per declared (or still owned) resource, from the same refresh → plan as `plan`.
+import type { Style } from '../planner/render-text.js';
+import { planOnce, type FlowOptions } from './run.js';
+
+export type ResourceStatus = 'in-sync' | 'drifted' | 'missing' | 'orphaned' | 'error';
+
+export interface StatusLine {
+  address: string;
+  status: ResourceStatus;
+  reason: string;
+  details: string[];
+  origin?: string;
+  parts?: StatusLine[];
+}
+
+export interface StatusReport {
+  manifest: string | null;
+  resources: StatusLine[];
+  notes: string[];
+}
+
+export async function statusReport(opts: FlowOptions): Promise<StatusReport> {
+  const { session, plan, reads } = await planOnce(opts);
+  const errors = new Map<string, string[]>();
+  for (const d of plan.diagnostics) if (d.address && d.severity === 'error') errors.set(d.address, [...(errors.get(d.address) ?? []), d.summary]);
+  const lines: StatusLine[] = [];
+  for (const t of session.targets) {
+    const c = plan.changes.find((x) => x.address === t.address);
+    const kind = session.kindOf.get(t.desired?.section ?? t.prior!.section)!;
+    const read = reads.get(t.address);
+    const details = read?.ok && kind.describe ? kind.describe(t, read.actual) : [];
+    const base = { address: t.address, details, ...(t.desired?.origin ? { origin: t.desired.origin } : {}) };
+    if (errors.has(t.address)) lines.push({ ...base, status: 'error', reason: errors.get(t.address)!.join('; ') });
+    else if (!c) lines.push({ ...base, status: 'error', reason: 'not read' });
+    else if (!t.desired) {
+      if (c.action === 'delete') lines.push({ ...base, status: 'orphaned', reason: 'no longer declared; apply will remove it' });
+      else continue;
+    } else if (c.action === 'no-op') lines.push({ ...base, status: 'in-sync', reason: c.reason });
+    else if (c.action === 'create') lines.push({ ...base, status: 'missing', reason: c.reason });
+    else lines.push({ ...base, status: 'drifted', reason: c.reason });
+    const parts = c?.parts?.map((p) => ({ address: p.address, status: (p.action === 'no-op' ? 'in-sync' : p.action === 'create' ? 'missing' : p.action === 'delete' ? 'orphaned' : 'drifted') as ResourceStatus, reason: p.reason, details: [] }));
+    if (parts?.length && lines.length) lines[lines.length - 1]!.parts = parts;
+  }
+  return { manifest: session.manifest?.path ?? null, resources: lines, notes: plan.notes };
+}
+
+export function renderStatus(r: StatusReport, s: Style): string {
+  const width = Math.max(8, ...r.resources.flatMap((l) => [l.address.length, ...(l.parts ?? []).map((p) => p.address.length + 2)]));
+  const color = (st: ResourceStatus) => (st === 'in-sync' ? s.green : st === 'error' ? s.red : s.yellow);
+  const out: string[] = [...r.notes];
+  for (const l of r.resources) {
+    const extra = [l.reason, ...l.details].filter(Boolean).join('; ');
+    out.push(`${l.address.padEnd(width)}  ${color(l.status)(l.status.padEnd(8))}  ${extra}${l.origin ? ` (from ${l.origin})` : ''}`);
+    for (const p of l.parts ?? []) out.push(`  ${p.address.padEnd(width - 2)}  ${color(p.status)(p.status.padEnd(8))}  ${p.reason}`);
+  }
+  if (!r.resources.length) out.push('No resources declared.');
+  return out.join('\n') + '\n';
+}

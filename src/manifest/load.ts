@@ -1,0 +1,158 @@
+// Manifest v1: read → parse (positions kept) → ${VAR} expansion → JSON Schema → resources → checks.
+// Returns a value, never throws for bad input: { resources, diagnostics }. The caller decides.
+import { createHash } from 'node:crypto';
+import os from 'node:os';
+import path from 'node:path';
+import type { Home } from '../core/home.js';
+import type { Kind, LoadContext } from '../core/kind.js';
+import type { Diagnostic, Resource } from '../core/types.js';
+import { findCycles } from './graph.js';
+import { interpolate } from './interpolate.js';
+import { validate } from './schema.js';
+import { readYamlFile, type YamlSource } from './yaml-source.js';
+
+export interface Manifest {
+  path: string;
+  dir: string;
+  /** sha256 of the manifest file's bytes. */
+  digest: string;
+  /** The manifest after ${VAR} expansion (plain data). */
+  data: Record<string, unknown>;
+  source: YamlSource;
+  resources: Resource[];
+  /** Lines the plan prints before the changes (e.g. which profile is active and why). */
+  notes: string[];
+  /** Files the manifest refers to (bundles, compose files…), for watch mode. */
+  inputs: string[];
+}
+
+/** Adds or changes resources after the manifest's own (profiles, model bundles). Manifest entries win. */
+export type Expander = (m: Manifest, ctx: LoadContext, kinds: Kind[]) => Promise<Diagnostic[]>;
+
+export interface LoadOptions {
+  env: NodeJS.ProcessEnv;
+  home: Home;
+  kinds: Kind[];
+  expanders?: Expander[];
+  /** Values from the command line that override the manifest (e.g. `--profile`). */
+  overrides?: Record<string, unknown>;
+}
+
+export interface LoadResult {
+  manifest?: Manifest;
+  diagnostics: Diagnostic[];
+}
+
+export function hasErrors(ds: Diagnostic[]): boolean {
+  return ds.some((d) => d.severity === 'error');
+}
+
+export async function loadManifest(file: string, opts: LoadOptions): Promise<LoadResult> {
+  const abs = path.resolve(file);
+  const read = await readYamlFile(abs);
+  const diagnostics = [...read.diagnostics];
+  const source = read.source;
+  if (!source || hasErrors(diagnostics)) return { diagnostics };
+
+  const raw = source.doc.toJS({ maxAliasCount: 100 }) as unknown;
+  if (raw === null || raw === undefined || typeof raw !== 'object' || Array.isArray(raw)) {
+    diagnostics.push({
+      severity: 'error',
+      summary: `expected a map with apiVersion: pmoves.ai/mini/v1, got ${raw === null || raw === undefined ? 'an empty document' : Array.isArray(raw) ? 'a list' : typeof raw}`,
+      location: source.locate([]),
+    });
+    return { diagnostics };
+  }
+
+  const expanded = interpolate(raw, opts.env, (p) => source.locate(p));
+  diagnostics.push(...expanded.diagnostics);
+  const data = { ...(expanded.value as Record<string, unknown>), ...(opts.overrides ?? {}) };
+
+  diagnostics.push(...validate('manifest.schema.json', expanded.value, source));
+  if (hasErrors(diagnostics)) return { diagnostics };
+
+  const dir = path.dirname(abs);
+  const specBase = new Map<string, (string | number)[]>();
+  const ctx: LoadContext = {
+    manifestPath: abs,
+    manifestDir: dir,
+    env: opts.env,
+    home: opts.home,
+    resolvePath: (p: string) => resolveUserPath(p, dir, opts.env),
+    locate: (address, specPath = []) => {
+      const base = specBase.get(address);
+      return base ? source.locate([...base, ...specPath]) : undefined;
+    },
+  };
+
+  const resources: Resource[] = [];
+  for (const kind of opts.kinds) {
+    const section = data[kind.section] as Record<string, Record<string, unknown>> | undefined;
+    if (!section) continue;
+    for (const [name, spec] of Object.entries(section)) {
+      const address = `${kind.section}.${name}`;
+      specBase.set(address, [kind.section, name]);
+      const { depends_on, requires, ...rest } = spec ?? {};
+      resources.push({
+        address,
+        section: kind.section,
+        name,
+        spec: kind.normalize(rest, name, ctx),
+        dependsOn: (depends_on as string[] | undefined) ?? [],
+        ...(requires ? { requires: requires as Record<string, unknown> } : {}),
+      });
+    }
+  }
+
+  const manifest: Manifest = {
+    path: abs,
+    dir,
+    digest: createHash('sha256').update(source.text).digest('hex'),
+    data,
+    source,
+    resources,
+    notes: [],
+    inputs: [abs],
+  };
+
+  for (const expand of opts.expanders ?? []) diagnostics.push(...(await expand(manifest, ctx, opts.kinds)));
+  if (hasErrors(diagnostics)) return { diagnostics };
+
+  diagnostics.push(...checkReferences(manifest.resources, ctx));
+  const kindOf = new Map(opts.kinds.map((k) => [k.section, k] as const));
+  const checks = await Promise.all(manifest.resources.map((r) => kindOf.get(r.section)?.check?.(r, ctx) ?? Promise.resolve([])));
+  for (const c of checks) diagnostics.push(...c);
+
+  if (hasErrors(diagnostics)) return { diagnostics };
+  return { manifest, diagnostics };
+}
+
+function checkReferences(resources: Resource[], ctx: LoadContext): Diagnostic[] {
+  const out: Diagnostic[] = [];
+  const known = new Set(resources.map((r) => r.address));
+  for (const r of resources) {
+    r.dependsOn.forEach((d, i) => {
+      if (d === r.address) {
+        out.push({ severity: 'error', address: r.address, summary: `${r.address}.depends_on: a resource cannot depend on itself`, location: ctx.locate(r.address, ['depends_on', i]) });
+      } else if (!known.has(d)) {
+        out.push({ severity: 'error', address: r.address, summary: `${r.address}.depends_on: no resource "${d}" in the manifest`, location: ctx.locate(r.address, ['depends_on', i]) });
+      }
+    });
+  }
+  for (const cycle of findCycles(resources)) {
+    const first = resources.find((r) => r.address === cycle[0])!;
+    const idx = first.dependsOn.indexOf(cycle[1]!);
+    out.push({
+      severity: 'error',
+      address: first.address,
+      summary: `dependency cycle: ${cycle.join(' -> ')}`,
+      location: ctx.locate(first.address, idx >= 0 ? ['depends_on', idx] : ['depends_on']),
+    });
+  }
+  return out;
+}
+
+export function resolveUserPath(p: string, base: string, env: NodeJS.ProcessEnv = process.env): string {
+  if (p === '~' || p.startsWith('~/')) return path.join(env.HOME || os.homedir(), p.slice(1));
+  return path.resolve(base, p);
+}

@@ -1,0 +1,145 @@
+// Computing the plan: a pure function of (targets with desired + prior state, read outcomes).
+import { createHmac } from 'node:crypto';
+import type { Kind, PlanContext, Target } from '../core/kind.js';
+import type { Change, Diagnostic, PlanResult } from '../core/types.js';
+import type { ReadOutcome } from './refresh.js';
+
+export interface Summary {
+  add: number;
+  change: number;
+  destroy: number;
+}
+
+export interface Plan {
+  manifestDigest: string;
+  /** Keyed digest of everything read (actual state + prior state); a saved plan is stale when it differs. */
+  actualDigest: string;
+  changes: Change[];
+  /** Per address: the kind's own answer, for apply. */
+  results: Map<string, PlanResult>;
+  diagnostics: Diagnostic[];
+  summary: Summary;
+  notes: string[];
+  /** Extra summary words from kinds (e.g. download budget). */
+  summaryExtras: string[];
+}
+
+export function summarize(changes: Change[]): Summary {
+  const s = { add: 0, change: 0, destroy: 0 };
+  for (const c of changes) {
+    switch (c.action) {
+      case 'create':
+        s.add++;
+        break;
+      case 'update':
+        s.change++;
+        break;
+      case 'replace':
+        s.add++;
+        s.destroy++;
+        break;
+      case 'delete':
+        s.destroy++;
+        break;
+      case 'no-op':
+        break;
+      default: {
+        const never: never = c.action;
+        throw new Error(`unknown action ${String(never)}`);
+      }
+    }
+  }
+  return s;
+}
+
+/** Stable JSON (sorted keys) for digests. */
+export function canonical(v: unknown): string {
+  if (v === null || typeof v !== 'object') return JSON.stringify(v) ?? 'null';
+  if (Array.isArray(v)) return `[${v.map(canonical).join(',')}]`;
+  return `{${Object.keys(v as object)
+    .sort()
+    .filter((k) => (v as Record<string, unknown>)[k] !== undefined)
+    .map((k) => `${JSON.stringify(k)}:${canonical((v as Record<string, unknown>)[k])}`)
+    .join(',')}}`;
+}
+
+export function digestOf(key: (s: string) => string, targets: Target<unknown>[], reads: Map<string, ReadOutcome>): string {
+  const parts = targets
+    .map((t) => [t.address, reads.get(t.address) ?? null, t.prior ?? null] as const)
+    .sort((a, b) => (a[0] < b[0] ? -1 : 1));
+  return key(canonical(parts));
+}
+
+export function computePlan(args: {
+  targets: Target<unknown>[];
+  reads: Map<string, ReadOutcome>;
+  kindOf: Map<string, Kind>;
+  ctx: PlanContext;
+  manifestDigest: string;
+  actualDigest: string;
+  notes?: string[];
+}): Plan {
+  const changes: Change[] = [];
+  const results = new Map<string, PlanResult>();
+  const diagnostics: Diagnostic[] = [];
+  for (const t of args.targets) {
+    const section = t.desired?.section ?? t.prior!.section;
+    const read = args.reads.get(t.address);
+    if (!read || !read.ok) {
+      diagnostics.push({ severity: 'error', address: t.address, summary: `could not read actual state: ${read ? read.error : 'not read'}` });
+      continue;
+    }
+    const kind = args.kindOf.get(section)!;
+    let r: PlanResult;
+    try {
+      r = kind.plan(t, read.actual, args.ctx);
+    } catch (err) {
+      diagnostics.push({ severity: 'error', address: t.address, summary: `could not plan: ${(err as Error).message}` });
+      continue;
+    }
+    results.set(t.address, r);
+    diagnostics.push(...(r.diagnostics ?? []).map((d) => ({ ...d, address: d.address ?? t.address })));
+    changes.push({
+      address: t.address,
+      section,
+      name: t.name,
+      action: r.action,
+      reason: r.reason,
+      before: r.before,
+      after: r.after,
+      ...(r.parts ? { parts: r.parts } : {}),
+      ...(r.warnings?.length ? { warnings: r.warnings } : {}),
+      ...(t.desired?.origin ? { origin: t.desired.origin } : {}),
+      ...(r.verb ? { verb: r.verb } : {}),
+    });
+  }
+  const summaryExtras: string[] = [];
+  for (const kind of args.kindOf.values()) {
+    if (!kind.finalize) continue;
+    const mine = args.targets
+      .filter((t) => (t.desired?.section ?? t.prior!.section) === kind.section && results.has(t.address))
+      .map((t) => ({ target: t, actual: (args.reads.get(t.address) as { actual: unknown }).actual, result: results.get(t.address)! }));
+    if (!mine.length) continue;
+    const f = kind.finalize(mine, args.ctx);
+    summaryExtras.push(...(f.summary ?? []));
+    diagnostics.push(...(f.diagnostics ?? []));
+  }
+  return {
+    manifestDigest: args.manifestDigest,
+    actualDigest: args.actualDigest,
+    changes,
+    results,
+    diagnostics,
+    summary: summarize(changes),
+    notes: args.notes ?? [],
+    summaryExtras,
+  };
+}
+
+export function planHasErrors(p: Plan): boolean {
+  return p.diagnostics.some((d) => d.severity === 'error');
+}
+
+export function hmacWith(key: Buffer): (s: string) => string {
+  return (s) => createHmac('sha256', key).update(s).digest('hex');
+}

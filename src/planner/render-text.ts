@@ -1,0 +1,182 @@
+// The text plan, in Terraform's visual language. Renders values the differ built; decides nothing.
+import { structuredPatch } from 'diff';
+import { ACTION_SYMBOL, type Action, type Change, type Diagnostic } from '../core/types.js';
+import type { Plan, Summary } from './plan.js';
+
+export interface Style {
+  green(s: string): string;
+  yellow(s: string): string;
+  red(s: string): string;
+  bold(s: string): string;
+  dim(s: string): string;
+}
+
+const plain: Style = { green: (s) => s, yellow: (s) => s, red: (s) => s, bold: (s) => s, dim: (s) => s };
+const ansi = (code: number) => (s: string) => `\x1b[${code}m${s}\x1b[0m`;
+const colored: Style = { green: ansi(32), yellow: ansi(33), red: ansi(31), bold: ansi(1), dim: ansi(2) };
+
+export function style(color: boolean): Style {
+  return color ? colored : plain;
+}
+
+/** Colour only on a TTY, never with NO_COLOR or --no-color. */
+export function wantColor(stream: NodeJS.WriteStream, env: NodeJS.ProcessEnv, noColorFlag: boolean): boolean {
+  return Boolean(stream.isTTY) && !noColorFlag && !('NO_COLOR' in env && env.NO_COLOR !== '');
+}
+
+const SENSITIVE = '(sensitive value)';
+
+export function isSensitive(v: unknown): v is { $sensitive: string } {
+  return typeof v === 'object' && v !== null && !Array.isArray(v) && '$sensitive' in v;
+}
+
+function verbOf(c: Change): string {
+  if (c.verb) return c.verb;
+  switch (c.action) {
+    case 'create':
+      return 'created';
+    case 'update':
+      return 'updated in-place';
+    case 'replace':
+      return 'replaced';
+    case 'delete':
+      return 'destroyed';
+    case 'no-op':
+      return 'left unchanged';
+    default: {
+      const never: never = c.action;
+      throw new Error(`unknown action ${String(never)}`);
+    }
+  }
+}
+
+function symbolColor(s: Style, a: Action | 'unchanged'): (x: string) => string {
+  if (a === 'create') return s.green;
+  if (a === 'delete') return s.red;
+  if (a === 'update' || a === 'replace') return s.yellow;
+  return (x) => x;
+}
+
+function scalar(v: unknown): string {
+  if (isSensitive(v)) return SENSITIVE;
+  if (v === null || v === undefined) return 'null';
+  if (typeof v === 'string') return JSON.stringify(v);
+  if (Array.isArray(v) && v.every((x) => x === null || typeof x !== 'object')) return `[${v.map(scalar).join(', ')}]`;
+  if (typeof v === 'object') return JSON.stringify(v);
+  return String(v);
+}
+
+const isMap = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v) && !isSensitive(v);
+const isText = (v: unknown): v is string => typeof v === 'string' && v.includes('\n');
+
+function same(a: unknown, b: unknown): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
+}
+
+/** Attribute lines of a block. `mode` says whether the whole block is being created, destroyed or diffed. */
+function attrs(before: unknown, after: unknown, mode: 'create' | 'delete' | 'diff', indent: string, s: Style): string[] {
+  const b = isMap(before) ? before : {};
+  const a = isMap(after) ? after : {};
+  const keys = [...new Set([...Object.keys(a), ...Object.keys(b)])];
+  const width = Math.max(0, ...keys.filter((k) => !isMap(a[k] ?? b[k])).map((k) => k.length));
+  const out: string[] = [];
+  let hidden = 0;
+  for (const k of keys) {
+    const inB = k in b;
+    const inA = k in a;
+    const kind: Action | 'unchanged' =
+      mode === 'create' ? 'create' : mode === 'delete' ? 'delete' : !inB ? 'create' : !inA ? 'delete' : same(b[k], a[k]) ? 'unchanged' : 'update';
+    if (kind === 'unchanged' && mode === 'diff') {
+      hidden++;
+      continue;
+    }
+    const sym = symbolColor(s, kind)(ACTION_SYMBOL[kind === 'unchanged' ? 'no-op' : kind]);
+    const bv = b[k];
+    const av = a[k];
+    const v = kind === 'delete' ? bv : av;
+    const name = k.padEnd(width);
+    if (isMap(v) || (kind === 'update' && isMap(bv) && isMap(av))) {
+      out.push(`${indent}${sym} ${k} = {`);
+      out.push(...attrs(kind === 'create' ? null : bv, kind === 'delete' ? null : av, kind === 'update' ? 'diff' : (kind as 'create' | 'delete'), indent + '    ', s));
+      out.push(`${indent}  }`);
+    } else if (kind === 'update' && (isText(bv) || isText(av))) {
+      out.push(`${indent}${sym} ${k} = <<-EOT`);
+      out.push(...unifiedDiff(String(bv ?? ''), String(av ?? ''), indent + '    ', s));
+      out.push(`${indent}  EOT`);
+    } else if ((kind === 'create' || kind === 'delete') && isText(v)) {
+      out.push(`${indent}${sym} ${k} = <<-EOT`);
+      for (const line of v.replace(/\n$/, '').split('\n')) out.push(`${indent}    ${line}`);
+      out.push(`${indent}  EOT`);
+    } else if (kind === 'update') {
+      out.push(`${indent}${sym} ${name} = ${scalar(bv)} -> ${scalar(av)}`);
+    } else {
+      out.push(`${indent}${sym} ${name} = ${scalar(v)}`);
+    }
+  }
+  if (hidden) out.push(s.dim(`${indent}  # (${hidden} unchanged attribute${hidden === 1 ? '' : 's'} hidden)`));
+  return out;
+}
+
+export function unifiedDiff(before: string, after: string, indent: string, s: Style): string[] {
+  const p = structuredPatch('before', 'after', before, after, '', '', { context: 3 });
+  const out: string[] = [];
+  for (const h of p.hunks) {
+    out.push(s.dim(`${indent}@@ -${h.oldStart},${h.oldLines} +${h.newStart},${h.newLines} @@`));
+    for (const line of h.lines) {
+      if (line.startsWith('\\')) continue;
+      const c = line[0] === '+' ? s.green : line[0] === '-' ? s.red : (x: string) => x;
+      out.push(c(`${indent}${line}`));
+    }
+  }
+  return out;
+}
+
+export function renderChange(c: Change, s: Style, indent = '  '): string[] {
+  const out: string[] = [];
+  const reason = c.reason ? ` (because ${c.reason})` : '';
+  out.push(`${indent}${s.bold(`# ${c.address}`)} will be ${verbOf(c)}${reason}`);
+  if (c.origin) out.push(`${indent}${s.dim(`# (from ${c.origin})`)}`);
+  for (const w of c.warnings ?? []) out.push(`${indent}${s.yellow(`# Warning: ${w}`)}`);
+  const sym = symbolColor(s, c.action)(ACTION_SYMBOL[c.action]);
+  const head = `${indent}${sym} ${c.section} "${c.name}" {`;
+  const mode = c.action === 'create' ? 'create' : c.action === 'delete' ? 'delete' : 'diff';
+  const body = attrs(c.before, c.after, mode, indent + '    ', s);
+  if (body.length || !c.parts?.length) {
+    out.push(head, ...body, `${indent}  }`);
+  }
+  for (const p of c.parts ?? []) {
+    if (p.action === 'no-op') continue;
+    out.push('', ...renderChange(p, s, indent + '  '));
+  }
+  return out;
+}
+
+export function renderDiagnostic(d: Diagnostic, s: Style): string[] {
+  const mark = d.severity === 'error' ? s.red('!') : s.yellow('!');
+  const where = d.location ? `${d.location}: ` : '';
+  const head = d.address ? `${mark} ${d.address} ${where}${d.summary}` : `${mark} ${where}${d.summary}`;
+  return [head, ...(d.detail ? d.detail.split('\n').map((l) => `    ${l}`) : [])];
+}
+
+export function summaryLine(sum: Summary, extras: string[] = []): string {
+  const tail = extras.length ? ` ${extras.join(' ')}` : '';
+  if (!sum.add && !sum.change && !sum.destroy) return `No changes. Actual state matches the manifest.${tail}`;
+  return `Plan: ${sum.add} to add, ${sum.change} to change, ${sum.destroy} to destroy.${tail}`;
+}
+
+export function renderPlan(plan: Plan, s: Style): string {
+  const out: string[] = [];
+  for (const n of plan.notes) out.push(n);
+  if (plan.notes.length) out.push('');
+  const changing = plan.changes.filter((c) => c.action !== 'no-op');
+  if (changing.length) {
+    out.push('pmoves mini will perform the following actions:', '');
+    for (const c of changing) out.push(...renderChange(c, s), '');
+  }
+  if (plan.diagnostics.length) {
+    for (const d of plan.diagnostics) out.push(...renderDiagnostic(d, s));
+    out.push('');
+  }
+  out.push(s.bold(summaryLine(plan.summary, plan.summaryExtras)));
+  return out.join('\n') + '\n';
+}

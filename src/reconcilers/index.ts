@@ -1,0 +1,10 @@
+// The registry: one entry per resource kind. Adding a kind = a provider + a reconciler + a schema +
+// one line here. Kinds import heavy libraries (dockerode, the MCP SDK…) lazily inside read/apply.
+import type { Kind } from '../core/kind.js';
+import type { Expander } from '../manifest/load.js';
+import { secretsKind } from './secrets.js';
+
+export const kinds: Kind[] = [secretsKind];
+
+/** Steps that add or change resources after the manifest's own (profiles, model bundles). */
+export const expanders: Expander[] = [];
