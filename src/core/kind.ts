@@ -56,6 +56,8 @@ export interface Kind<S = any, A = any> {
   schema: string;
   /** Spec after schema validation → normal form (defaults, absolute paths). No I/O. */
   normalize(spec: any, name: string, ctx: LoadContext): S;
+  /** Files this resource reads (bundles, compose files…): watch mode reacts to their changes. */
+  inputs?(resource: Resource<S>): string[];
   /** Checks beyond the schema that need the file system (a bundle exists, …). */
   check?(resource: Resource<S>, ctx: LoadContext): Promise<Diagnostic[]>;
   /**

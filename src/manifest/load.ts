@@ -120,6 +120,7 @@ export async function loadManifest(file: string, opts: LoadOptions): Promise<Loa
 
   diagnostics.push(...checkReferences(manifest.resources, ctx));
   const kindOf = new Map(opts.kinds.map((k) => [k.section, k] as const));
+  for (const r of manifest.resources) for (const f of kindOf.get(r.section)?.inputs?.(r) ?? []) if (!manifest.inputs.includes(f)) manifest.inputs.push(f);
   const checks = await Promise.all(manifest.resources.map((r) => kindOf.get(r.section)?.check?.(r, ctx) ?? Promise.resolve([])));
   for (const c of checks) diagnostics.push(...c);
 

@@ -69,6 +69,8 @@ export const secretsKind: Kind<SecretsSpec, SecretsActual> = {
     };
   },
 
+  inputs: (r) => [r.spec.bundle],
+
   async check(r, ctx) {
     const out: Diagnostic[] = [];
     if (!(await exists(r.spec.bundle))) {
