@@ -5,7 +5,7 @@ import type { Kind, Target } from '../core/kind.js';
 import { messageOf } from '../core/errors.js';
 import type { Action, Outcome, PlanResult } from '../core/types.js';
 import { buildGraph } from '../manifest/graph.js';
-import { formatSeconds, Mutex, withTimeout } from '../planner/concurrency.js';
+import { formatSeconds, withTimeout } from '../planner/concurrency.js';
 import type { Plan } from '../planner/plan.js';
 import { audit } from './audit.js';
 import type { Session } from './session.js';
@@ -54,8 +54,25 @@ export async function applyPlan(session: Session, plan: Plan, opts: ApplyOptions
       order: c.action === 'delete' ? 1000 - (order.get(c.section) ?? 0) : (order.get(c.section) ?? 0),
     })),
   );
-  const stateLock = new Mutex();
-  const persist = () => stateLock.run(() => saveState(home, state));
+  // State writes are coalesced: a change waits for a write that starts after it; concurrent changes share one.
+  let inflight: Promise<void> | null = null;
+  let queued: Promise<void> | null = null;
+  const persist = (): Promise<void> => {
+    if (queued) return queued;
+    if (!inflight) {
+      inflight = saveState(home, state).finally(() => {
+        inflight = null;
+      });
+      return inflight;
+    }
+    queued = inflight
+      .catch(() => {})
+      .then(() => {
+        queued = null;
+        return persist();
+      });
+    return queued;
+  };
   const reports = new Map<string, ResourceReport>();
   const done = new Map<string, Promise<ResourceReport>>();
   let running = 0;

@@ -20,7 +20,7 @@ export function findCycles(resources: Resource[]): string[][] {
     color.set(a, 1);
     stack.push(a);
     for (const d of deps.get(a) ?? []) {
-      if (!deps.has(d)) continue;
+      if (!deps.has(d) || d === a) continue; // unknown and self references are reported on their own
       const c = color.get(d) ?? 0;
       if (c === 1) cycles.push([...stack.slice(stack.indexOf(d)), d]);
       else if (c === 0) visit(d);

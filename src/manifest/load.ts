@@ -66,6 +66,7 @@ export async function loadManifest(file: string, opts: LoadOptions): Promise<Loa
 
   const expanded = interpolate(raw, opts.env, (p) => source.locate(p));
   diagnostics.push(...expanded.diagnostics);
+  if (hasErrors(diagnostics)) return { diagnostics };
   const data = { ...(expanded.value as Record<string, unknown>), ...(opts.overrides ?? {}) };
 
   diagnostics.push(...validate('manifest.schema.json', expanded.value, source));

@@ -83,6 +83,7 @@ function mapErrors(errors: ErrorObject[], data: unknown, source: YamlSource, bas
       }
       case 'required':
         msg = `missing required key "${(e.params as { missingProperty: string }).missingProperty}"`;
+        if (p.length) loc = source.locate(p, { key: true });
         break;
       case 'type':
         msg = `expected ${(e.params as { type: string | string[] }).type}, got ${describe(e.data)}`;
@@ -98,6 +99,12 @@ function mapErrors(errors: ErrorObject[], data: unknown, source: YamlSource, bas
         msg = `${describe(e.data)} is not valid: ${desc ?? `expected a string matching ${(e.params as { pattern: string }).pattern}`}`;
         break;
       }
+      case 'minLength':
+        msg = (e.params as { limit: number }).limit === 1 ? 'expected a non-empty string' : `expected at least ${(e.params as { limit: number }).limit} characters`;
+        break;
+      case 'minItems':
+        msg = `expected at least ${(e.params as { limit: number }).limit} item(s)`;
+        break;
       case 'propertyNames':
         continue; // reported by the nested pattern error on the key itself
       case 'uniqueItems':
