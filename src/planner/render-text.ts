@@ -138,7 +138,9 @@ export function renderChange(c: Change, s: Style, indent = '  '): string[] {
   if (c.origin) out.push(`${indent}${s.dim(`# (from ${c.origin})`)}`);
   for (const w of c.warnings ?? []) out.push(`${indent}${s.yellow(`# Warning: ${w}`)}`);
   const sym = symbolColor(s, c.action)(ACTION_SYMBOL[c.action]);
-  const head = `${indent}${sym} ${c.section} "${c.name}" {`;
+  // Terraform right-aligns the symbol: `+`, `~`, `-` under the `#`, `-/+` sticking out to the left.
+  const pad = ' '.repeat(Math.max(0, indent.length + 1 - ACTION_SYMBOL[c.action].length));
+  const head = `${pad}${sym} ${c.section} "${c.name}" {`;
   const mode = c.action === 'create' ? 'create' : c.action === 'delete' ? 'delete' : 'diff';
   const body = attrs(c.before, c.after, mode, indent + '    ', s);
   if (body.length || !c.parts?.length) {
