@@ -38,16 +38,17 @@ export function pointValue(p: CgpPoint): string | null {
   if (typeof p.text === 'string') return p.text;
   if (typeof p.text_b64 !== 'string') return null;
   const s = p.text_b64;
-  let bytes: Buffer | undefined;
-  if (B64.test(s)) bytes = Buffer.from(s, 'base64');
-  else if (HEX.test(s)) bytes = Buffer.from(s, 'hex');
-  if (!bytes) throw new Error('text_b64 is neither valid base64 nor hex');
-  const text = new TextDecoder('utf-8', { fatal: true });
-  try {
-    return text.decode(bytes);
-  } catch {
-    throw new Error('text_b64 does not decode to UTF-8 text');
+  const utf8 = new TextDecoder('utf-8', { fatal: true });
+  // strict base64 first; when that fails (not base64, or not UTF-8 text) the hex reading
+  for (const [re, enc] of [[B64, 'base64'], [HEX, 'hex']] as const) {
+    if (!re.test(s)) continue;
+    try {
+      return utf8.decode(Buffer.from(s, enc));
+    } catch {
+      /* try the next reading */
+    }
   }
+  throw new Error('text_b64 is neither base64 nor hex of UTF-8 text');
 }
 
 /** label → value for every secret in the bundle. */
