@@ -2,8 +2,11 @@
 // engine lazily inside its action.
 import type { Command } from 'commander';
 import { registerCore } from './core.js';
+import { registerInit } from './init.js';
+import { registerSecrets } from './secrets.js';
+import { registerStacks } from './stacks.js';
 
 /** Adds commands to `mini`. Read global options with `cmd.optsWithGlobals()` (see common.ts). */
 export type Register = (mini: Command) => void;
 
-export const commands: Register[] = [registerCore];
+export const commands: Register[] = [registerCore, registerSecrets, registerInit, registerStacks];

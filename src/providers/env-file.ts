@@ -51,7 +51,8 @@ export async function readEnvFile(file: string): Promise<EnvFileState> {
     const [st, text] = await Promise.all([fsp.stat(file), fsp.readFile(file, 'utf8')]);
     return { exists: true, mode: st.mode & 0o777, text };
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { exists: false, mode: null, text: null };
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return { exists: false, mode: null, text: null };
     throw err;
   }
 }
@@ -66,4 +67,70 @@ export async function removeEnvFile(file: string): Promise<void> {
 
 export function formatMode(mode: number | null): string {
   return mode === null ? '(none)' : '0' + mode.toString(8).padStart(3, '0');
+}
+
+// ---- reading env files as upstream's encoder does (chit_encode_secrets.load_env_file) ------------
+
+/** Python's str.isspace() set (differs from JS trim: \x1c-\x1f and \x85 are spaces, \ufeff is not). */
+const PY_SPACE = /[\t\n\v\f\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]/;
+
+export function pyLstrip(s: string): string {
+  let i = 0;
+  while (i < s.length && PY_SPACE.test(s[i]!)) i++;
+  return s.slice(i);
+}
+
+/** Python's str.splitlines() after universal-newline reading. */
+export function pySplitLines(text: string): string[] {
+  const lines = text.split(/\r\n|[\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029]/);
+  if (lines.length && lines[lines.length - 1] === '') lines.pop();
+  return lines;
+}
+
+export interface EnvLineNote {
+  line: number;
+  /** Safe to print: names keys, never values. */
+  message: string;
+}
+
+export interface UpstreamEnv {
+  /** label → value, in first-seen order; a later duplicate wins (as a dict assignment does). */
+  values: Map<string, string>;
+  /** Lines upstream silently keeps odd (or skips), for warnings. */
+  notes: EnvLineNote[];
+}
+
+/**
+ * Upstream's env reading, kept exactly: split lines, skip empty lines, lines whose lstrip starts with
+ * '#', and lines without '='; split on the first '='; no trimming, no unquoting; last duplicate wins.
+ * `keys` keeps only those labels (upstream's --keys).
+ */
+export function parseEnvUpstream(text: string, keys?: Set<string>): UpstreamEnv {
+  const values = new Map<string, string>();
+  const notes: EnvLineNote[] = [];
+  const firstLine = new Map<string, number>();
+  pySplitLines(text).forEach((raw, idx) => {
+    const line = idx + 1;
+    if (!raw || pyLstrip(raw).startsWith('#')) return;
+    const eq = raw.indexOf('=');
+    if (eq < 0) {
+      if (pyLstrip(raw)) notes.push({ line, message: 'no "=" on this line; upstream skips it' });
+      return;
+    }
+    const key = raw.slice(0, eq);
+    const value = raw.slice(eq + 1);
+    if (keys && !keys.has(key)) return;
+    const shown = JSON.stringify(key);
+    if (key === '') notes.push({ line, message: 'empty key before "="; upstream stores it under the label ""' });
+    else if (/^\s*export\s/.test(key)) notes.push({ line, message: `key ${shown} keeps the "export " prefix as part of its label (upstream does not strip it)` });
+    else if (key !== key.trim()) notes.push({ line, message: `key ${shown} has spaces around it; upstream keeps them in the label` });
+    const name = key.trim() || shown;
+    if (/^(['"]).*\1$/s.test(value) && value.length >= 2) notes.push({ line, message: `value of ${name} is quoted; upstream keeps the quotes as part of the value` });
+    else if (value !== value.trim()) notes.push({ line, message: `value of ${name} has leading or trailing spaces; upstream keeps them` });
+    if (/\s#/.test(value)) notes.push({ line, message: `value of ${name} contains " #"; upstream keeps what looks like a comment as part of the value` });
+    if (firstLine.has(key)) notes.push({ line, message: `${name} is set again (first on line ${firstLine.get(key)}); the last value wins` });
+    else firstLine.set(key, line);
+    values.set(key, value);
+  });
+  return { values, notes };
 }

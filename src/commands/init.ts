@@ -1,0 +1,32 @@
+// `pmoves mini init [--generate] [--secrets-manifest PATH]`: upstream's onboarding helper
+// (pmoves.tools.onboarding_helper status|generate, which upstream's `mini_cli init` runs), same output
+// and same files, so scripts that read it keep working.
+import type { Command } from 'commander';
+import path from 'node:path';
+import { globals } from './common.js';
+
+export function registerInit(mini: Command): void {
+  mini
+    .command('init')
+    .description("report (or, with --generate, write) the env files upstream's secrets manifest derives from its CHIT bundle")
+    .option('-g, --generate', 'write the env files instead of only reporting')
+    .option('--secrets-manifest <path>', 'upstream secrets manifest (default: <repo>/pmoves/chit/secrets_manifest.yaml)')
+    .option('--repo-root <dir>', 'upstream repository root: cgp_file is relative to it, env files go to <root>/pmoves (default: found from the manifest)')
+    .action(async (o: { generate?: boolean; secretsManifest?: string; repoRoot?: string }, cmd: Command) => {
+      globals(cmd);
+      const { runInit } = await import('./init-run.js');
+      process.exitCode = await runInit({ generate: Boolean(o.generate), secretsManifest: o.secretsManifest, repoRoot: o.repoRoot, cwd: process.cwd() });
+    });
+}
+
+/** Where the default secrets manifest is: the nearest folder above cwd holding pmoves/chit/secrets_manifest.yaml. */
+export function defaultManifestCandidates(cwd: string): string[] {
+  const out: string[] = [];
+  let dir = path.resolve(cwd);
+  for (;;) {
+    out.push(path.join(dir, 'pmoves', 'chit', 'secrets_manifest.yaml'));
+    const up = path.dirname(dir);
+    if (up === dir) return out;
+    dir = up;
+  }
+}
