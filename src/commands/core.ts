@@ -11,7 +11,8 @@ function withPlanOptions(c: Command): Command {
   return c
     .option('-t, --target <address>', 'only this resource and what it depends on (repeatable)', collect)
     .option('--parallelism <n>', 'concurrent reads and applies', parseIntOption('--parallelism'), 8)
-    .option('--refresh-timeout <duration>', 'deadline for reading one resource', parseDuration('--refresh-timeout'), 60_000);
+    .option('--refresh-timeout <duration>', 'deadline for reading one resource', parseDuration('--refresh-timeout'), 60_000)
+    .option('--no-probe', 'skip MCP handshakes (a fast plan; readiness is not checked)');
 }
 
 export async function flowBase(g: Globals, o: Record<string, unknown>, flags: Record<string, unknown> = {}) {

@@ -2,9 +2,13 @@
 // one line here. Kinds import heavy libraries (dockerode, the MCP SDK…) lazily inside read/apply.
 import type { Kind } from '../core/kind.js';
 import type { Expander } from '../manifest/load.js';
+import { mcpExpander, mcpKind } from './mcp.js';
 import { secretsKind } from './secrets.js';
 
-export const kinds: Kind[] = [secretsKind];
+export const kinds: Kind[] = [secretsKind, mcpKind];
 
 /** Steps that add or change resources after the manifest's own (profiles, model bundles). */
-export const expanders: Expander[] = [];
+export const expanders: Expander[] = [
+  // after the profile expander: resolves `from:` catalog ids and hands mcp_clients to every mcp server
+  mcpExpander,
+];

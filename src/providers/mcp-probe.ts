@@ -1,0 +1,149 @@
+// Readiness by a real handshake: connect (stdio, or streamable HTTP with an SSE fallback), initialize,
+// tools/list, close — under a deadline, stderr captured (never inherited). The MCP SDK is imported
+// lazily, inside probe(). A probe never throws: every failure is a ProbeResult with a clear reason.
+import { accessSync, constants } from 'node:fs';
+import path from 'node:path';
+import { formatSeconds } from '../planner/concurrency.js';
+
+export interface ProbeTarget {
+  transport: 'stdio' | 'http' | 'sse';
+  command: string | null;
+  args: string[];
+  env: Record<string, string>;
+  cwd: string | null;
+  url: string | null;
+  headers: Record<string, string>;
+  /** seconds */
+  timeout: number;
+  env_from_secrets: string[];
+}
+
+export type ProbeResult =
+  | { ok: true; tools: string[]; server: string; transport: string; ms: number }
+  | { ok: false; error: string; stderr: string; ms: number };
+
+const STDERR_KEEP = 2000;
+
+/** PATH lookup like `which`, no process started. */
+export function whichSync(cmd: string, env: NodeJS.ProcessEnv = process.env): string | null {
+  if (cmd.includes('/')) {
+    try {
+      accessSync(cmd, constants.X_OK);
+      return cmd;
+    } catch {
+      return null;
+    }
+  }
+  const exts = process.platform === 'win32' ? (env.PATHEXT ?? '.EXE;.CMD;.BAT').split(';') : [''];
+  for (const dir of (env.PATH ?? '').split(path.delimiter)) {
+    if (!dir) continue;
+    for (const ext of exts) {
+      const full = path.join(dir, cmd + ext);
+      try {
+        accessSync(full, constants.X_OK);
+        return full;
+      } catch {
+        /* next */
+      }
+    }
+  }
+  return null;
+}
+
+export function missingCommands(cmds: string[], env: NodeJS.ProcessEnv = process.env): string[] {
+  return cmds.filter((c) => !whichSync(c, env));
+}
+
+function tail(s: string): string {
+  const t = s.trim();
+  return t.length > STDERR_KEEP ? '…' + t.slice(-STDERR_KEEP) : t;
+}
+
+/** Handshake with one server. `env` is the environment the server would get (process env + spec env). */
+export async function probe(t: ProbeTarget, baseEnv: NodeJS.ProcessEnv): Promise<ProbeResult> {
+  const start = Date.now();
+  const ms = () => Date.now() - start;
+  const deadline = t.timeout * 1000;
+  let stderr = '';
+  let closeTransport: (() => Promise<void>) | undefined;
+  let exited: string | null = null;
+  const attempt = async (): Promise<ProbeResult> => {
+    const { Client } = await import('@modelcontextprotocol/sdk/client/index.js');
+    const client = new Client({ name: 'pmoves-mini', version: '0.1.0' }, { capabilities: {} });
+    const finish = async (transportName: string): Promise<ProbeResult> => {
+      const listed = await client.listTools();
+      const v = client.getServerVersion();
+      await client.close().catch(() => {});
+      return { ok: true, tools: listed.tools.map((x) => x.name), server: v ? `${v.name} ${v.version}` : 'unknown', transport: transportName, ms: ms() };
+    };
+    if (t.transport === 'stdio') {
+      const { StdioClientTransport } = await import('@modelcontextprotocol/sdk/client/stdio.js');
+      const env: Record<string, string> = {};
+      for (const [k, v] of Object.entries(baseEnv)) if (typeof v === 'string') env[k] = v;
+      Object.assign(env, t.env);
+      const transport = new StdioClientTransport({ command: t.command!, args: t.args, env, cwd: t.cwd ?? undefined, stderr: 'pipe' });
+      transport.stderr?.on('data', (d: Buffer) => {
+        stderr = (stderr + d.toString('utf8')).slice(-STDERR_KEEP * 2);
+      });
+      closeTransport = () => transport.close();
+      const origClose = transport.onclose;
+      transport.onclose = () => {
+        exited ??= 'the server process exited';
+        origClose?.();
+      };
+      try {
+        await client.connect(transport);
+      } catch (err) {
+        const e = err as NodeJS.ErrnoException;
+        if (e.code === 'ENOENT') throw new Error(`command not found: ${t.command}`);
+        if (exited || /closed/i.test(e.message)) throw new Error('the server exited before answering initialize');
+        throw err;
+      }
+      return finish('stdio');
+    }
+    const url = new URL(t.url!);
+    const requestInit = { headers: t.headers };
+    if (t.transport === 'http') {
+      const { StreamableHTTPClientTransport } = await import('@modelcontextprotocol/sdk/client/streamableHttp.js');
+      const transport = new StreamableHTTPClientTransport(url, { requestInit });
+      closeTransport = () => transport.close();
+      try {
+        await client.connect(transport);
+        return await finish('streamable http');
+      } catch (err) {
+        await transport.close().catch(() => {});
+        stderr += `streamable HTTP: ${(err as Error).message}\n`;
+      }
+    }
+    const { SSEClientTransport } = await import('@modelcontextprotocol/sdk/client/sse.js');
+    const sseClient = new Client({ name: 'pmoves-mini', version: '0.1.0' }, { capabilities: {} });
+    const transport = new SSEClientTransport(url, { requestInit });
+    closeTransport = () => transport.close();
+    await sseClient.connect(transport);
+    const listed = await sseClient.listTools();
+    const v = sseClient.getServerVersion();
+    await sseClient.close().catch(() => {});
+    return { ok: true, tools: listed.tools.map((x) => x.name), server: v ? `${v.name} ${v.version}` : 'unknown', transport: 'sse', ms: ms() };
+  };
+
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<ProbeResult>((resolve) => {
+    timer = setTimeout(() => resolve({ ok: false, error: `handshake timed out after ${formatSeconds(deadline)}`, stderr: tail(stderr), ms: ms() }), deadline);
+  });
+  try {
+    const r = await Promise.race([
+      attempt().catch((err: unknown): ProbeResult => ({ ok: false, error: cleanError(err), stderr: tail(stderr), ms: ms() })),
+      timeout,
+    ]);
+    if (!r.ok && !r.stderr && stderr) return { ...r, stderr: tail(stderr) };
+    return r;
+  } finally {
+    clearTimeout(timer);
+    await closeTransport?.().catch(() => {});
+  }
+}
+
+function cleanError(err: unknown): string {
+  const m = err instanceof Error ? err.message : String(err);
+  return m.replace(/^MCP error -?\d+: /, '').split('\n')[0]!;
+}
