@@ -4,11 +4,14 @@ import type { Kind } from '../core/kind.js';
 import type { Expander } from '../manifest/load.js';
 import { mcpExpander, mcpKind } from './mcp.js';
 import { secretsKind } from './secrets.js';
+import { stacksExpander, stacksKind } from './stacks.js';
 
-export const kinds: Kind[] = [secretsKind, mcpKind];
+export const kinds: Kind[] = [secretsKind, mcpKind, stacksKind];
 
 /** Steps that add or change resources after the manifest's own (profiles, model bundles). */
 export const expanders: Expander[] = [
   // after the profile expander: resolves `from:` catalog ids and hands mcp_clients to every mcp server
   mcpExpander,
+  // keep stacksExpander last: it hands compose.command to every stack, also those other expanders add
+  stacksExpander,
 ];
