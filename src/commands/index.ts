@@ -3,10 +3,11 @@
 import type { Command } from 'commander';
 import { registerCore } from './core.js';
 import { registerInit } from './init.js';
+import { registerModels } from './models.js';
 import { registerSecrets } from './secrets.js';
 import { registerStacks } from './stacks.js';
 
 /** Adds commands to `mini`. Read global options with `cmd.optsWithGlobals()` (see common.ts). */
 export type Register = (mini: Command) => void;
 
-export const commands: Register[] = [registerCore, registerSecrets, registerInit, registerStacks];
+export const commands: Register[] = [registerCore, registerSecrets, registerInit, registerStacks, registerModels];

@@ -1,0 +1,89 @@
+// `models list`: one row per declared model — declared state vs what is present and loaded, with sizes.
+import type { Planned } from '../engine/run.js';
+import type { ModelActual, ModelSpec } from '../reconcilers/models.js';
+import { formatBytes } from '../providers/transfer-progress.js';
+
+export interface ModelRow {
+  address: string;
+  name: string;
+  provider: 'ollama' | 'file';
+  /** Ollama model name, or the file's path. */
+  model: string;
+  declared: string;
+  present: boolean | null;
+  loaded: boolean | null;
+  /** Bytes on disk (actual), else the declared estimate, else null. */
+  size_bytes: number | null;
+  size_is_estimate: boolean;
+  digest: string | null;
+  origin: string | null;
+  /** What the next apply would do (`no-op`, `create`, …). */
+  action: string | null;
+  error: string | null;
+}
+
+export function modelRows(p: Planned): ModelRow[] {
+  const rows: ModelRow[] = [];
+  for (const t of p.session.targets) {
+    if ((t.desired?.section ?? t.prior?.section) !== 'models' || !t.desired) continue;
+    const spec = t.desired.spec as ModelSpec;
+    const read = p.reads.get(t.address);
+    const change = p.plan.changes.find((c) => c.address === t.address);
+    const errors = p.plan.diagnostics.filter((d) => d.address === t.address && d.severity === 'error').map((d) => d.summary);
+    const a = read?.ok ? (read.actual as ModelActual) : null;
+    if (!read?.ok) errors.push(read ? read.error : 'not read');
+    const base = { address: t.address, name: t.name, declared: spec.state, origin: t.desired.origin ?? null, action: change?.action ?? null, error: errors.length ? errors.join('; ') : null };
+    if (spec.provider === 'ollama') {
+      const oa = a?.provider === 'ollama' && !a.error ? a : null;
+      rows.push({
+        ...base,
+        provider: 'ollama',
+        model: spec.model,
+        present: oa ? Boolean(oa.present) : null,
+        loaded: oa ? Boolean(oa.loaded) : null,
+        size_bytes: oa?.present?.size ?? spec.size,
+        size_is_estimate: !oa?.present && spec.size !== null,
+        digest: oa?.present?.digest ?? null,
+      });
+    } else {
+      const fa = a?.provider === 'file' ? a : null;
+      const ok = fa ? fa.exists && fa.sha256 === spec.sha256 : null;
+      rows.push({
+        ...base,
+        provider: 'file',
+        model: spec.path,
+        present: ok,
+        loaded: null,
+        size_bytes: fa?.exists ? fa.size : spec.size ?? fa?.remoteSize ?? null,
+        size_is_estimate: !fa?.exists,
+        digest: fa?.sha256 && !fa.sha256.startsWith('size-') ? fa.sha256 : null,
+      });
+    }
+  }
+  return rows;
+}
+
+function yn(v: boolean | null, none = '-'): string {
+  return v === null ? none : v ? 'yes' : 'no';
+}
+
+export function renderModelRows(rows: ModelRow[]): string {
+  if (!rows.length) return 'No models declared.\n';
+  const table = [['NAME', 'PROVIDER', 'MODEL', 'DECLARED', 'PRESENT', 'LOADED', 'SIZE', 'FROM']];
+  for (const r of rows) {
+    table.push([
+      r.name,
+      r.provider,
+      r.model,
+      r.declared,
+      r.error ? 'error' : yn(r.present, '?'),
+      r.provider === 'file' ? '-' : r.error ? '?' : yn(r.loaded),
+      r.size_bytes === null ? '?' : `${r.size_is_estimate ? '~' : ''}${formatBytes(r.size_bytes)}`,
+      r.origin ?? 'manifest',
+    ]);
+  }
+  const widths = table[0]!.map((_, i) => Math.max(...table.map((row) => row[i]!.length)));
+  const lines = table.map((row) => row.map((c, i) => (i === row.length - 1 ? c : c.padEnd(widths[i]!))).join('  ').trimEnd());
+  for (const r of rows) if (r.error) lines.push(`! ${r.address}: ${r.error}`);
+  return lines.join('\n') + '\n';
+}
