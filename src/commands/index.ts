@@ -3,6 +3,7 @@
 import type { Command } from 'commander';
 import { registerCore } from './core.js';
 import { registerInit } from './init.js';
+import { registerMcp } from './mcp.js';
 import { registerModels } from './models.js';
 import { registerSecrets } from './secrets.js';
 import { registerStacks } from './stacks.js';
@@ -10,4 +11,4 @@ import { registerStacks } from './stacks.js';
 /** Adds commands to `mini`. Read global options with `cmd.optsWithGlobals()` (see common.ts). */
 export type Register = (mini: Command) => void;
 
-export const commands: Register[] = [registerCore, registerSecrets, registerInit, registerStacks, registerModels];
+export const commands: Register[] = [registerCore, registerSecrets, registerInit, registerStacks, registerModels, registerMcp];
