@@ -12,7 +12,8 @@ function withPlanOptions(c: Command): Command {
     .option('-t, --target <address>', 'only this resource and what it depends on (repeatable)', collect)
     .option('--parallelism <n>', 'concurrent reads and applies', parseIntOption('--parallelism'), 8)
     .option('--refresh-timeout <duration>', 'deadline for reading one resource', parseDuration('--refresh-timeout'), 60_000)
-    .option('--no-probe', 'skip MCP handshakes (a fast plan; readiness is not checked)');
+    .option('--no-probe', 'skip MCP handshakes (a fast plan; readiness is not checked)')
+    .option('--skip-unsatisfiable', 'leave out resources this machine cannot run (requires:) instead of failing the plan');
 }
 
 export async function flowBase(g: Globals, o: Record<string, unknown>, flags: Record<string, unknown> = {}) {
@@ -96,6 +97,10 @@ export function registerCore(mini: Command): void {
       const g = globals(cmd);
       const { statusReport, renderStatus } = await import('../engine/status.js');
       const report = await statusReport({ ...(await flowBase(g, o, { ...cmdFlags(o), status: true })), log: () => {} });
+      const watch = await (await import('../watch/state-file.js')).watchStatus(await homeOf(g));
+      if (watch) Object.assign(report, { watch: watch.json, notes: [...report.notes, watch.line] });
+      const edge = await (await import('../providers/hardware.js')).edgeReport(process.env);
+      if (edge.lines.length) Object.assign(report, { devices: edge.json, notes: [...report.notes, ...edge.lines] });
       if (g.json) process.stdout.write(JSON.stringify(report, null, 2) + '\n');
       else process.stdout.write(renderStatus(report, await textStyle(g)));
       process.exitCode = report.resources.some((r) => r.status === 'error') ? 1 : 0;

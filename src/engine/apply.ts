@@ -111,6 +111,11 @@ export async function applyPlan(session: Session, plan: Plan, opts: ApplyOptions
       return r;
     }
     await slot();
+    if (session.run.signal.aborted) {
+      // Cancelled (SIGTERM in watch mode): start nothing new; what is in flight finishes or honours the signal.
+      free();
+      return { address, action: change.action, outcome: 'skipped', error: 'cancelled', ms: 0 };
+    }
     const start = Date.now();
     try {
       return await applyOne(session, kind, t, change.action, opts, persist, start);

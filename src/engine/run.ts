@@ -3,12 +3,13 @@
 import { OperationError, UserError } from '../core/errors.js';
 import { readFileOrNull, writeFileAtomic } from '../core/fs.js';
 import type { Resource } from '../core/types.js';
-import { computePlan, digestOf, planHasErrors, type Plan } from '../planner/plan.js';
+import { canonical, computePlan, digestOf, planHasErrors, type Plan } from '../planner/plan.js';
 import { refresh, type ReadOutcome } from '../planner/refresh.js';
 import { planToJson } from '../planner/render-json.js';
 import { applyPlan, type ApplyReport } from './apply.js';
 import { acquireLock } from './lock.js';
 import { openSession, type Session, type SessionOptions } from './session.js';
+import { saveState } from './state.js';
 
 export interface FlowOptions extends SessionOptions {
   parallelism?: number;
@@ -57,6 +58,10 @@ export interface ApplyFlowOptions extends FlowOptions {
   /** Apply what can be applied even if some resources have plan errors (watch mode). */
   partial?: boolean;
   auditExtra?: Record<string, unknown>;
+  /** Addresses to leave alone in this apply, with their dependents (watch mode: resources in retry backoff). */
+  exclude?: Iterable<string>;
+  /** Recorded as `source` in state.json (watch mode: the git commit being applied). */
+  stateSource?: Record<string, unknown>;
 }
 
 export interface ApplyFlowResult extends Planned {
@@ -75,9 +80,15 @@ export async function applyOnce(opts: ApplyFlowOptions): Promise<ApplyFlowResult
     }
     opts.onPlan?.(planned);
     const errored = new Set(plan.diagnostics.filter((d) => d.severity === 'error' && d.address).map((d) => d.address!));
+    for (const a of opts.exclude ?? []) errored.add(a);
     if (planHasErrors(plan) && !opts.partial) return { ...planned, cancelled: true };
+    const sourceChanged = opts.stateSource !== undefined && canonical(session.state.source ?? null) !== canonical(opts.stateSource);
+    if (sourceChanged) session.state.source = opts.stateSource;
     const changing = plan.changes.some((c) => c.action !== 'no-op') || session.targets.some((t) => !t.desired);
-    if (!changing) return { ...planned, report: { resources: [], added: 0, changed: 0, destroyed: 0, failed: [], skipped: [] } };
+    if (!changing) {
+      if (sourceChanged) await saveState(session.home, session.state);
+      return { ...planned, report: { resources: [], added: 0, changed: 0, destroyed: 0, failed: [], skipped: [] } };
+    }
     if (opts.confirm && !(await opts.confirm(planned))) return { ...planned, cancelled: true };
     const report = await applyPlan(session, plan, {
       parallelism: opts.parallelism ?? 8,
@@ -86,6 +97,7 @@ export async function applyOnce(opts: ApplyFlowOptions): Promise<ApplyFlowResult
       exclude: errored,
       auditExtra: opts.auditExtra,
     });
+    if (sourceChanged) await saveState(session.home, session.state);
     return { ...planned, report };
   } finally {
     await lock.release();

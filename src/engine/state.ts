@@ -12,6 +12,8 @@ export interface State {
   /** Increases with every write; saved plans and watch mode use it. */
   serial: number;
   resources: Record<string, StateEntry>;
+  /** Where the last watch-mode apply came from (e.g. `{ commit, url }` of a git source). */
+  source?: Record<string, unknown>;
 }
 
 export function emptyState(): State {

@@ -17,6 +17,8 @@ export interface StatusReport {
   manifest: string | null;
   resources: StatusLine[];
   notes: string[];
+  /** $PMOVES_HOME/watch.json and whether its watcher runs (set by the status command). */
+  watch?: unknown;
 }
 
 export async function statusReport(opts: FlowOptions): Promise<StatusReport> {

@@ -1,0 +1,76 @@
+// $PMOVES_HOME/watch.json: what the watcher is doing, rewritten (atomically) after every run, read by
+// `status`. Holds addresses, outcomes and engine error messages, never a value.
+import path from 'node:path';
+import { readFileOrNull, writeFileAtomic } from '../core/fs.js';
+import type { Home } from '../core/home.js';
+
+export interface ResourceRun {
+  result: 'ok' | 'failed' | 'error' | 'skipped';
+  error?: string;
+  at: string;
+  failures?: number;
+  next_retry?: string;
+}
+
+export interface WatchFile {
+  pid: number;
+  host: string;
+  started_at: string;
+  updated_at: string;
+  stopped_at?: string;
+  manifest: string;
+  source?: { url: string; branch: string; path: string; commit: string | null };
+  /** The last valid manifest the watcher loaded (what it converges to unless a hold is in force). */
+  desired?: { manifest_digest: string; commit: string | null };
+  generation: number | null;
+  hold?: { generation: number; since: string };
+  manifest_valid: boolean;
+  last_run?: { at: string; trigger: string[]; result: 'ok' | 'failed' | 'no-changes' | 'invalid-manifest' | 'error'; ms: number; error?: string };
+  last_success?: string;
+  resources: Record<string, ResourceRun>;
+  next_run: string | null;
+}
+
+export function watchFilePath(home: Home): string {
+  return path.join(home.root, 'watch.json');
+}
+
+export async function writeWatchFile(home: Home, w: WatchFile): Promise<void> {
+  await writeFileAtomic(watchFilePath(home), JSON.stringify(w, null, 2) + '\n', { mode: 0o600 });
+}
+
+export async function readWatchFile(home: Home): Promise<WatchFile | null> {
+  const text = await readFileOrNull(watchFilePath(home));
+  if (text === null) return null;
+  try {
+    return JSON.parse(text) as WatchFile;
+  } catch {
+    return null;
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** For `status`: watch.json plus whether its process still runs, and one line to print. */
+export async function watchStatus(home: Home): Promise<{ json: WatchFile & { running: boolean }; line: string } | null> {
+  const w = await readWatchFile(home);
+  if (!w) return null;
+  const running = !w.stopped_at && alive(w.pid);
+  const parts: string[] = [];
+  parts.push(running ? `watch: running (pid ${w.pid})` : `watch: not running (last pid ${w.pid}${w.stopped_at ? `, stopped ${w.stopped_at}` : ', exited'})`);
+  if (w.generation !== null) parts.push(`generation ${w.generation}${w.hold ? ' (rolled back)' : ''}`);
+  if (w.source?.commit) parts.push(`commit ${w.source.commit.slice(0, 12)}`);
+  if (w.last_run) parts.push(`last run ${w.last_run.at} ${w.last_run.result}`);
+  const failing = Object.entries(w.resources).filter(([, r]) => r.result !== 'ok');
+  if (failing.length) parts.push(`failing: ${failing.map(([a, r]) => `${a}${r.next_retry ? ` (retry ${r.next_retry})` : ''}`).join(', ')}`);
+  if (running && w.next_run) parts.push(`next run ${w.next_run}`);
+  if (!w.manifest_valid) parts.push('the manifest is not valid: the last valid one stays in force');
+  return { json: { ...w, running }, line: parts.join('; ') };
+}
