@@ -20,7 +20,7 @@ export function hashToAnchor(seed: string, dims = 3): number[] {
 /** datetime.now(tz=timezone.utc).isoformat(): microseconds, `+00:00`, fraction left out when zero. */
 export function pythonUtcNow(nowMs: number = performance.timeOrigin + performance.now()): string {
   const whole = Math.floor(nowMs);
-  const micros = Math.floor((nowMs - whole) * 1000) + (whole % 1000) * 1000;
+  const micros = Math.min(999, Math.round((nowMs - whole) * 1000)) + (whole % 1000) * 1000;
   const base = new Date(whole - (whole % 1000)).toISOString().slice(0, 19);
   return `${base}${micros ? '.' + String(micros).padStart(6, '0') : ''}+00:00`;
 }
