@@ -14,6 +14,7 @@ export function addGlobalOptions(cmd: Command): Command {
   return cmd
     .option('-m, --manifest <path>', 'manifest file (default: ./pmoves.mini.yaml)')
     .option('--profile <id>', 'hardware profile id, or "auto" (overrides the manifest)')
+    .option('--profiles-dir <dir>', 'extra folder of hardware profiles (also $PMOVES_PROFILES_DIR)')
     .option('--non-interactive', 'never prompt; fail instead of asking')
     .option('--no-color', 'no colours (also NO_COLOR)')
     .option('--json', 'machine-readable output where the command supports it')

@@ -35,6 +35,12 @@ export interface Resource<S = unknown> {
   origin?: string;
   /** Hardware requirement (profile issue); opaque to the engine. */
   requires?: Record<string, unknown>;
+  /**
+   * Set by the profile expander when this machine cannot run the resource ("needs 24 GB VRAM, found
+   * 8 GB"): it is not read, planned or applied; the plan shows it as an error (a warning with
+   * `--skip-unsatisfiable`).
+   */
+  unsatisfied?: string;
 }
 
 /** What the tool remembers about a resource it manages (state.json). */

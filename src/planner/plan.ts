@@ -84,6 +84,11 @@ export function computePlan(args: {
   const diagnostics: Diagnostic[] = [];
   for (const t of args.targets) {
     const section = t.desired?.section ?? t.prior!.section;
+    if (t.desired?.unsatisfied) {
+      // Decided before apply: a resource this machine cannot run gets no change at all.
+      diagnostics.push({ severity: args.ctx.flags.skipUnsatisfiable ? 'warning' : 'error', address: t.address, summary: `cannot be applied here: ${t.desired.unsatisfied}` });
+      continue;
+    }
     const read = args.reads.get(t.address);
     if (!read || !read.ok) {
       diagnostics.push({ severity: 'error', address: t.address, summary: `could not read actual state: ${read ? read.error : 'not read'}` });

@@ -21,6 +21,7 @@ export async function refresh(
   const out = new Map<string, ReadOutcome>();
   const bySection = new Map<string, Target<unknown>[]>();
   for (const t of targets) {
+    if (t.desired?.unsatisfied) continue; // this machine cannot run it: nothing to read
     const section = t.desired?.section ?? t.prior!.section;
     bySection.set(section, [...(bySection.get(section) ?? []), t]);
   }

@@ -7,12 +7,15 @@ import { secretsKind } from './secrets.js';
 import { stacksExpander, stacksKind } from './stacks.js';
 import { modelsKind } from './models.js';
 import { manifestBundlesExpander } from '../providers/model-bundles.js';
+import { profileExpander } from '../manifest/profile-expander.js';
 
 export const kinds: Kind[] = [secretsKind, mcpKind, stacksKind, modelsKind];
 
 /** Steps that add or change resources after the manifest's own (profiles, model bundles). */
 export const expanders: Expander[] = [
   manifestBundlesExpander,
+  // after the manifest's own bundles (they win), before mcp/stacks: profile contributions + hardware gating
+  profileExpander,
   // after the profile expander: resolves `from:` catalog ids and hands mcp_clients to every mcp server
   mcpExpander,
   // keep stacksExpander last: it hands compose.command to every stack, also those other expanders add

@@ -1,0 +1,491 @@
+// The hardware detector: what this machine is (CPU, RAM, OS, arch, NVIDIA GPUs, Jetson, ESP32 boards on
+// USB serial, cameras, Docker and the NVIDIA container runtime).
+//
+// Seam: every file is read through a root folder (`PMOVES_SYSROOT`, default `/`) and every command runs
+// through a `Runner`, so tests replay recorded machines (a sysroot tree + `PMOVES_RECORDED_COMMANDS`, a
+// JSON file of recorded command outputs) through the same code that reads a real machine. On Linux
+// everything comes from /proc, /sys and /etc (what systeminformation itself reads there); on hosts
+// without /proc (macOS, Windows) CPU, memory and OS come from systeminformation, imported lazily.
+// GPUs never come from systeminformation: its graphics() blocks the event loop on nvidia-smi.
+import { execFile } from 'node:child_process';
+import { promises as fsp } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+// ---- the seam ------------------------------------------------------------------------------------
+
+export type RunResult =
+  | { status: 'ok'; stdout: string }
+  | { status: 'missing' }
+  | { status: 'timeout' }
+  | { status: 'failed'; code: number | null; stdout: string; stderr: string };
+
+/** Runs one command. Contract: never throws; a missing program is `missing`, a hung one `timeout`. */
+export type Runner = (argv: string[], timeoutMs: number) => Promise<RunResult>;
+
+export interface Probe {
+  /** Root folder every machine path is read under ("/" on the real machine). */
+  root: string;
+  /** Where command outputs come from: "live" or the recording's file. */
+  commands: string;
+  run: Runner;
+}
+
+export const liveRunner: Runner = (argv, timeoutMs) =>
+  new Promise((resolve) => {
+    execFile(argv[0]!, argv.slice(1), { timeout: timeoutMs, killSignal: 'SIGKILL', encoding: 'utf8', maxBuffer: 4 << 20, windowsHide: true }, (err, stdout, stderr) => {
+      if (!err) return resolve({ status: 'ok', stdout });
+      const e = err as NodeJS.ErrnoException & { killed?: boolean; code?: unknown; signal?: string };
+      if (e.code === 'ENOENT' || e.code === 'EACCES') return resolve({ status: 'missing' });
+      if (e.killed || e.signal === 'SIGKILL') return resolve({ status: 'timeout' });
+      resolve({ status: 'failed', code: typeof e.code === 'number' ? e.code : null, stdout: String(stdout ?? ''), stderr: String(stderr ?? '') });
+    });
+  });
+
+interface Recorded {
+  argv: string[];
+  stdout?: string;
+  stderr?: string;
+  exit?: number;
+  timeout?: boolean;
+}
+
+/** Replays `{"commands": [{"argv": [...], "stdout": "...", "exit": 0}, ...]}`; an unrecorded command is missing. */
+export async function recordedRunner(file: string): Promise<Runner> {
+  let data: { commands?: Recorded[] };
+  try {
+    data = JSON.parse(await fsp.readFile(file, 'utf8')) as { commands?: Recorded[] };
+  } catch (err) {
+    throw new Error(`PMOVES_RECORDED_COMMANDS=${file}: cannot read recorded commands (${(err as Error).message})`);
+  }
+  const byKey = new Map((data.commands ?? []).map((c) => [JSON.stringify(c.argv), c] as const));
+  return async (argv) => {
+    const c = byKey.get(JSON.stringify(argv));
+    if (!c) return { status: 'missing' };
+    if (c.timeout) return { status: 'timeout' };
+    if ((c.exit ?? 0) !== 0) return { status: 'failed', code: c.exit ?? 1, stdout: c.stdout ?? '', stderr: c.stderr ?? '' };
+    return { status: 'ok', stdout: c.stdout ?? '' };
+  };
+}
+
+export async function probeFromEnv(env: NodeJS.ProcessEnv = process.env): Promise<Probe> {
+  const root = path.resolve(env.PMOVES_SYSROOT || '/');
+  const rec = env.PMOVES_RECORDED_COMMANDS;
+  return { root, commands: rec ? path.resolve(rec) : 'live', run: rec ? await recordedRunner(path.resolve(rec)) : liveRunner };
+}
+
+function under(p: Probe, machinePath: string): string {
+  return path.join(p.root, machinePath);
+}
+
+async function readText(p: Probe, machinePath: string): Promise<string | null> {
+  try {
+    return await fsp.readFile(under(p, machinePath), 'utf8');
+  } catch {
+    return null;
+  }
+}
+
+async function readDir(p: Probe, machinePath: string): Promise<string[]> {
+  try {
+    return (await fsp.readdir(under(p, machinePath))).sort();
+  } catch {
+    return [];
+  }
+}
+
+async function fileExists(p: Probe, machinePath: string): Promise<boolean> {
+  try {
+    await fsp.stat(under(p, machinePath));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Resolve symlinks (sysfs links are relative, so they stay inside the root); the machine path, or null. */
+async function realMachinePath(p: Probe, machinePath: string): Promise<string | null> {
+  try {
+    const real = await fsp.realpath(under(p, machinePath));
+    const rel = path.relative(p.root, real);
+    if (rel.startsWith('..') || path.isAbsolute(rel)) return null;
+    return '/' + rel.split(path.sep).join('/');
+  } catch {
+    return null;
+  }
+}
+
+/** Device-tree strings end in NUL; `compatible` is a NUL-separated list. */
+export function stripNuls(s: string): string[] {
+  return s
+    .split('\0')
+    .map((x) => x.trim())
+    .filter(Boolean);
+}
+
+// ---- facts ---------------------------------------------------------------------------------------
+
+export type Arch = 'x64' | 'arm64';
+export type GpuType = 'nvidia' | 'nvidia-tegra' | 'none' | 'unknown';
+export type FormFactor = 'laptop' | 'desktop' | 'server';
+
+export interface GpuDevice {
+  name: string;
+  vramGb: number | null;
+  driver: string | null;
+  /** A Jetson's GPU shares the system memory. */
+  integrated: boolean;
+}
+
+export interface SerialDevice {
+  /** e.g. /dev/ttyACM0 */
+  port: string;
+  vid: string;
+  pid: string;
+  /** What the USB ids say, e.g. "Espressif USB JTAG/serial (ESP32-S3/C3/C6 native USB)". */
+  chip: string;
+  /** native: the ESP32's own USB; bridge: a USB-UART chip commonly on ESP32 boards. */
+  link: 'native' | 'bridge';
+  product: string | null;
+  manufacturer: string | null;
+}
+
+export interface Camera {
+  device: string;
+  name: string | null;
+  /** A CSI sensor behind the Jetson's VI (name "vi-output, imx219 …"). */
+  csi: boolean;
+}
+
+export interface MachineFacts {
+  root: string;
+  cpu: { brand: string | null; vendor: string | null; cores: number | null; threads: number | null };
+  ramGb: number | null;
+  os: { name: string | null; kernel: string | null };
+  arch: Arch | null;
+  /** Raw `uname -m` when it is neither x64 nor arm64. */
+  archRaw: string | null;
+  formFactor: { kind: FormFactor | null; source: string | null };
+  virtual: boolean;
+  gpu: { type: GpuType; devices: GpuDevice[]; vramGb: number | null; problem?: string };
+  jetson: { model: string; compatible: string[]; l4t: string | null } | null;
+  serial: SerialDevice[];
+  cameras: Camera[];
+  docker: { installed: boolean; running: boolean; version: string | null; runtimes: string[]; problem?: string };
+  nvidiaContainerRuntime: boolean;
+  /** Derived tags `requires.tags` is checked against. */
+  tags: string[];
+}
+
+/** USB ids of ESP32 boards: Espressif's native USB and the bridges boards carry. */
+export const ESP32_USB: Record<string, { chip: string; link: 'native' | 'bridge' }> = {
+  '303a:1001': { chip: 'Espressif USB JTAG/serial (ESP32-S3/C3/C6 native USB)', link: 'native' },
+  '10c4:ea60': { chip: 'Silicon Labs CP210x USB-UART bridge', link: 'bridge' },
+  '1a86:7523': { chip: 'WCH CH340 USB-UART bridge', link: 'bridge' },
+  '1a86:55d3': { chip: 'WCH CH343 USB-UART bridge', link: 'bridge' },
+  '0403:6001': { chip: 'FTDI FT232R USB-UART bridge', link: 'bridge' },
+  '0403:6015': { chip: 'FTDI FT231X USB-UART bridge', link: 'bridge' },
+};
+
+const LAPTOP_CHASSIS = new Set([8, 9, 10, 14, 30, 31, 32]);
+const DESKTOP_CHASSIS = new Set([3, 4, 5, 6, 7, 13, 15, 16, 24, 35, 36]);
+const SERVER_CHASSIS = new Set([17, 23, 25, 28, 29]);
+const VM_VENDORS = /qemu|kvm|vmware|virtualbox|innotek|xen|bochs|parallels|microsoft corporation|amazon ec2|google/i;
+
+export const NVIDIA_SMI = ['nvidia-smi', '--query-gpu=name,memory.total,driver_version', '--format=csv,noheader,nounits'];
+export const DOCKER_INFO = ['docker', 'info', '--format', '{{.ServerVersion}}|{{json .Runtimes}}'];
+export const UNAME = ['uname', '-m'];
+export const NVARGUS = ['systemctl', 'is-active', 'nvargus-daemon'];
+
+export interface DetectOptions {
+  /** nvidia-smi deadline (a wedged driver can hang it). */
+  gpuTimeoutMs?: number;
+  dockerTimeoutMs?: number;
+}
+
+export function parseCpuinfo(text: string): MachineFacts['cpu'] & { hypervisor: boolean } {
+  const blocks = text.split(/\n\s*\n/).filter((b) => /^processor\s*:/m.test(b));
+  const field = (b: string, k: string) => new RegExp(`^${k}\\s*:\\s*(.*)$`, 'mi').exec(b)?.[1]?.trim() ?? null;
+  const first = blocks[0] ?? text;
+  const brand = field(first, 'model name') ?? field(text, 'Hardware') ?? null;
+  const vid = field(first, 'vendor_id');
+  const impl = field(first, 'CPU implementer');
+  const vendor =
+    vid === 'GenuineIntel' ? 'Intel' : vid === 'AuthenticAMD' ? 'AMD' : impl === '0x41' ? 'ARM' : impl === '0x4e' ? 'NVIDIA' : impl === '0x61' ? 'Apple' : vid;
+  const cores = new Set<string>();
+  for (const b of blocks) {
+    const phys = field(b, 'physical id');
+    const core = field(b, 'core id');
+    if (phys !== null && core !== null) cores.add(`${phys}:${core}`);
+  }
+  const threads = blocks.length || null;
+  return {
+    brand,
+    vendor,
+    threads,
+    cores: cores.size || threads,
+    hypervisor: /^flags\s*:.*\bhypervisor\b/m.test(text),
+  };
+}
+
+export function parseNvidiaSmi(stdout: string): GpuDevice[] {
+  const out: GpuDevice[] = [];
+  for (const line of stdout.split('\n')) {
+    if (!line.trim()) continue;
+    const cells = line.split(',').map((c) => c.trim());
+    if (cells.length < 3) continue;
+    const driver = cells.pop()!;
+    const mem = cells.pop()!;
+    const mib = Number(mem);
+    out.push({
+      name: cells.join(', '),
+      vramGb: mem && Number.isFinite(mib) && !/n\/a/i.test(mem) ? mib / 1024 : null,
+      driver: /n\/a/i.test(driver) ? null : driver,
+      integrated: false,
+    });
+  }
+  return out;
+}
+
+export function parseL4t(text: string): string | null {
+  const m = /#\s*R(\d+)\s*\(release\),\s*REVISION:\s*([\d.]+)/i.exec(text);
+  return m ? `R${m[1]}.${m[2]}` : null;
+}
+
+function archOf(raw: string): Arch | null {
+  const a = raw.trim().toLowerCase();
+  if (a === 'x86_64' || a === 'amd64' || a === 'x64') return 'x64';
+  if (a === 'aarch64' || a === 'arm64' || a === 'armv8l') return 'arm64';
+  return null;
+}
+
+function firstLine(s: string): string {
+  return (s.split('\n').find((l) => l.trim()) ?? '').trim().slice(0, 160);
+}
+
+async function detectSerial(p: Probe): Promise<SerialDevice[]> {
+  const out: SerialDevice[] = [];
+  for (const name of await readDir(p, '/sys/class/tty')) {
+    if (!/^tty(ACM|USB)\d+$/.test(name)) continue;
+    let dir = await realMachinePath(p, `/sys/class/tty/${name}/device`);
+    // the tty's device is a USB interface (ACM) or the bridge's port (USB): the ids sit on the USB device above
+    for (let i = 0; dir && i < 4; i++, dir = path.posix.dirname(dir)) {
+      const vid = (await readText(p, `${dir}/idVendor`))?.trim();
+      if (!vid) continue;
+      const pid = ((await readText(p, `${dir}/idProduct`)) ?? '').trim();
+      const known = ESP32_USB[`${vid.toLowerCase()}:${pid.toLowerCase()}`];
+      if (known) {
+        out.push({
+          port: `/dev/${name}`,
+          vid: vid.toLowerCase(),
+          pid: pid.toLowerCase(),
+          chip: known.chip,
+          link: known.link,
+          product: (await readText(p, `${dir}/product`))?.trim() || null,
+          manufacturer: (await readText(p, `${dir}/manufacturer`))?.trim() || null,
+        });
+      }
+      break;
+    }
+  }
+  return out;
+}
+
+async function detectCameras(p: Probe): Promise<Camera[]> {
+  const out: Camera[] = [];
+  for (const name of await readDir(p, '/dev')) {
+    if (!/^video\d+$/.test(name)) continue;
+    const label = (await readText(p, `/sys/class/video4linux/${name}/name`))?.trim() || null;
+    out.push({ device: `/dev/${name}`, name: label, csi: Boolean(label && /vi-output|tegra|csi/i.test(label)) });
+  }
+  return out.sort((a, b) => Number(a.device.slice(10)) - Number(b.device.slice(10)));
+}
+
+async function detectJetson(p: Probe): Promise<MachineFacts['jetson']> {
+  const [model, compat, release] = await Promise.all([
+    readText(p, '/proc/device-tree/model'),
+    readText(p, '/proc/device-tree/compatible'),
+    readText(p, '/etc/nv_tegra_release'),
+  ]);
+  const m = model ? stripNuls(model).join(' ') : '';
+  const compatible = compat ? stripNuls(compat) : [];
+  const tegra = /jetson/i.test(m) || compatible.some((c) => /^nvidia,tegra/i.test(c)) || release !== null;
+  if (!tegra) return null;
+  return { model: m || compatible[0] || 'NVIDIA Jetson', compatible, l4t: release ? parseL4t(release) : null };
+}
+
+async function detectDocker(p: Probe, timeoutMs: number): Promise<MachineFacts['docker']> {
+  const r = await p.run(DOCKER_INFO, timeoutMs);
+  if (r.status === 'missing') return { installed: false, running: false, version: null, runtimes: [] };
+  if (r.status === 'timeout') return { installed: true, running: false, version: null, runtimes: [], problem: 'docker info timed out' };
+  if (r.status === 'failed') return { installed: true, running: false, version: null, runtimes: [], problem: firstLine(r.stderr || r.stdout) || `docker info exited ${r.code}` };
+  const [version, json] = r.stdout.trim().split('|', 2);
+  let runtimes: string[] = [];
+  try {
+    runtimes = Object.keys(JSON.parse(json ?? '{}') as object).sort();
+  } catch {
+    runtimes = [];
+  }
+  return { installed: true, running: true, version: version?.trim() || null, runtimes };
+}
+
+/** Read the machine. Never throws: a failed probe leaves its facts unknown (null) or notes a problem. */
+export async function detectMachine(p: Probe, opts: DetectOptions = {}): Promise<MachineFacts> {
+  const [cpuinfo, meminfo, osRelease, kernel, chassis, sysVendor, uname, smi, jetson, serial, cameras, docker, nctk] = await Promise.all([
+    readText(p, '/proc/cpuinfo'),
+    readText(p, '/proc/meminfo'),
+    readText(p, '/etc/os-release'),
+    readText(p, '/proc/sys/kernel/osrelease'),
+    readText(p, '/sys/class/dmi/id/chassis_type'),
+    readText(p, '/sys/class/dmi/id/sys_vendor'),
+    p.run(UNAME, 2000),
+    p.run(NVIDIA_SMI, opts.gpuTimeoutMs ?? 3000),
+    detectJetson(p),
+    detectSerial(p),
+    detectCameras(p),
+    detectDocker(p, opts.dockerTimeoutMs ?? 3000),
+    Promise.all(['/usr/bin/nvidia-container-runtime', '/usr/local/bin/nvidia-container-runtime', '/usr/bin/nvidia-container-toolkit'].map((f) => fileExists(p, f))),
+  ]);
+
+  let cpu: MachineFacts['cpu'] = { brand: null, vendor: null, cores: null, threads: null };
+  let hypervisor = false;
+  let ramGb: number | null = null;
+  let osName: string | null = null;
+  if (cpuinfo !== null) {
+    const c = parseCpuinfo(cpuinfo);
+    hypervisor = c.hypervisor;
+    cpu = { brand: c.brand, vendor: c.vendor, cores: c.cores, threads: c.threads };
+  }
+  const memKb = meminfo ? /^MemTotal:\s*(\d+)\s*kB/m.exec(meminfo)?.[1] : undefined;
+  if (memKb) ramGb = Number(memKb) / 1024 / 1024;
+  if (osRelease) osName = /^PRETTY_NAME="?([^"\n]*)"?/m.exec(osRelease)?.[1] ?? null;
+  if (cpuinfo === null && p.root === path.parse(p.root).root) {
+    // No /proc (macOS, Windows): the one place systeminformation reads for us.
+    const si = (await import('systeminformation')).default;
+    const [c, m, o] = await Promise.all([si.cpu(), si.mem(), si.osInfo()]);
+    cpu = { brand: [c.manufacturer, c.brand].filter(Boolean).join(' ') || null, vendor: c.manufacturer || null, cores: c.physicalCores || null, threads: c.cores || null };
+    ramGb = m.total / 1024 ** 3;
+    osName = [o.distro, o.release].filter(Boolean).join(' ') || null;
+  }
+
+  let archRaw: string | null = uname.status === 'ok' ? uname.stdout.trim() : null;
+  if (archRaw === null && p.root === path.parse(p.root).root && p.commands === 'live') archRaw = os.arch();
+  const arch = archRaw ? archOf(archRaw) : null;
+
+  if (jetson && !cpu.brand) cpu = { ...cpu, brand: jetson.model };
+
+  // GPUs
+  let gpu: MachineFacts['gpu'];
+  const devices = smi.status === 'ok' ? parseNvidiaSmi(smi.stdout) : [];
+  if (jetson) {
+    const integrated = devices.length ? devices.map((d) => ({ ...d, integrated: true, vramGb: ramGb })) : [{ name: jetson.model, vramGb: ramGb, driver: null, integrated: true }];
+    gpu = { type: 'nvidia-tegra', devices: integrated, vramGb: ramGb };
+  } else if (smi.status === 'ok' && devices.length) {
+    const known = devices.map((d) => d.vramGb).filter((v): v is number => v !== null);
+    gpu = { type: 'nvidia', devices, vramGb: known.length ? Math.max(...known) : null };
+  } else if (smi.status === 'timeout') {
+    gpu = { type: 'unknown', devices: [], vramGb: null, problem: 'nvidia-smi timed out' };
+  } else if (smi.status === 'failed') {
+    gpu = { type: 'none', devices: [], vramGb: null, problem: `nvidia-smi failed: ${firstLine(smi.stderr || smi.stdout) || `exit ${smi.code}`}` };
+  } else {
+    gpu = { type: 'none', devices: [], vramGb: null };
+  }
+
+  // Form factor: SMBIOS chassis type; else a discrete NVIDIA name says "Laptop GPU" or not.
+  let formFactor: MachineFacts['formFactor'] = { kind: null, source: null };
+  const ct = chassis ? Number(chassis.trim()) : NaN;
+  if (LAPTOP_CHASSIS.has(ct)) formFactor = { kind: 'laptop', source: `chassis type ${ct}` };
+  else if (DESKTOP_CHASSIS.has(ct)) formFactor = { kind: 'desktop', source: `chassis type ${ct}` };
+  else if (SERVER_CHASSIS.has(ct)) formFactor = { kind: 'server', source: `chassis type ${ct}` };
+  else if (gpu.type === 'nvidia') formFactor = formFactorFromGpuNames(gpu.devices.map((d) => d.name));
+
+  const virtual = hypervisor || Boolean(sysVendor && VM_VENDORS.test(sysVendor));
+  const nvidiaContainerRuntime = docker.runtimes.includes('nvidia') || nctk.some(Boolean);
+  const facts: MachineFacts = {
+    root: p.root,
+    cpu,
+    ramGb,
+    os: { name: osName, kernel: kernel?.trim() || null },
+    arch,
+    archRaw: arch ? null : archRaw,
+    formFactor,
+    virtual,
+    gpu,
+    jetson,
+    serial,
+    cameras,
+    docker,
+    nvidiaContainerRuntime,
+    tags: [],
+  };
+  facts.tags = machineTags(facts);
+  return facts;
+}
+
+export function formFactorFromGpuNames(names: string[]): MachineFacts['formFactor'] {
+  if (!names.length) return { kind: null, source: null };
+  const laptop = names.some((n) => /laptop|mobile|max-q/i.test(n));
+  return { kind: laptop ? 'laptop' : 'desktop', source: `GPU name "${names[0]}"` };
+}
+
+export function machineTags(m: MachineFacts): string[] {
+  const t: string[] = [];
+  if (m.arch) t.push(m.arch);
+  if (m.formFactor.kind) t.push(m.formFactor.kind);
+  if (m.virtual) t.push('vm');
+  if (m.gpu.type === 'nvidia') t.push('cuda');
+  if (m.jetson) t.push('jetson');
+  if (m.serial.length) t.push('esp32');
+  if (m.cameras.length) t.push('camera');
+  if (m.docker.running) t.push('docker');
+  if (m.nvidiaContainerRuntime) t.push('nvidia-container-runtime');
+  return t;
+}
+
+// One detection per process and root: plan, validate and status all ask.
+const cache = new Map<string, Promise<MachineFacts>>();
+
+export async function detectFromEnv(env: NodeJS.ProcessEnv = process.env): Promise<MachineFacts> {
+  const key = `${env.PMOVES_SYSROOT ?? ''}\0${env.PMOVES_RECORDED_COMMANDS ?? ''}`;
+  let f = cache.get(key);
+  if (!f) {
+    f = probeFromEnv(env).then((p) => detectMachine(p));
+    cache.set(key, f);
+  }
+  return f;
+}
+
+// ---- edge devices for `status` -------------------------------------------------------------------
+
+export interface EdgeStatus {
+  jetson: { model: string; l4t: string | null; nvargus: string; cameras: Camera[] } | null;
+  esp32: SerialDevice[];
+}
+
+/** Cheap: no nvidia-smi, no Docker. One `systemctl` call on a Jetson. */
+export async function edgeStatus(p: Probe): Promise<EdgeStatus> {
+  const [jetson, serial] = await Promise.all([detectJetson(p), detectSerial(p)]);
+  let j: EdgeStatus['jetson'] = null;
+  if (jetson) {
+    const [r, cameras] = await Promise.all([p.run(NVARGUS, 2000), detectCameras(p)]);
+    const nvargus = r.status === 'ok' ? r.stdout.trim() || 'unknown' : r.status === 'failed' ? r.stdout.trim() || 'inactive' : r.status === 'missing' ? 'unknown (no systemctl)' : 'unknown (systemctl timed out)';
+    j = { model: jetson.model, l4t: jetson.l4t, nvargus, cameras };
+  }
+  return { jetson: j, esp32: serial };
+}
+
+export function edgeLines(e: EdgeStatus): string[] {
+  const out: string[] = [];
+  if (e.jetson) {
+    const cams = e.jetson.cameras.length ? e.jetson.cameras.map((c) => `${c.device}${c.name ? ` (${c.name}${c.csi ? ', CSI' : ''})` : ''}`).join(', ') : 'none';
+    out.push(`jetson: ${e.jetson.model}${e.jetson.l4t ? ` (L4T ${e.jetson.l4t})` : ''}; nvargus-daemon ${e.jetson.nvargus}; cameras: ${cams}`);
+  }
+  for (const d of e.esp32) out.push(`esp32: ${d.port} ${d.chip} (${d.vid}:${d.pid}${d.product ? `, "${d.product}"` : ''})`);
+  return out;
+}
+
+/** Edge devices for `status`: lines to print (none on an ordinary machine) and the JSON value. */
+export async function edgeReport(env: NodeJS.ProcessEnv = process.env): Promise<{ lines: string[]; json: EdgeStatus }> {
+  const e = await edgeStatus(await probeFromEnv(env));
+  return { lines: edgeLines(e), json: e };
+}
