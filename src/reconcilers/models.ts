@@ -158,7 +158,7 @@ function planOllama(t: Target<ModelSpec>, a: OllamaModelActual, ctx: PlanContext
     model: spec.model,
     state: wantState,
     digest: spec.digest ? shortDigest(spec.digest) : before?.digest ?? '(latest)',
-    size: before && !(spec.digest && !digestOk(a, spec)) ? before.size : spec.size ? `~${formatBytes(spec.size)}` : '(unknown)',
+    size: spec.size && (!before || !digestOk(a, spec)) ? `~${formatBytes(spec.size)}` : (before?.size ?? '(unknown)'),
   };
   if (!a.present) {
     return {
@@ -240,7 +240,7 @@ export function budget(downloads: Download[]): { summary?: string; diagnostics: 
   const known = downloads.filter((d) => d.bytes !== null);
   const unknown = downloads.length - known.length;
   const total = known.reduce((s, d) => s + d.bytes!, 0);
-  const parts = [`Downloads: ${formatBytes(total)}${unknown ? ` (+ ${unknown} of unknown size)` : ''}`];
+  const parts = [`Downloads: ${known.length ? `${formatBytes(total)}${unknown ? ` (+ ${unknown} of unknown size)` : ''}` : `${unknown} of unknown size`}`];
   const byDev = new Map<number, { disk: DiskInfo; bytes: number; who: string[] }>();
   for (const d of known) {
     if (!d.disk) continue;
@@ -417,19 +417,15 @@ export const modelsKind: Kind<ModelSpec, ModelActual> = {
     let pulled = false;
     if (spec.state !== 'unloaded' && (!actual.present || !digestOk(actual, spec))) {
       log(`pulling ${spec.model} from ${actual.host}`);
-      const layers = new Map<string, { total: number; completed: number }>();
-      const progress = new Progress({ tty: ctx.tty, log });
+      // One progress reporter per layer, as Ollama's own CLI shows them: `pulling 8934d96d3f08: 1.2 GB of 4.7 GB`.
+      const layers = new Map<string, InstanceType<typeof Progress>>();
       let lastStatus = '';
       await client.pull(spec.model, (p) => {
         if (p.digest && p.total) {
-          layers.set(p.digest, { total: p.total, completed: p.completed ?? 0 });
-          let done = 0;
-          let total = 0;
-          for (const l of layers.values()) {
-            done += l.completed;
-            total += l.total;
-          }
-          progress.update(done, total, 'pulling', p.completed === p.total);
+          const short = p.digest.replace(/^sha256:/, '').slice(0, 12);
+          let pr = layers.get(short);
+          if (!pr) layers.set(short, (pr = new Progress({ tty: ctx.tty, log })));
+          pr.update(p.completed ?? 0, p.total, `pulling ${short}`, p.completed === p.total);
         } else if (p.status && p.status !== lastStatus) {
           lastStatus = p.status;
           log(p.status);
