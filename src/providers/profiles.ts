@@ -251,7 +251,14 @@ function editDistance(a: string, b: string): number {
   return row[b.length]!;
 }
 
-/** exact: the model's words appear in order; near: every word appears, model numbers within one edit. */
+/** "9950xd" ~ "9950x3d": same model number, one letter more or less (a suffix typo, not another model:
+ *  "4090" and "4060" differ in the number, so they never match). */
+function nearModelNumber(a: string, b: string): boolean {
+  const num = (s: string) => /^\d+/.exec(s)?.[0] ?? '';
+  return /\d/.test(a) && a.length >= 4 && num(a) !== '' && num(a) === num(b) && a.length !== b.length && editDistance(a, b) <= 1;
+}
+
+/** exact: the model's words appear in order; near: every word appears, model numbers up to a suffix typo. */
 export function nameMatch(model: string, brand: string): 'exact' | 'near' | null {
   const m = normModel(model);
   const b = normBrand(brand);
@@ -259,7 +266,7 @@ export function nameMatch(model: string, brand: string): 'exact' | 'near' | null
   const esc = m.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
   if (new RegExp(`(^|\\s)${esc}(?=$|[\\s-])`).test(b)) return 'exact';
   const bt = tokens(b);
-  const ok = tokens(m).every((t) => bt.includes(t) || (/\d/.test(t) && t.length >= 4 && bt.some((x) => /\d/.test(x) && editDistance(t, x) <= 1)));
+  const ok = tokens(m).every((t) => bt.includes(t) || bt.some((x) => nearModelNumber(t, x)));
   return ok ? 'near' : null;
 }
 

@@ -91,7 +91,7 @@ const GPU_WORDS: Record<string, string> = {
 
 export function describeGpu(m: MachineFacts): string {
   if (m.gpu.type === 'unknown') return `cannot tell (${m.gpu.problem ?? 'GPU probe failed'})`;
-  if (m.gpu.type === 'none') return 'none';
+  if (m.gpu.type === 'none') return m.gpu.problem ? `none (${m.gpu.problem})` : 'none';
   if (m.gpu.type === 'nvidia-tegra') return `a Jetson GPU (${m.jetson?.model ?? 'tegra'})`;
   const g = m.gpu.devices[0];
   return g ? `"${g.name}"` : 'an NVIDIA GPU';
