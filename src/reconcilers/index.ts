@@ -3,7 +3,7 @@
 import type { Kind } from '../core/kind.js';
 import type { Expander } from '../manifest/load.js';
 import { mcpExpander, mcpKind } from './mcp.js';
-import { secretsKind } from './secrets.js';
+import { secretsKind, secretsManifestExpander } from './secrets.js';
 import { stacksExpander, stacksKind } from './stacks.js';
 import { modelsKind } from './models.js';
 import { manifestBundlesExpander } from '../providers/model-bundles.js';
@@ -13,6 +13,8 @@ export const kinds: Kind[] = [secretsKind, mcpKind, stacksKind, modelsKind];
 
 /** Steps that add or change resources after the manifest's own (profiles, model bundles). */
 export const expanders: Expander[] = [
+  // secrets.<name>.from_manifest → one secrets resource per target file of upstream's secrets manifest
+  secretsManifestExpander,
   manifestBundlesExpander,
   // after the manifest's own bundles (they win), before mcp/stacks: profile contributions + hardware gating
   profileExpander,

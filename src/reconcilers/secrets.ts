@@ -1,7 +1,11 @@
 // secrets.<name>: a CHIT bundle rendered into an env file (upstream's format), values never shown.
-import type { Kind, PlanContext, Target } from '../core/kind.js';
-import type { Diagnostic, PlanResult } from '../core/types.js';
+import path from 'node:path';
+import type { Kind, LoadContext, PlanContext, Target } from '../core/kind.js';
+import type { Diagnostic, PlanResult, Resource } from '../core/types.js';
+import { UserError } from '../core/errors.js';
 import { exists } from '../core/fs.js';
+import type { Expander, Manifest } from '../manifest/load.js';
+import { displayPath } from '../manifest/yaml-source.js';
 import { compareCodePoints, formatMode, parseEnv, renderEnv, unsafeLabels } from '../providers/env-file.js';
 import { readSecrets, removeEnvFile, writeEnvFile, type SecretsActual } from '../providers/secrets.js';
 
@@ -11,6 +15,17 @@ export interface SecretsSpec {
   include_labels: string[] | null;
   required: string[];
   mode: number;
+  /** Require a valid HMAC-SHA256 signature (passphrase from CHIT_PASSPHRASE). */
+  verify?: boolean;
+  /**
+   * From an upstream secrets manifest: env key ← bundle label, in manifest order (a later entry wins
+   * for the same key; a missing label is skipped, or blocks when required). Replaces include_labels.
+   */
+  entries?: { key: string; label: string; required: boolean }[];
+  /** The upstream secrets manifest this resource was expanded from (watch mode follows it). */
+  source_manifest?: string;
+  /** Before expansion only: `from_manifest` and its options (the expander replaces the resource). */
+  from_manifest?: { path: string; bundle: string | null; repo_root: string | null; env_dir: string | null };
 }
 
 interface SecretsState {
@@ -29,8 +44,12 @@ export function selectValues(spec: SecretsSpec, source: Record<string, string>):
   if (missing.length) problems.push(`required label${missing.length > 1 ? 's' : ''} missing from the bundle: ${missing.join(', ')}`);
   const globs = spec.include_labels?.map(globToRegExp);
   const values = new Map<string, string>();
-  for (const [label, value] of Object.entries(source)) {
-    if (!globs || globs.some((g) => g.test(label)) || spec.required.includes(label)) values.set(label, value);
+  if (spec.entries) {
+    for (const e of spec.entries) if (Object.prototype.hasOwnProperty.call(source, e.label)) values.set(e.key, source[e.label]!);
+  } else {
+    for (const [label, value] of Object.entries(source)) {
+      if (!globs || globs.some((g) => g.test(label)) || spec.required.includes(label)) values.set(label, value);
+    }
   }
   const unsafe = unsafeLabels(values);
   if (unsafe.length) problems.push(`value of ${unsafe.join(', ')} contains a newline and cannot be written on one line of an env file`);
@@ -60,29 +79,52 @@ export const secretsKind: Kind<SecretsSpec, SecretsActual> = {
   schema: 'secrets.schema.json',
 
   normalize(spec, _name, ctx) {
+    if (spec.from_manifest !== undefined) {
+      return {
+        bundle: '',
+        env_file: '',
+        include_labels: null,
+        required: [],
+        mode: parseInt(spec.mode ?? '0600', 8),
+        ...(spec.verify ? { verify: true } : {}),
+        from_manifest: {
+          path: ctx.resolvePath(spec.from_manifest),
+          bundle: spec.bundle ? ctx.resolvePath(spec.bundle) : null,
+          repo_root: spec.repo_root ? ctx.resolvePath(spec.repo_root) : null,
+          env_dir: spec.env_dir ? ctx.resolvePath(spec.env_dir) : null,
+        },
+      };
+    }
     return {
       bundle: ctx.resolvePath(spec.bundle),
       env_file: ctx.resolvePath(spec.env_file),
       include_labels: spec.include_labels ?? null,
       required: spec.required ?? [],
       mode: parseInt(spec.mode ?? '0600', 8),
+      ...(spec.verify ? { verify: true } : {}),
     };
   },
 
-  inputs: (r) => [r.spec.bundle],
+  inputs: (r) => (r.spec.source_manifest ? [r.spec.bundle, r.spec.source_manifest] : [r.spec.bundle]),
 
   async check(r, ctx) {
     const out: Diagnostic[] = [];
     if (!(await exists(r.spec.bundle))) {
-      out.push({ severity: 'error', address: r.address, summary: `${r.address}.bundle: no such file: ${r.spec.bundle}`, location: ctx.locate(r.address, ['bundle']) });
+      out.push({
+        severity: 'error',
+        address: r.address,
+        summary: `${r.address}.bundle: no such file: ${r.spec.bundle}${r.spec.source_manifest ? ` (cgp_file of ${displayPath(r.spec.source_manifest)})` : ''}`,
+        location: ctx.locate(r.address, ['bundle']),
+      });
     }
     return out;
   },
 
-  read(_ctx, t: Target<SecretsSpec>) {
+  read(ctx, t: Target<SecretsSpec>) {
     const envFile = t.desired?.spec.env_file ?? (t.prior?.data as SecretsState | undefined)?.env_file;
     if (!envFile) return Promise.resolve({ source: null, file: { exists: false, mode: null, text: null } });
-    return readSecrets(t.desired?.spec.bundle ?? null, envFile);
+    const verify = t.desired?.spec.verify ? { passphrase: ctx.env.CHIT_PASSPHRASE || null } : undefined;
+    return readSecrets(t.desired?.spec.bundle ?? null, envFile, verify);
   },
 
   plan(t, actual, ctx): PlanResult {
@@ -96,6 +138,7 @@ export const secretsKind: Kind<SecretsSpec, SecretsActual> = {
     }
     const spec = t.desired.spec;
     const { values, problems } = selectValues(spec, actual.source ?? {});
+    problems.unshift(...signatureProblems(spec, actual));
     const after = display(spec.env_file, spec.mode, values, ctx);
     if (problems.length) {
       return {
@@ -103,7 +146,7 @@ export const secretsKind: Kind<SecretsSpec, SecretsActual> = {
         reason: 'blocked',
         before,
         after,
-        diagnostics: problems.map((p) => ({ severity: 'error', address: t.address, summary: p, detail: `bundle: ${spec.bundle}; nothing will be written` })),
+        diagnostics: problems.map((p) => ({ severity: 'error', address: t.address, summary: `cannot be written: ${p}`, detail: `bundle: ${spec.bundle}; nothing will be written` })),
       };
     }
     if (!actual.file.exists) return { action: 'create', reason: `${spec.env_file} does not exist`, before: null, after };
@@ -123,6 +166,7 @@ export const secretsKind: Kind<SecretsSpec, SecretsActual> = {
     }
     const spec = t.desired!.spec;
     const { values, problems } = selectValues(spec, actual.source ?? {});
+    problems.unshift(...signatureProblems(spec, actual));
     if (problems.length) throw new Error(problems.join('; '));
     const text = renderEnv(values);
     await writeEnvFile(spec.env_file, text, spec.mode);
@@ -141,4 +185,119 @@ export const secretsKind: Kind<SecretsSpec, SecretsActual> = {
   describe(_t, actual) {
     return actual.file.exists ? [`${parseEnv(actual.file.text ?? '').size} keys`] : [];
   },
+};
+
+/** verify: true and the bundle's signature: what stops the resource. */
+function signatureProblems(spec: SecretsSpec, actual: SecretsActual): string[] {
+  if (!spec.verify) return [];
+  const sig = actual.signature;
+  if (!sig) return ['verify: true, but the signature was not checked'];
+  switch (sig.status) {
+    case 'valid':
+      return [];
+    case 'missing':
+      return ['verify: true, but the bundle is not signed (no "sig"); sign it with `pmoves mini secrets sign`'];
+    case 'no-passphrase':
+      return ['verify: true needs the CHIT passphrase to check the signature: set CHIT_PASSPHRASE'];
+    case 'invalid':
+      return [`the bundle's signature does not verify: ${sig.why}`];
+  }
+}
+
+// ---- secrets.<name>.from_manifest: one resource per target file of an upstream secrets manifest ----
+
+/** A resource-name-safe form of a target file (`.env.generated` → `env-generated`). */
+export function fileSlug(file: string): string {
+  const s = file
+    .replace(/[^A-Za-z0-9_-]+/g, '-')
+    .replace(/-+/g, '-')
+    .replace(/^[-_]+|-+$/g, '');
+  return s || 'file';
+}
+
+/** The resources one `from_manifest` entry stands for (reads the upstream secrets manifest). */
+export async function expandFromManifest(r: Resource<SecretsSpec>): Promise<Resource<SecretsSpec>[]> {
+  const fm = r.spec.from_manifest!;
+  const { loadSecretsManifest, detectRepoRoot } = await import('../providers/secrets-manifest.js');
+  const sm = await loadSecretsManifest(fm.path);
+  const repoRoot = fm.repo_root ?? detectRepoRoot(fm.path);
+  if (!fm.bundle && !repoRoot) {
+    throw new UserError(
+      `cannot tell the upstream repository root of ${displayPath(fm.path)} (no folder named "pmoves" above it): set ${r.address}.repo_root (cgp_file is relative to it) or ${r.address}.bundle`,
+    );
+  }
+  if (!fm.env_dir && !repoRoot) throw new UserError(`cannot tell where the env files go: set ${r.address}.env_dir or ${r.address}.repo_root`);
+  const bundle = fm.bundle ?? path.resolve(repoRoot!, sm.cgpFile);
+  const envDir = fm.env_dir ?? path.join(repoRoot!, 'pmoves');
+  const files = new Map<string, { key: string; label: string; required: boolean }[]>();
+  for (const e of sm.entries) {
+    for (const t of e.targets) {
+      if (!files.has(t.file)) files.set(t.file, []);
+      files.get(t.file)!.push({ key: t.key, label: e.label, required: e.required });
+    }
+  }
+  const used = new Set<string>();
+  const out: Resource<SecretsSpec>[] = [];
+  for (const [file, entries] of files) {
+    let name = `${r.name}-${fileSlug(file)}`;
+    for (let i = 2; used.has(name); i++) name = `${r.name}-${fileSlug(file)}-${i}`;
+    used.add(name);
+    const required = [...new Set(entries.filter((e) => e.required).map((e) => e.label))];
+    out.push({
+      address: `secrets.${name}`,
+      section: 'secrets',
+      name,
+      spec: {
+        bundle,
+        env_file: path.resolve(envDir, file),
+        include_labels: null,
+        required,
+        mode: r.spec.mode,
+        ...(r.spec.verify ? { verify: true } : {}),
+        entries,
+        source_manifest: sm.path,
+      },
+      dependsOn: [...r.dependsOn],
+      origin: `${r.address}.from_manifest ${displayPath(sm.path)}`,
+      ...(r.requires ? { requires: r.requires } : {}),
+    });
+  }
+  return out;
+}
+
+/** Replaces every `from_manifest` resource by its expansion; depends_on on it follows to all of them. */
+export const secretsManifestExpander: Expander = async (m: Manifest, ctx: LoadContext) => {
+  const diagnostics: Diagnostic[] = [];
+  const replaced = new Map<string, string[]>();
+  const result: Resource[] = [];
+  const declared = new Set(m.resources.map((r) => r.address));
+  for (const r of m.resources) {
+    const spec = r.spec as SecretsSpec;
+    if (r.section !== 'secrets' || !spec.from_manifest) {
+      result.push(r);
+      continue;
+    }
+    try {
+      const expanded = await expandFromManifest(r as Resource<SecretsSpec>);
+      for (const x of expanded) {
+        if (declared.has(x.address)) {
+          diagnostics.push({
+            severity: 'error',
+            address: r.address,
+            summary: `${r.address}.from_manifest: the target file ${displayPath(x.spec.env_file)} becomes ${x.address}, which the manifest already declares; rename one of them`,
+            location: ctx.locate(r.address, ['from_manifest']),
+          });
+        }
+      }
+      replaced.set(r.address, expanded.map((x) => x.address));
+      result.push(...expanded);
+      if (!m.inputs.includes(spec.from_manifest.path)) m.inputs.push(spec.from_manifest.path);
+    } catch (err) {
+      if (!(err instanceof UserError)) throw err;
+      diagnostics.push({ severity: 'error', address: r.address, summary: `${r.address}.from_manifest: ${err.message}`, location: ctx.locate(r.address, ['from_manifest']) });
+    }
+  }
+  for (const r of result) r.dependsOn = r.dependsOn.flatMap((d) => replaced.get(d) ?? [d]);
+  m.resources.splice(0, m.resources.length, ...result);
+  return diagnostics;
 };
