@@ -33,7 +33,7 @@ const table: [string, Change, string][] = [
     },
     `  # secrets.env will be updated in-place (because keys changed: B)
   ~ secrets "env" {
-      ~ mode     = "0644" -> "0600"
+      ~ mode = "0644" -> "0600"
       ~ keys = {
           ~ B = (sensitive value) -> (sensitive value)
           + D = (sensitive value)

@@ -78,7 +78,8 @@ function attrs(before: unknown, after: unknown, mode: 'create' | 'delete' | 'dif
   const b = isMap(before) ? before : {};
   const a = isMap(after) ? after : {};
   const keys = [...new Set([...Object.keys(a), ...Object.keys(b)])];
-  const width = Math.max(0, ...keys.filter((k) => !isMap(a[k] ?? b[k])).map((k) => k.length));
+  const shown = mode === 'diff' ? keys.filter((k) => !(k in a && k in b && same(a[k], b[k]))) : keys;
+  const width = Math.max(0, ...shown.filter((k) => !isMap(a[k] ?? b[k])).map((k) => k.length));
   const out: string[] = [];
   let hidden = 0;
   for (const k of keys) {
