@@ -442,17 +442,18 @@ export function machineTags(m: MachineFacts): string[] {
   return t;
 }
 
-// One detection per process and root: plan, validate and status all ask.
-const cache = new Map<string, Promise<MachineFacts>>();
+// One detection per root for a few seconds: plan, validate and status in one command all ask, while a
+// long-running watch still sees a board plugged in later.
+const CACHE_MS = 10_000;
+const cache = new Map<string, { at: number; facts: Promise<MachineFacts> }>();
 
 export async function detectFromEnv(env: NodeJS.ProcessEnv = process.env): Promise<MachineFacts> {
   const key = `${env.PMOVES_SYSROOT ?? ''}\0${env.PMOVES_RECORDED_COMMANDS ?? ''}`;
-  let f = cache.get(key);
-  if (!f) {
-    f = probeFromEnv(env).then((p) => detectMachine(p));
-    cache.set(key, f);
-  }
-  return f;
+  const hit = cache.get(key);
+  if (hit && Date.now() - hit.at < CACHE_MS) return hit.facts;
+  const facts = probeFromEnv(env).then((p) => detectMachine(p));
+  cache.set(key, { at: Date.now(), facts });
+  return facts;
 }
 
 // ---- edge devices for `status` -------------------------------------------------------------------
