@@ -384,7 +384,8 @@ export class Watcher {
         this.resources[a] = { result: 'skipped', error: rep.error, at };
       } else {
         this.backoff.succeed(a);
-        this.resources[a] = { result: 'ok', at };
+        if (rep?.outcome === 'deleted') delete this.resources[a];
+        else this.resources[a] = { result: 'ok', at };
       }
     }
     this.backoff.retain(new Set([...addresses, '(run)']));
