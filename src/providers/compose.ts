@@ -10,8 +10,8 @@ import { OperationError } from '../core/errors.js';
 export interface ComposeTool {
   /** argv before the compose arguments: ['docker', 'compose'] or ['docker-compose']. */
   argv: string[];
-  /** 2: the v2 plugin (has --wait); 1: Python docker-compose. */
-  version: 1 | 2;
+  /** 2: the v2 plugin (has --wait); 1: Python docker-compose; 0: not known yet (see probeVersion). */
+  version: 0 | 1 | 2;
   /** How it was chosen, for messages. */
   how: string;
 }
@@ -56,8 +56,9 @@ function pluginDirs(env: NodeJS.ProcessEnv): string[] {
  */
 export function findCompose(env: NodeJS.ProcessEnv, override: string[] | null): ComposeTool | { error: string } {
   if (override?.length) {
-    const v1 = /(^|\/)docker-compose$/.test(override[override.length - 1]!) && override.length === 1;
-    return { argv: override, version: v1 ? 1 : 2, how: `compose.command: ${override.join(' ')}` };
+    const v1 = override.length === 1 && /(^|\/)docker-compose$/.test(override[0]!);
+    const v2 = override.length === 2 && override[1] === 'compose';
+    return { argv: override, version: v1 ? 1 : v2 ? 2 : 0, how: `compose.command: ${override.join(' ')}` };
   }
   const docker = onPath('docker', env);
   if (docker && pluginDirs(env).some((d) => existsSync(path.join(d, 'docker-compose')))) return { argv: [docker, 'compose'], version: 2, how: 'docker compose (v2 plugin)' };
@@ -69,6 +70,16 @@ export function findCompose(env: NodeJS.ProcessEnv, override: string[] | null): 
       `${docker ? '' : ', and no `docker` on PATH'}) and \`docker-compose\` (v1: not on PATH). ` +
       'Install one (e.g. `apt-get install docker-compose` or the docker-compose-plugin package), or set `compose.command` in the manifest.',
   };
+}
+
+/** Ask a `compose.command` which major version it is (`version --short`: "1.29.2", "2.29.1", "v2.x"). */
+export async function probeVersion(tool: ComposeTool, env: NodeJS.ProcessEnv): Promise<1 | 2> {
+  if (tool.version) return tool.version;
+  const { execa } = await import('execa');
+  const r = await execa(tool.argv[0]!, [...tool.argv.slice(1), 'version', '--short'], { env, reject: false, stdin: 'ignore' });
+  if (r.exitCode !== 0) throw new OperationError(`${tool.argv.join(' ')} version --short failed (${tool.how}): ${String(r.stderr || r.stdout).trim() || `exit ${r.exitCode}`}`);
+  tool.version = /^v?1\./.test(String(r.stdout).trim()) ? 1 : 2;
+  return tool.version;
 }
 
 /** The arguments every compose call of a stack starts with. v1 reads one --env-file: `envFile` is the merged one. */

@@ -216,7 +216,7 @@ export function planStack(t: Target<StackSpec>, actual: StackActual, _ctx?: Plan
   const spec = t.desired.spec;
   const display = { project: spec.project, files: spec.files, profiles: spec.profiles, state: spec.state };
   if (actual.tool_error) {
-    return { action: cs.length ? 'update' : 'create', reason: 'blocked', before: null, after: display, diagnostics: [{ severity: 'error', summary: actual.tool_error }] };
+    return { action: cs.length ? 'update' : 'create', reason: 'compose is not installed (see the error below)', before: null, after: display, diagnostics: [{ severity: 'error', summary: actual.tool_error }] };
   }
   if (spec.state === 'down') {
     if (!cs.length) return { action: 'no-op', reason: 'state: down, and the project has no containers', before: null, after: null };
@@ -226,7 +226,7 @@ export function planStack(t: Target<StackSpec>, actual: StackActual, _ctx?: Plan
   if (actual.compose_error !== undefined || !actual.desired) {
     return {
       action: cs.length ? 'update' : 'create',
-      reason: 'blocked',
+      reason: 'compose rejected its files (see the error below)',
       before: null,
       after: display,
       diagnostics: [{ severity: 'error', summary: `compose rejected the stack's files (${spec.files.join(', ')})`, detail: actual.compose_error ?? 'no answer from compose' }],
@@ -375,9 +375,10 @@ async function applyStack(ctx: RunContext, t: Target<StackSpec>, actual: StackAc
     await teardown(ctx, t, base, spec.remove_volumes);
     return { outcome: 'deleted' as const, state: entry({ ...base, ...(prior?.cache ? { cache: prior.cache } : {}) }), messages: spec.remove_volumes ? ['volumes removed'] : [] };
   }
-  const { findCompose, runCompose, composeMessage } = await import('../providers/compose.js');
+  const { findCompose, runCompose, composeMessage, probeVersion } = await import('../providers/compose.js');
   const tool = findCompose(ctx.env, spec.compose_command);
   if ('error' in tool) throw new Error(tool.error);
+  await probeVersion(tool, ctx.env);
   const desired = actual.desired!;
   const active = Object.keys(desired.services).filter((s) => !spec.services || spec.services.includes(s));
   const wait = spec.wait && tool.version === 2 ? ['--wait', '--wait-timeout', String(Math.ceil(spec.wait_timeout))] : [];

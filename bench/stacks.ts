@@ -1,0 +1,46 @@
+// Stacks figures: a no-op `plan` of a 3-service stack (examples/stacks) against `docker-compose up -d`
+// on the same stack when nothing changed, in the same run. Target: our plan at most half of compose's.
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { median, repeat, runNode } from './measure.js';
+import type { Row } from './types.js';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+const cli = path.join(root, 'dist', 'src', 'cli.js');
+
+function timed(cmd: string, args: string[], env: NodeJS.ProcessEnv, cwd: string): number {
+  const start = process.hrtime.bigint();
+  const r = spawnSync(cmd, args, { env, cwd, encoding: 'utf8' });
+  const ms = Number(process.hrtime.bigint() - start) / 1e6;
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} exited ${r.status}: ${r.stderr}`);
+  return ms;
+}
+
+export async function bench(): Promise<Row[]> {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'pmoves-bench-stacks-'));
+  const project = `pmoves-bench-${process.pid}`;
+  const env = { ...process.env, NO_COLOR: '1', PMOVES_HOME: path.join(dir, 'home'), EXAMPLE_WEB_PORT: String(20000 + (process.pid % 20000)) };
+  copyFileSync(path.join(root, 'examples', 'stacks', 'docker-compose.yml'), path.join(dir, 'docker-compose.yml'));
+  const manifest = path.join(dir, 'pmoves.mini.yaml');
+  writeFileSync(manifest, `apiVersion: pmoves.ai/mini/v1\nstacks:\n  bench:\n    files: [docker-compose.yml]\n    project: ${project}\n`);
+  const compose = ['-p', project, '-f', path.join(dir, 'docker-compose.yml'), 'up', '-d'];
+  try {
+    const first = runNode([cli, 'mini', 'apply', '--auto-approve', '-m', manifest], env);
+    if (first.status !== 0) throw new Error(`apply of the bench stack exited ${first.status}`);
+    runNode([cli, 'mini', 'plan', '-m', manifest], env); // warm
+    const ours = repeat(7, () => runNode([cli, 'mini', 'plan', '-m', manifest], env));
+    const theirs = median(Array.from({ length: 5 }, () => timed('docker-compose', compose, env, dir)));
+    const ratio = ours.ms / theirs;
+    return [
+      { name: 'first apply, 3-service stack (wait healthy)', ms: first.ms, rssMb: first.rssMb },
+      { name: 'no-op plan, 3-service stack', ms: ours.ms, rssMb: ours.rssMb, target: '<= 0.5 x compose up -d', ok: ratio <= 0.5, note: `ratio ${ratio.toFixed(2)}` },
+      { name: 'docker-compose up -d, nothing changed', ms: theirs, note: 'compose v1 (Debian)' },
+    ];
+  } finally {
+    spawnSync('docker-compose', ['-p', project, '-f', path.join(dir, 'docker-compose.yml'), 'down', '-v'], { env, cwd: dir });
+    rmSync(dir, { recursive: true, force: true });
+  }
+}

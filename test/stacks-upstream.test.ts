@@ -1,0 +1,101 @@
+// Upstream PMOVES compose files (../shared/fixtures/pmoves/compose, read as they are) through real
+// compose: plan only (their images are not on this machine). Also the cache key's coverage.
+import { execa } from 'execa';
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { cacheKeyInputs } from '../src/providers/compose.js';
+import { cli, fixtures, tempDir } from './helpers.js';
+
+const tmp = tempDir('pmoves-stacks-upstream-');
+const home = path.join(tmp.dir, 'home');
+const compose = path.join(fixtures, 'compose');
+const project = `pmu-${process.pid}`;
+const SECRET = 'test-secret-never-printed-7f3a';
+
+test.before(() => {
+  // The env files upstream's external stack names (env_file: relative to the project directory).
+  writeFileSync(path.join(tmp.dir, 'env.shared'), `SUPABASE_SERVICE_ROLE_KEY=${SECRET}\n`);
+  for (const f of ['env.shared.generated', '.env.generated', '.env.local']) writeFileSync(path.join(tmp.dir, f), '');
+  writeFileSync(path.join(tmp.dir, 'vars.env'), `FIREFLY_APP_KEY=${SECRET}\nWGER_HOST_PORT=127.0.0.1:18000\n`);
+});
+
+test.after(() => tmp.cleanup());
+
+function manifest(stacks: string): string {
+  const file = path.join(tmp.dir, 'pmoves.mini.yaml');
+  writeFileSync(file, `apiVersion: pmoves.ai/mini/v1\nstacks:\n${stacks}`);
+  return file;
+}
+
+test('upstream external stack: every service planned, env values masked, nothing created', async () => {
+  const m = manifest(`  external:
+    project: ${project}
+    files: [${path.join(compose, 'docker-compose.external.yml')}]
+    project_directory: .
+    env_files: [vars.env]
+`);
+  const r = await cli(['mini', 'plan', '-m', m], { home, timeout: 120_000 });
+  assert.is(r.exitCode, 0, String(r.stderr) + String(r.stdout));
+  const o = String(r.stdout);
+  for (const s of ['wger', 'wger-nginx', 'firefly', 'open-notebook-surrealdb-ext', 'open-notebook-ext', 'jellyfin-ext']) {
+    assert.match(o, `# stacks.external.${s} will be created (because it does not exist)`);
+  }
+  assert.match(o, '127.0.0.1:18000:80'); // interpolated from env_files
+  assert.match(o, 'SUPABASE_SERVICE_ROLE_KEY = (sensitive value)');
+  assert.not.match(o, SECRET);
+  const left = await execa('docker', ['ps', '-aq', '--filter', `label=com.docker.compose.project=${project}`]);
+  assert.is(left.stdout.trim(), '');
+});
+
+test('upstream gpu override on its own: compose\'s own message under the address, exit 1', async () => {
+  const m = manifest(`  gpu:
+    project: ${project}
+    files: [${path.join(compose, 'docker-compose.external.yml')}, ${path.join(compose, 'docker-compose.gpu.yml')}]
+    project_directory: .
+`);
+  const r = await cli(['mini', 'plan', '-m', m], { home, timeout: 120_000 });
+  assert.is(r.exitCode, 1);
+  assert.match(String(r.stdout), "! stacks.gpu compose rejected the stack's files");
+  assert.match(String(r.stdout), 'Service media-video has neither an image nor a build context specified');
+});
+
+test('upstream integrations core (build context, list-style environment): planned, secrets masked', async () => {
+  const m = manifest(`  integrations:
+    project: ${project}
+    files: [${path.join(compose, 'integrations.docker-compose.core.yml')}]
+    project_directory: .
+`);
+  const r = await cli(['mini', 'plan', '-m', m], { home, timeout: 120_000, env: { SUPABASE_SERVICE_ROLE_KEY: SECRET } });
+  assert.is(r.exitCode, 0, String(r.stderr) + String(r.stdout));
+  assert.match(String(r.stdout), '# stacks.integrations.n8n will be created');
+  assert.not.match(String(r.stdout), SECRET);
+});
+
+test('a missing compose file: compose says so under the address, exit 1', async () => {
+  const m = manifest(`  gone:\n    project: ${project}\n    files: [nope/docker-compose.yml]\n`);
+  const r = await cli(['mini', 'plan', '-m', m], { home, timeout: 120_000 });
+  assert.is(r.exitCode, 1);
+  assert.match(String(r.stdout), '! stacks.gone compose rejected');
+  assert.match(String(r.stdout), /nope/);
+});
+
+test('the cache key covers compose files, env files, the env_file files the compose files name, profiles and named variables', async () => {
+  const call = { project, project_directory: tmp.dir, files: [path.join(compose, 'docker-compose.external.yml')], profiles: [] as string[], env_files: [path.join(tmp.dir, 'vars.env')] };
+  const env = { WGER_IMAGE: 'a', UNRELATED: 'x' };
+  const k = await cacheKeyInputs('docker-compose', call, env);
+  assert.is(await cacheKeyInputs('docker-compose', call, { ...env, UNRELATED: 'y' }), k, 'a variable the files do not name does not matter');
+  assert.is.not(await cacheKeyInputs('docker-compose', call, { ...env, WGER_IMAGE: 'b' }), k);
+  assert.is.not(await cacheKeyInputs('docker-compose', call, { ...env, COMPOSE_PROFILES: 'x' }), k);
+  assert.is.not(await cacheKeyInputs('docker-compose', { ...call, profiles: ['gpu'] }, env), k);
+  assert.is.not(await cacheKeyInputs('docker compose', call, env), k);
+  assert.is.not(await cacheKeyInputs('docker-compose', { ...call, files: [...call.files, path.join(compose, 'docker-compose.gpu.yml')] }, env), k);
+  writeFileSync(path.join(tmp.dir, 'env.shared'), `SUPABASE_SERVICE_ROLE_KEY=${SECRET}-2\n`);
+  assert.is.not(await cacheKeyInputs('docker-compose', call, env), k, 'env_file: env.shared is read by compose');
+  const k2 = await cacheKeyInputs('docker-compose', call, env);
+  writeFileSync(path.join(tmp.dir, 'vars.env'), 'FIREFLY_APP_KEY=other\n');
+  assert.is.not(await cacheKeyInputs('docker-compose', call, env), k2);
+});
+
+test.run();
