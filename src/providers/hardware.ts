@@ -11,6 +11,7 @@ import { execFile } from 'node:child_process';
 import { promises as fsp } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { UserError } from '../core/errors.js';
 
 // ---- the seam ------------------------------------------------------------------------------------
 
@@ -56,7 +57,7 @@ export async function recordedRunner(file: string): Promise<Runner> {
   try {
     data = JSON.parse(await fsp.readFile(file, 'utf8')) as { commands?: Recorded[] };
   } catch (err) {
-    throw new Error(`PMOVES_RECORDED_COMMANDS=${file}: cannot read recorded commands (${(err as Error).message})`);
+    throw new UserError(`PMOVES_RECORDED_COMMANDS=${file}: cannot read the recorded commands (${(err as Error).message}); expected {"commands": [{"argv": [...], "stdout": "..."}]}`);
   }
   const byKey = new Map((data.commands ?? []).map((c) => [JSON.stringify(c.argv), c] as const));
   return async (argv) => {
