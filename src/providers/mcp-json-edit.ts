@@ -1,7 +1,7 @@
 // Careful edits of a JSON / JSONC agent config: set or remove one entry of one top-level map
 // (`mcpServers`, `servers`, `mcp`), leaving every other byte as the user wrote it (comments, key order,
 // indentation, trailing commas). Pure: text in, text out.
-import { findNodeAtLocation, parse, parseTree, printParseErrorCode, type Node, type ParseError } from 'jsonc-parser';
+import { findNodeAtLocation, getNodeValue, parseTree, printParseErrorCode, type Node, type ParseError } from 'jsonc-parser';
 
 export interface JsonEntryRead {
   /** The entry's current value, undefined when absent. */
@@ -28,8 +28,27 @@ function lineCol(text: string, offset: number): { line: number; column: number }
   return { line, column: offset - last };
 }
 
+// Many servers share one config file: parse each distinct text once (a small cache of recent texts).
+const trees = new Map<string, Node | ConfigSyntaxError>();
+
 function tree(text: string): Node | undefined {
   if (!text.trim()) return undefined;
+  const hit = trees.get(text);
+  if (hit instanceof ConfigSyntaxError) throw hit;
+  if (hit) return hit;
+  try {
+    const root = parseFresh(text);
+    trees.set(text, root);
+    return root;
+  } catch (err) {
+    if (err instanceof ConfigSyntaxError) trees.set(text, err);
+    throw err;
+  } finally {
+    if (trees.size > 32) trees.delete(trees.keys().next().value!);
+  }
+}
+
+function parseFresh(text: string): Node {
   const errors: ParseError[] = [];
   const root = parseTree(text, errors, { allowTrailingComma: true, disallowComments: false });
   if (errors.length) {
@@ -54,8 +73,14 @@ export function readJsonEntry(text: string | null, key: string, name: string): J
     const { line, column } = lineCol(text, map.offset);
     throw new ConfigSyntaxError(`"${key}" is not an object`, line, column);
   }
-  const value = parse(text.slice(map.offset, map.offset + map.length), [], { allowTrailingComma: true }) as Record<string, unknown>;
-  return { entry: value[name], names: Object.keys(value) };
+  const names: string[] = [];
+  let entry: unknown;
+  for (const p of map.children ?? []) {
+    const k = p.children?.[0]?.value as string;
+    names.push(k);
+    if (k === name && p.children?.[1]) entry = getNodeValue(p.children[1]);
+  }
+  return { entry, names };
 }
 
 function indentUnitOf(text: string): string {
@@ -186,7 +211,7 @@ export function editJsonEntry(text: string | null, key: string, name: string, va
   }
   if (value === undefined) return removeProperty(src, map, prop);
   const valueNode = prop.children![1]!;
-  const current = parse(src.slice(valueNode.offset, valueNode.offset + valueNode.length), [], { allowTrailingComma: true });
+  const current = getNodeValue(valueNode);
   if (sameJson(current, value)) return src;
   const base = indentAt(src, prop.offset);
   return src.slice(0, valueNode.offset) + render(value, unit, base) + src.slice(valueNode.offset + valueNode.length);

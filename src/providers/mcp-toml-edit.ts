@@ -65,13 +65,24 @@ function blocks(lines: string[]): Block[] {
   return out;
 }
 
+// Many servers share one config.toml: parse each distinct text once (a small cache of recent texts).
+const docs = new Map<string, Record<string, unknown> | ConfigSyntaxError>();
+
 function parseToml(text: string): Record<string, unknown> {
+  const hit = docs.get(text);
+  if (hit instanceof ConfigSyntaxError) throw hit;
+  if (hit) return hit;
+  let out: Record<string, unknown> | ConfigSyntaxError;
   try {
-    return parse(text) as Record<string, unknown>;
+    out = parse(text) as Record<string, unknown>;
   } catch (err) {
-    if (err instanceof TomlError) throw new ConfigSyntaxError(`invalid TOML: ${err.message.split('\n')[0]}`, err.line, err.column);
-    throw err;
+    if (!(err instanceof TomlError)) throw err;
+    out = new ConfigSyntaxError(`invalid TOML: ${err.message.split('\n')[0]}`, err.line, err.column);
   }
+  docs.set(text, out);
+  if (docs.size > 32) docs.delete(docs.keys().next().value!);
+  if (out instanceof ConfigSyntaxError) throw out;
+  return out;
 }
 
 export interface TomlEntryRead {

@@ -398,7 +398,9 @@ export const mcpKind: Kind<McpSpec, McpActual> = {
           const creating = file.text === null;
           const reason =
             i.kind === 'remove'
-              ? `${i.client} ${i.stale && spec?.clients?.includes(i.client) ? 'config moved' : 'is no longer listed'}: the entry pmoves wrote is removed`
+              ? !spec
+                ? `the entry pmoves wrote is removed`
+                : `${i.client} ${spec.clients?.includes(i.client) ? 'config moved' : 'is no longer listed'}: the entry pmoves wrote is removed`
               : file.entry === undefined
                 ? `"${t.name}" is not registered with ${i.client}`
                 : i.owned
