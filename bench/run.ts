@@ -8,6 +8,7 @@ const benches: Bench[] = [
   { name: 'engine', load: () => import('./engine.js') },
   { name: 'stacks', load: () => import('./stacks.js') },
   { name: 'profile', load: () => import('./profile.js') },
+  { name: 'mcp', load: () => import('./mcp.js') },
 ];
 
 function fmt(rows: Row[]): string {
