@@ -33,7 +33,7 @@ export async function statusReport(opts: FlowOptions): Promise<StatusReport> {
     const details = read?.ok && kind.describe ? kind.describe(t, read.actual) : [];
     const base = { address: t.address, details, ...(t.desired?.origin ? { origin: t.desired.origin } : {}) };
     if (errors.has(t.address)) lines.push({ ...base, status: 'error', reason: errors.get(t.address)!.join('; ') });
-    else if (!c) lines.push({ ...base, status: 'error', reason: 'not read' });
+    else if (!c) lines.push({ ...base, status: 'error', reason: t.desired?.unsatisfied ? `cannot be applied here: ${t.desired.unsatisfied}` : 'not read' });
     else if (!t.desired) {
       if (c.action === 'delete') lines.push({ ...base, status: 'orphaned', reason: 'no longer declared; apply will remove it' });
       else continue;
