@@ -149,7 +149,7 @@ test('bundle + a local file: plan shows the budget; pull downloads with progress
     const drift = await s.run(['plan', '--target', 'models.local']);
     assert.match(String(drift.stdout), /# models\.local will be downloaded \(because .*out\/local\.bin does not exist\)/);
     const status = await s.run(['status', '--target', 'models.local']);
-    assert.match(String(status.stdout), /models\.local\s+missing/);
+    assert.match(String(status.stdout), /models\.local\s+missing/, String(status.stdout) + String(status.stderr));
   } finally {
     s.cleanup();
   }

@@ -63,9 +63,10 @@ async function sizeOrZero(file: string): Promise<number> {
   }
 }
 
-export async function sha256File(file: string, hash = createHash('sha256'), end?: number): Promise<string> {
+export async function sha256File(file: string): Promise<string> {
+  const hash = createHash('sha256');
   await new Promise<void>((resolve, reject) => {
-    const s = createReadStream(file, end === undefined ? {} : { start: 0, end: end - 1 });
+    const s = createReadStream(file);
     s.on('data', (c) => hash.update(c));
     s.on('error', reject);
     s.on('end', () => resolve());
@@ -191,6 +192,7 @@ export async function downloadFile(o: DownloadOptions): Promise<DownloadResult> 
   let failures = 0;
   let firstOffset = -1;
   for (;;) {
+    let hash: ReturnType<typeof createHash> | null = null;
     let offset = await sizeOrZero(tmp);
     if (o.size && offset > o.size) {
       await fsp.rm(tmp, { force: true });
@@ -233,7 +235,10 @@ export async function downloadFile(o: DownloadOptions): Promise<DownloadResult> 
           const len = Number(res.headers.get('content-length'));
           if (Number.isFinite(len) && len > 0) total = len;
         }
-        await receive(res, tmp, append ? offset : 0, total ?? undefined, o.progress);
+        // Hash while receiving; on a resume, the bytes already on disk first.
+        hash = createHash('sha256');
+        if (append) await hashInto(tmp, hash, offset);
+        await receive(res, tmp, append ? offset : 0, total ?? undefined, hash, o.progress);
       }
     } catch (err) {
       if (err instanceof Restart) continue;
@@ -246,7 +251,7 @@ export async function downloadFile(o: DownloadOptions): Promise<DownloadResult> 
       o.note?.(`connection lost after ${formatBytes(have)} (${(err as Error).message}); resuming`);
       continue;
     }
-    const got = await sha256File(tmp);
+    const got = hash ? hash.digest('hex') : await sha256File(tmp);
     if (got !== o.sha256) {
       const n = await sizeOrZero(tmp);
       await fsp.rm(tmp, { force: true });
@@ -265,7 +270,16 @@ class HttpFailure extends Error {
   }
 }
 
-async function receive(res: Response, tmp: string, offset: number, total: number | undefined, progress?: Progress): Promise<void> {
+async function hashInto(file: string, hash: ReturnType<typeof createHash>, end: number): Promise<void> {
+  await new Promise<void>((resolve, reject) => {
+    const s = createReadStream(file, { start: 0, end: end - 1 });
+    s.on('data', (c) => hash.update(c));
+    s.on('error', reject);
+    s.on('end', () => resolve());
+  });
+}
+
+async function receive(res: Response, tmp: string, offset: number, total: number | undefined, hash: ReturnType<typeof createHash>, progress?: Progress): Promise<void> {
   const fh = await fsp.open(tmp, offset > 0 ? 'a' : 'w', 0o600);
   let done = offset;
   try {
@@ -274,6 +288,7 @@ async function receive(res: Response, tmp: string, offset: number, total: number
     if (!res.body) throw new HttpFailure(new Error('the server sent no body'));
     for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
       await fh.write(chunk);
+      hash.update(chunk);
       done += chunk.byteLength;
       progress?.update(done, total, 'downloading');
     }
