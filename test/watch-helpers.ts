@@ -73,7 +73,7 @@ export function startWatch(args: string[], opts: CliOptions): WatchProc {
           if (exited && !events.slice(from).some(pred)) throw new Error(`watcher exited while waiting for ${what}; stderr: ${err}; events: ${JSON.stringify(events.slice(-5))}`);
           return events.slice(from).find(pred);
         },
-        `${what} (last events: ${events.slice(-4).map((e) => e.message).join(' | ')})`,
+        `${what} (last events: ${events.slice(-4).map((e) => e.message).join(' | ')}; stderr: ${err.slice(-500)})`,
         ms,
       ) as Promise<WatchEvent>;
     },
