@@ -6,6 +6,7 @@ type Bench = { name: string; load: () => Promise<{ bench: () => Promise<Row[]> }
 
 const benches: Bench[] = [
   { name: 'engine', load: () => import('./engine.js') },
+  { name: 'secrets', load: () => import('./secrets.js') },
   { name: 'models', load: () => import('./models.js') },
   { name: 'stacks', load: () => import('./stacks.js') },
   { name: 'profile', load: () => import('./profile.js') },
