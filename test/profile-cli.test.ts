@@ -186,6 +186,18 @@ test(
   }),
 );
 
+test(
+  'nothing this machine can run: "No profile matches detected.", exit 1',
+  withTemp(async (dir) => {
+    const pdir = path.join(dir, 'p');
+    mkdirSync(pdir);
+    writeFileSync(path.join(pdir, 'generic.yaml'), 'id: generic-cpu\nname: GPU boxes only\nhardware: {tags: [fallback]}\nrequires: {gpu: nvidia}\n');
+    const r = await cli(['mini', 'profile', 'detect', '--profiles-dir', pdir], { home: dir, env: as('plain-vm') });
+    assert.is(r.exitCode, 1);
+    assert.is(String(r.stdout).split('\n')[0], 'No profile matches detected.');
+  }),
+);
+
 // ---- manifests with a profile ---------------------------------------------------------------------
 
 function manifestDir(dir: string, body: string): string {
@@ -263,6 +275,37 @@ test(
     assert.is(docker[0]!.origin, undefined);
     assert.match(r.manifest!.notes[0]!, /chosen by profile: laptop-4090 in pmoves\.mini\.yaml$/);
     assert.is(r.manifest!.resources.find((x) => x.address === 'mcp.compose')?.origin, 'profile laptop-4090');
+  }),
+);
+
+test(
+  'a profile the machine cannot run: what it brings is unsatisfiable, its compose overrides are left out (warning)',
+  withTemp(async (dir) => {
+    const file = manifestDir(dir, `apiVersion: pmoves.ai/mini/v1\nprofile: jetson-nano\nstacks:\n  demo:\n    files: [docker-compose.yml]\n`);
+    const r = await loadManifest(file, { env: { ...process.env, ...as('laptop') }, home: pmovesHome({ PMOVES_HOME: path.join(dir, 'home') }), kinds, expanders });
+    assert.ok(r.manifest, JSON.stringify(r.diagnostics, null, 2));
+    const m = r.manifest!;
+    assert.ok(m.notes.includes("  this machine does not meet the profile's requirement: needs a Jetson (nvidia-tegra) GPU, found \"NVIDIA GeForce RTX 4060 Laptop GPU\""), m.notes.join('\n'));
+    assert.ok(r.diagnostics.some((d) => d.severity === 'warning' && /^profile jetson-nano: compose overrides docker-compose\.edge\.jetson\.yaml not added: this machine needs a Jetson/.test(d.summary)));
+    assert.equal((m.resources.find((x) => x.address === 'stacks.demo')!.spec as { files: string[] }).files, [path.join(dir, 'docker-compose.yml')]);
+    const brought = m.resources.filter((x) => x.origin?.startsWith('profile jetson-nano'));
+    assert.ok(brought.length > 0);
+    for (const b of brought) assert.match(String(b.unsatisfied), /needs a Jetson \(nvidia-tegra\) GPU, found "NVIDIA GeForce RTX 4060 Laptop GPU" \(the requirement of profile jetson-nano\)/, b.address);
+  }),
+);
+
+test(
+  'a compose override that is not in the stack\'s folder is left out with a warning',
+  withTemp(async (dir) => {
+    const file = manifestDir(dir, `apiVersion: pmoves.ai/mini/v1\nprofile: rtx\nstacks:\n  demo:\n    files: [docker-compose.yml]\n`);
+    const pdir = path.join(dir, 'p');
+    mkdirSync(pdir);
+    writeFileSync(path.join(pdir, 'rtx.yaml'), 'id: rtx\ncompose_overrides: [docker-compose.gpu.yml, docker-compose.missing.yml]\nrequires: {gpu: nvidia}\n');
+    const r = await loadManifest(file, { env: { ...process.env, ...as('rtx-desktop'), PMOVES_PROFILES_DIR: pdir }, home: pmovesHome({ PMOVES_HOME: path.join(dir, 'home') }), kinds, expanders });
+    assert.ok(r.manifest, JSON.stringify(r.diagnostics, null, 2));
+    assert.equal((r.manifest!.resources[0]!.spec as { files: string[] }).files, [path.join(dir, 'docker-compose.yml'), path.join(dir, 'docker-compose.gpu.yml')]);
+    assert.ok(r.diagnostics.some((d) => d.address === 'stacks.demo' && d.summary === `profile rtx: compose override docker-compose.missing.yml not found in ${dir}; not added`), JSON.stringify(r.diagnostics));
+    assert.equal(r.manifest!.notes, ['Hardware profile: rtx (rtx), chosen by profile: rtx in pmoves.mini.yaml', '  from the profile: stacks.demo files += docker-compose.gpu.yml']);
   }),
 );
 
