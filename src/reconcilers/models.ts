@@ -46,7 +46,8 @@ export interface OllamaModelActual {
   /** Why Ollama could not be asked (not running, …); null when it answered. */
   error: string | null;
   present: { name: string; digest: string; size: number } | null;
-  loaded: { size_vram: number | null; expires_at: string | null } | null;
+  /** Loaded into memory (expires_at is left out: it moves on every use and would make saved plans stale). */
+  loaded: { size_vram: number | null } | null;
   /** Free disk where a local Ollama keeps models, read only when a pull may be needed. */
   disk: DiskInfo | null;
 }
@@ -302,7 +303,7 @@ async function readOne(ctx: RunContext, targets: Target<ModelSpec>[]): Promise<M
             host: base,
             error,
             present,
-            loaded: l ? { size_vram: l.size_vram ?? null, expires_at: l.expires_at ?? null } : null,
+            loaded: l ? { size_vram: l.size_vram ?? null } : null,
             disk: mayPull ? (disk ?? null) : null,
           });
         }
