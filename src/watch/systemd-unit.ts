@@ -1,6 +1,6 @@
 // `watch --print-systemd-unit`: a unit that runs this watcher with the same options. Hardening that
 // keeps Node's JIT (no MemoryDenyWriteExecute), serial ports and GPUs (no PrivateDevices, no
-// DevicePolicy) and the Docker socket (no RestrictAddressFamilies without AF_UNIX) working.
+// DevicePolicy, and no ProtectClock, which implies a DeviceAllow= allow-list) and the Docker socket (no RestrictAddressFamilies without AF_UNIX) working.
 import os from 'node:os';
 
 export interface UnitOptions {
@@ -51,7 +51,6 @@ export function renderUnit(o: UnitOptions): string {
     'ProtectKernelModules=yes',
     'ProtectKernelLogs=yes',
     'ProtectControlGroups=yes',
-    'ProtectClock=yes',
     'RestrictSUIDSGID=yes',
     'RestrictRealtime=yes',
     'LockPersonality=yes',
