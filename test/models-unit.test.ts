@@ -9,7 +9,7 @@ import type { LoadContext, Target } from '../src/core/kind.js';
 import { pmovesHome } from '../src/core/home.js';
 import { bundleIds, bundleResources } from '../src/providers/model-bundles.js';
 import { OllamaClient, ollamaBaseUrl } from '../src/providers/ollama.js';
-import { formatBytes, parseSize } from '../src/providers/transfer-progress.js';
+import { formatBytes, parseSize, Progress } from '../src/providers/transfer-progress.js';
 import { budget, modelsKind, type ModelActual, type ModelSpec, type OllamaModelActual } from '../src/reconcilers/models.js';
 import { fixtures } from './helpers.js';
 import { OllamaPeer, registryModel } from './ollama-peer.js';
@@ -29,6 +29,31 @@ test('formatBytes and parseSize', () => {
   assert.is(formatBytes(19_851_336_256), '19.9 GB');
   assert.is(formatBytes(512), '512 B');
   assert.is(formatBytes(1_048_576), '1.0 MB');
+});
+
+test('progress: a bar on a TTY about once a second, a plain line every 5 s otherwise, always the first and the forced last', () => {
+  let now = 0;
+  const lines: string[] = [];
+  const tty = new Progress({ tty: true, log: (l) => lines.push(l), now: () => now, intervalMs: 1000 });
+  tty.update(0, 4e9, 'pulling 8934d96d3f08', true);
+  now = 500;
+  tty.update(1e9, 4e9, 'pulling 8934d96d3f08'); // throttled
+  now = 2000;
+  tty.update(2e9, 4e9, 'pulling 8934d96d3f08');
+  now = 2100;
+  tty.update(4e9, 4e9, 'pulling 8934d96d3f08', true);
+  assert.equal(lines, [
+    'pulling 8934d96d3f08 [........................]   0% 0 B/4.0 GB',
+    'pulling 8934d96d3f08 [############............]  50% 2.0 GB/4.0 GB, 1.0 GB/s',
+    'pulling 8934d96d3f08 [########################] 100% 4.0 GB/4.0 GB, 1.9 GB/s',
+  ]);
+  lines.length = 0;
+  now = 0;
+  const plain = new Progress({ tty: false, log: (l) => lines.push(l), now: () => now, intervalMs: 5000 });
+  plain.update(0, 1e6, 'downloading', true);
+  for (now = 1000; now <= 6000; now += 1000) plain.update(now * 100, 1e6, 'downloading');
+  plain.update(5e5, undefined, 'downloading', true);
+  assert.equal(lines, ['downloading: 0 B of 1.0 MB (0%)', 'downloading: 500.0 KB of 1.0 MB (50%), 100.0 KB/s', 'downloading: 500.0 KB, 71.4 KB/s']);
 });
 
 test('OLLAMA_HOST is read as the Ollama CLI reads it', () => {

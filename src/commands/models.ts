@@ -19,7 +19,7 @@ function addressOf(name: string): string {
  * state, and fill `targets` (read by the session right after the transform). Notes say when the manifest
  * disagrees, so the next apply undoing it is no surprise.
  */
-export function forceModels(verb: Verb, names: string[], targets: string[], notes: string[], onlyModels = false) {
+export function forceModels(verb: Verb, names: string[], targets: string[], notes: string[]) {
   return (resources: Resource[]): Resource[] => {
     const declared = resources.filter((r) => r.section === 'models');
     const wanted = names.length ? names.map(addressOf) : declared.map((r) => r.address);
@@ -31,9 +31,7 @@ export function forceModels(verb: Verb, names: string[], targets: string[], note
     }
     targets.push(...wanted.filter((a) => !targets.includes(a)));
     const state = verb === 'pull' ? undefined : FORCED[verb];
-    const out = resources
-      .filter((r) => !onlyModels || r.section === 'models')
-      .map((r) => {
+    const out = resources.map((r) => {
         if (!wanted.includes(r.address)) return r;
         const spec = r.spec as ModelSpec;
         if (verb !== 'pull' && spec.provider !== 'ollama') {
