@@ -342,6 +342,7 @@ test(
     assert.ok(out.includes('! secrets.gpu-only cannot be applied here: needs 24 GB VRAM, found 8 GB'));
     assert.ok(out.includes('! secrets.after-gpu cannot be applied here: depends on secrets.gpu-only, which cannot be applied here'));
     assert.ok(out.includes('Plan: 1 to add, 0 to change, 0 to destroy.'), out.join('\n'));
+    assert.is(out[0], 'This machine: 13th Gen Intel(R) Core(TM) i7-13700H, 15.5 GB RAM, x64; GPU: NVIDIA GeForce RTX 4060 Laptop GPU (8 GB); tags: x64, laptop, cuda, docker');
     r = await cli(['mini', 'plan', '--skip-unsatisfiable'], { home, cwd: dir, env: as('laptop') });
     assert.is(r.exitCode, 0, String(r.stdout));
     assert.ok(String(r.stdout).split('\n').includes('! models.big cannot be applied here: needs 24 GB VRAM, found 8 GB'));

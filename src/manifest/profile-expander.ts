@@ -154,6 +154,7 @@ export const profileExpander: Expander = async (m: Manifest, ctx: LoadContext, k
     if (reasons.length) r.unsatisfied = reasons.join('; ');
   }
   // …and whatever depends on a resource that cannot run here cannot run either.
+  const anyUnsatisfied = m.resources.some((r) => r.unsatisfied);
   for (let changed = true; changed; ) {
     changed = false;
     const blocked = new Map(m.resources.filter((r) => r.unsatisfied).map((r) => [r.address, r] as const));
@@ -165,6 +166,10 @@ export const profileExpander: Expander = async (m: Manifest, ctx: LoadContext, k
         changed = true;
       }
     }
+  }
+  if (anyUnsatisfied) {
+    const { machineLine } = await import('../providers/profiles.js');
+    m.notes.push(`This machine: ${machineLine(machine)}`);
   }
   return diags;
 };

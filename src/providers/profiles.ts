@@ -356,6 +356,19 @@ export function evidenceLine(e: Evidence): string {
   return `${e.points >= 0 ? '+' : ''}${e.points} ${e.text}`;
 }
 
+/** The facts `requires:` is checked against, on one line (for the plan's notes). */
+export function machineLine(m: MachineFacts): string {
+  const gpu =
+    m.gpu.type === 'nvidia'
+      ? m.gpu.devices.map((g) => `${g.name}${g.vramGb !== null ? ` (${fmtGb(g.vramGb)} GB)` : ''}`).join(', ')
+      : m.gpu.type === 'nvidia-tegra'
+        ? `Jetson (shared memory)`
+        : m.gpu.type === 'unknown'
+          ? `unknown (${m.gpu.problem})`
+          : 'none';
+  return `${m.cpu.brand ?? 'unknown CPU'}, ${m.ramGb !== null ? `${fmtGb(m.ramGb)} GB RAM` : 'RAM unknown'}, ${m.arch ?? 'arch unknown'}; GPU: ${gpu}; tags: ${m.tags.join(', ') || '(none)'}`;
+}
+
 /** One line about the machine: what detection saw. */
 export function machineSummary(m: MachineFacts): string[] {
   const cpu = m.cpu.brand ? `${m.cpu.brand}${m.cpu.cores ? ` (${m.cpu.cores} cores, ${m.cpu.threads ?? '?'} threads)` : ''}` : 'unknown CPU';
