@@ -27,6 +27,7 @@ function compose(opts: { apiCommand?: string; dbImage?: string; withWeb?: boolea
   return `services:
   db:
     image: ${dbImage}
+    init: true
     command: ["sh", "-c", "touch /tmp/ready && exec sleep 2147483647"]
     healthcheck:
       test: ["CMD", "test", "-f", "/tmp/ready"]
@@ -36,6 +37,7 @@ function compose(opts: { apiCommand?: string; dbImage?: string; withWeb?: boolea
       - data:/data
   api:
     image: ${IMAGE}
+    init: true
     command: ["sh", "-c", "mkdir -p /www && echo ${apiCommand} > /www/index.html && exec httpd -f -p 8081 -h /www"]
     depends_on:
       db:
@@ -44,6 +46,7 @@ ${
   withWeb
     ? `  web:
     image: ${IMAGE}
+    init: true
     command: ["sh", "-c", "mkdir -p /www && echo pmoves-web > /www/index.html && exec httpd -f -p 8080 -h /www"]
     environment:
       MODE: ${webEnv}

@@ -58,7 +58,7 @@ test('upstream gpu override on its own: compose\'s own message under the address
   const r = await cli(['mini', 'plan', '-m', m], { home, timeout: 120_000 });
   assert.is(r.exitCode, 1);
   assert.match(String(r.stdout), "! stacks.gpu compose rejected the stack's files");
-  assert.match(String(r.stdout), 'Service media-video has neither an image nor a build context specified');
+  assert.match(String(r.stdout), /Service (media-video|jellyfin-bridge) has neither an image nor a build context specified/);
 });
 
 test('upstream integrations core (build context, list-style environment): planned, secrets masked', async () => {
@@ -81,21 +81,33 @@ test('a missing compose file: compose says so under the address, exit 1', async 
   assert.match(String(r.stdout), /nope/);
 });
 
+test('env files that do not exist yet: waits for a dependency that writes them, else an error', async () => {
+  const gone = path.join(tmp.dir, 'later.env');
+  const base = `  app:\n    project: ${project}\n    files: [${path.join(compose, 'docker-compose.external.yml')}]\n    project_directory: .\n    env_files: [${gone}]\n`;
+  const alone = await cli(['mini', 'plan', '-m', manifest(base)], { home, timeout: 120_000 });
+  assert.is(alone.exitCode, 1);
+  assert.match(String(alone.stdout), `env file compose needs does not exist: ${gone}`);
+  const m = manifest(`${base}    depends_on: [stacks.first]\n  first:\n    project: ${project}-b\n    files: [${path.join(compose, 'integrations.docker-compose.core.yml')}]\n    project_directory: .\n`);
+  const r = await cli(['mini', 'plan', '-m', m], { home, timeout: 120_000 });
+  assert.is(r.exitCode, 0, String(r.stdout) + String(r.stderr));
+  assert.match(String(r.stdout), `# stacks.app will be created (because ${gone} does not exist yet; the services are planned after stacks.first apply)`);
+});
+
 test('the cache key covers compose files, env files, the env_file files the compose files name, profiles and named variables', async () => {
   const call = { project, project_directory: tmp.dir, files: [path.join(compose, 'docker-compose.external.yml')], profiles: [] as string[], env_files: [path.join(tmp.dir, 'vars.env')] };
   const env = { WGER_IMAGE: 'a', UNRELATED: 'x' };
-  const k = await cacheKeyInputs('docker-compose', call, env);
-  assert.is(await cacheKeyInputs('docker-compose', call, { ...env, UNRELATED: 'y' }), k, 'a variable the files do not name does not matter');
-  assert.is.not(await cacheKeyInputs('docker-compose', call, { ...env, WGER_IMAGE: 'b' }), k);
-  assert.is.not(await cacheKeyInputs('docker-compose', call, { ...env, COMPOSE_PROFILES: 'x' }), k);
-  assert.is.not(await cacheKeyInputs('docker-compose', { ...call, profiles: ['gpu'] }, env), k);
-  assert.is.not(await cacheKeyInputs('docker compose', call, env), k);
-  assert.is.not(await cacheKeyInputs('docker-compose', { ...call, files: [...call.files, path.join(compose, 'docker-compose.gpu.yml')] }, env), k);
+  const k = (await cacheKeyInputs('docker-compose', call, env)).key;
+  assert.is((await cacheKeyInputs('docker-compose', call, { ...env, UNRELATED: 'y' })).key, k, 'a variable the files do not name does not matter');
+  assert.is.not((await cacheKeyInputs('docker-compose', call, { ...env, WGER_IMAGE: 'b' })).key, k);
+  assert.is.not((await cacheKeyInputs('docker-compose', call, { ...env, COMPOSE_PROFILES: 'x' })).key, k);
+  assert.is.not((await cacheKeyInputs('docker-compose', { ...call, profiles: ['gpu'] }, env)).key, k);
+  assert.is.not((await cacheKeyInputs('docker compose', call, env)).key, k);
+  assert.is.not((await cacheKeyInputs('docker-compose', { ...call, files: [...call.files, path.join(compose, 'docker-compose.gpu.yml')] }, env)).key, k);
   writeFileSync(path.join(tmp.dir, 'env.shared'), `SUPABASE_SERVICE_ROLE_KEY=${SECRET}-2\n`);
-  assert.is.not(await cacheKeyInputs('docker-compose', call, env), k, 'env_file: env.shared is read by compose');
-  const k2 = await cacheKeyInputs('docker-compose', call, env);
+  assert.is.not((await cacheKeyInputs('docker-compose', call, env)).key, k, 'env_file: env.shared is read by compose');
+  const k2 = (await cacheKeyInputs('docker-compose', call, env)).key;
   writeFileSync(path.join(tmp.dir, 'vars.env'), 'FIREFLY_APP_KEY=other\n');
-  assert.is.not(await cacheKeyInputs('docker-compose', call, env), k2);
+  assert.is.not((await cacheKeyInputs('docker-compose', call, env)).key, k2);
 });
 
 test.run();

@@ -215,18 +215,20 @@ export function referencedVariables(text: string): string[] {
 }
 
 /** Files a compose file makes compose read: services' env_file, and extends.file. */
-export function referencedFiles(doc: unknown, projectDir: string): string[] {
+export function referencedFiles(doc: unknown, projectDir: string, required?: string[]): string[] {
   const out: string[] = [];
   const services = (doc as { services?: Record<string, Record<string, unknown>> } | null)?.services;
   if (!services || typeof services !== 'object') return out;
-  const add = (p: unknown) => {
-    if (typeof p === 'string' && p && !p.includes('$')) out.push(path.resolve(projectDir, p));
-    else if (p && typeof p === 'object' && typeof (p as { path?: unknown }).path === 'string') add((p as { path: string }).path);
+  const add = (p: unknown, must = true) => {
+    if (typeof p === 'string' && p && !p.includes('$')) {
+      out.push(path.resolve(projectDir, p));
+      if (must) required?.push(path.resolve(projectDir, p));
+    } else if (p && typeof p === 'object' && typeof (p as { path?: unknown }).path === 'string') add((p as { path: string }).path, (p as { required?: unknown }).required !== false);
   };
   for (const svc of Object.values(services)) {
     if (!svc || typeof svc !== 'object') continue;
     const ef = svc.env_file;
-    if (Array.isArray(ef)) ef.forEach(add);
+    if (Array.isArray(ef)) ef.forEach((e) => add(e));
     else add(ef);
     const ext = svc.extends as { file?: unknown } | undefined;
     if (ext && typeof ext === 'object') add(ext.file);
@@ -245,20 +247,22 @@ async function readOrNull(file: string): Promise<string | null> {
 /**
  * Everything compose reads to answer `config --hash`: the tool, the call, every file's bytes (compose
  * files, env files, the project's .env, env_file/extends files the compose files name) and the
- * variables the files mention plus COMPOSE_* and DOCKER_*. The caller digests it with the state key.
+ * variables the files mention plus COMPOSE_* and DOCKER_*. The caller digests `key` with the state key.
+ * `missing` lists env files compose needs that do not exist (yet: a dependency may write them).
  */
-export async function cacheKeyInputs(tool: string, s: StackCall, env: NodeJS.ProcessEnv): Promise<string> {
+export async function cacheKeyInputs(tool: string, s: StackCall, env: NodeJS.ProcessEnv): Promise<{ key: string; missing: string[] }> {
   const { parse } = await import('yaml');
   const files: [string, string | null][] = [];
   const vars = new Set<string>();
   const extra = new Set<string>();
+  const required: string[] = [];
   for (const f of s.files) {
     const text = await readOrNull(f);
     files.push([f, text]);
     if (text === null) continue;
     for (const v of referencedVariables(text)) vars.add(v);
     try {
-      for (const r of referencedFiles(parse(text), s.project_directory)) extra.add(r);
+      for (const r of referencedFiles(parse(text), s.project_directory, required)) extra.add(r);
     } catch {
       /* compose will say what is wrong */
     }
@@ -267,5 +271,7 @@ export async function cacheKeyInputs(tool: string, s: StackCall, env: NodeJS.Pro
   const environment: [string, string | null][] = [];
   for (const k of Object.keys(env).filter((k) => COMPOSE_ENV.test(k)).sort()) vars.add(k);
   for (const k of [...vars].sort()) environment.push([k, env[k] ?? null]);
-  return JSON.stringify({ v: 1, tool, project: s.project, dir: s.project_directory, profiles: s.profiles, files, environment });
+  const absent = new Set(files.filter(([, t]) => t === null).map(([f]) => f));
+  const missing = [...new Set([...s.env_files, ...required])].filter((f) => absent.has(f));
+  return { key: JSON.stringify({ v: 1, tool, project: s.project, dir: s.project_directory, profiles: s.profiles, files, environment }), missing };
 }

@@ -67,6 +67,8 @@ export interface StackActual {
   cached: boolean;
   compose_error?: string;
   tool_error?: string;
+  /** Env files compose needs that do not exist (yet): compose was not asked. */
+  missing_inputs?: string[];
   /** `docker ps` status text by container id (only for `status`). */
   status_text?: Record<string, string>;
 }
@@ -223,6 +225,20 @@ export function planStack(t: Target<StackSpec>, actual: StackActual, _ctx?: Plan
     const warnings = spec.remove_volumes ? [`volumes of project ${spec.project} will be removed (remove_volumes: true)`] : [];
     return { action: 'delete', reason: 'state: down', before: display, after: null, parts: teardownParts(t, cs, 'state: down'), verb: 'torn down', warnings };
   }
+  if (actual.missing_inputs?.length) {
+    const files = actual.missing_inputs.join(', ');
+    // A dependency (e.g. secrets.env) may write them during this apply; apply re-reads before acting.
+    if (t.desired.dependsOn.length) {
+      return {
+        action: cs.length ? 'update' : 'create',
+        reason: `${files} ${actual.missing_inputs.length > 1 ? 'do' : 'does'} not exist yet; the services are planned after ${t.desired.dependsOn.join(', ')} apply`,
+        before: null,
+        after: display,
+        warnings: [`services cannot be shown until ${files} exist${actual.missing_inputs.length > 1 ? '' : 's'}`],
+      };
+    }
+    return { action: cs.length ? 'update' : 'create', reason: 'an env file is missing (see the error below)', before: null, after: display, diagnostics: [{ severity: 'error', summary: `env file${actual.missing_inputs.length > 1 ? 's' : ''} compose needs do${actual.missing_inputs.length > 1 ? '' : 'es'} not exist: ${files}`, detail: 'Write it first (e.g. a secrets resource, then depends_on: [secrets.NAME] on this stack).' }] };
+  }
   if (actual.compose_error !== undefined || !actual.desired) {
     return {
       action: cs.length ? 'update' : 'create',
@@ -294,7 +310,9 @@ async function readOne(ctx: RunContext, t: Target<StackSpec>, snap: EngineSnapsh
   const tool = findCompose(ctx.env, spec.compose_command);
   if ('error' in tool) return { ...actual, tool_error: tool.error };
   const call = { project: spec.project, project_directory: spec.project_directory, files: spec.files, profiles: spec.profiles, env_files: spec.env_files };
-  const key = ctx.digest(await cacheKeyInputs(tool.argv.join(' '), call, ctx.env));
+  const inputs = await cacheKeyInputs(tool.argv.join(' '), call, ctx.env);
+  if (inputs.missing.length) return { ...actual, missing_inputs: inputs.missing };
+  const key = ctx.digest(inputs.key);
   const imageIdOf = (ref: string | null) => (ref ? (snap.images.get(normalizeRef(ref)) ?? null) : null);
   const cache = (t.prior?.data as StackData | undefined)?.cache;
   if (cache && cache.key === key && Object.values(cache.services).every((s) => imageIdOf(s.image) === s.image_id)) {
