@@ -1,6 +1,6 @@
 // mcp kind end to end: the built CLI against real MCP servers from npm and small fault servers, with
 // every agent's config under a temp HOME (HOME, XDG_CONFIG_HOME, CODEX_HOME set; nothing real touched).
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -10,6 +10,7 @@ import { catalogResources } from '../src/providers/mcp-catalog.js';
 import { editJsonEntry } from '../src/providers/mcp-json-edit.js';
 import { editTomlEntry } from '../src/providers/mcp-toml-edit.js';
 import { mcpKind } from '../src/reconcilers/mcp.js';
+import { dockerToolkitCheck } from '../src/commands/mcp.js';
 import { cli, fixtures, repoRoot, tempDir } from './helpers.js';
 
 const node = process.execPath;
@@ -330,6 +331,34 @@ test('bad input: file:line:column, exit 1, no stack trace', async () => {
     assert.match(out(r), 'invalid JSON');
     assert.not.match(out(r), '    at ');
     assert.is(readFileSync(crushFile, 'utf8'), '{\n  "mcp": {\n    "a": { "command": "x" \n}\n');
+  } finally {
+    b.cleanup();
+  }
+});
+
+test('mcp setup: applies only the named servers; unknown ids get a hint; the docker toolkit check names what is missing', async () => {
+  const b = box();
+  try {
+    b.write(`mcp_clients: [claude-code]\n${serversYaml(['everything', 'memory'], b.dir)}  docker: {}\n`);
+    const unknown = await b.run(['mcp', 'setup', 'n8n', '--auto-approve', '--no-probe']);
+    assert.is(unknown.exitCode, 1);
+    assert.match(String(unknown.stderr), 'no MCP server "n8n" in the manifest');
+    assert.match(String(unknown.stderr), 'add `mcp: { n8n: { from: n8n } }`');
+    const one = await b.run(['mcp', 'setup', 'memory', '--auto-approve', '--no-probe']);
+    assert.is(one.exitCode, 0, out(one));
+    const dotMcp = JSON.parse(readFileSync(path.join(b.dir, '.mcp.json'), 'utf8')) as { mcpServers: Record<string, unknown> };
+    assert.equal(Object.keys(dotMcp.mcpServers), ['memory']);
+    // PATH without docker: the preflight says so, and the servers are registered anyway
+    const bin = path.join(b.dir, 'bin');
+    mkdirSync(bin);
+    symlinkSync(node, path.join(bin, 'node'));
+    const docker = await b.run(['mcp', 'setup', 'docker', '--auto-approve', '--no-probe'], { PATH: bin });
+    assert.is(docker.exitCode, 0, out(docker));
+    assert.match(String(docker.stdout), 'Docker MCP Toolkit (mcp.docker) is not ready:\n  - missing: the docker CLI is not on PATH');
+    const check = await dockerToolkitCheck({ PATH: '', DOCKER_HOST: `unix://${path.join(b.dir, 'no.sock')}` });
+    assert.not.ok(check.ok);
+    assert.equal(check.missing.length, 2);
+    assert.match(check.missing[1]!, `no Docker socket at ${path.join(b.dir, 'no.sock')}`);
   } finally {
     b.cleanup();
   }
