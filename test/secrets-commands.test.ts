@@ -215,6 +215,14 @@ t('rotate: new value from stdin, atomic rewrite with backup, env file regenerate
     assert.equal([rec.address, rec.label, rec.outcome], ['secrets.env', 'MEILI_MASTER_KEY', 'rotated']);
     assertNoValue([NEW, ...secretValues], r.stdout, r.stderr, auditText, readFileSync(path.join(home, 'state.json'), 'utf8'));
 
+    // diff against the manifest's bundle by default: the backup differs by that label only
+    const d = await cli(['mini', 'secrets', 'diff', '--bundle', 'env.cgp.json.bak'], { cwd: dir, home });
+    assert.is(d.exitCode, 0, String(d.stderr));
+    assert.match(String(d.stdout), /against env\.cgp\.json \(bundle\)/);
+    assert.match(String(d.stdout), /^  ~ MEILI_MASTER_KEY\s+changed/m);
+    assert.match(String(d.stdout), /0 added, 0 removed, 1 changed, 5 unchanged\./);
+    assertNoValue([NEW, ...secretValues], d.stdout, d.stderr);
+
     // then everything is in sync
     const plan = await cli(['mini', 'plan', '--detailed-exitcode'], { cwd: dir, home });
     assert.is(plan.exitCode, 0, String(plan.stdout));

@@ -170,6 +170,7 @@ t('from_manifest: bad input is located (keys that do not go with it, a missing o
       ['    from_manifest: broken.yaml\n', /pmoves\.mini\.yaml:4:20: secrets\.up\.from_manifest: broken\.yaml:1:1: Manifest missing 'cgp_file'/],
       ['    from_manifest: broken.yaml\n    bundle: pmoves/pmoves/data/chit/env.cgp.json\n', /broken\.yaml:1:1: Manifest missing 'cgp_file'/],
       ['    bundle: b.json\n    env_dir: out\n', /invalid name "env_dir": repo_root and env_dir only go with from_manifest/],
+      ['    from_manifest: pmoves/chit/secrets_manifest.fixture.yaml\n    repo_root: elsewhere\n', /pmoves\.mini\.yaml:4:20: secrets\.up: the bundle does not exist: .*elsewhere\/pmoves\/pmoves\/data\/chit\/env\.cgp\.json \(the cgp_file of/],
     ];
     writeFileSync(path.join(dir, 'broken.yaml'), 'version: 1\nentries: []\n');
     for (const [body, msg] of cases) {

@@ -109,7 +109,8 @@ export const secretsKind: Kind<SecretsSpec, SecretsActual> = {
 
   async check(r, ctx) {
     const out: Diagnostic[] = [];
-    if (!(await exists(r.spec.bundle))) {
+    // an expanded from_manifest resource: the expander already checked the bundle, once, at from_manifest
+    if (!r.spec.source_manifest && !(await exists(r.spec.bundle))) {
       out.push({
         severity: 'error',
         address: r.address,
@@ -288,6 +289,15 @@ export const secretsManifestExpander: Expander = async (m: Manifest, ctx: LoadCo
             location: ctx.locate(r.address, ['from_manifest']),
           });
         }
+      }
+      const bundle = expanded[0]?.spec.bundle;
+      if (bundle && !(await exists(bundle))) {
+        diagnostics.push({
+          severity: 'error',
+          address: r.address,
+          summary: `${r.address}: the bundle does not exist: ${bundle}${spec.from_manifest.bundle ? '' : ` (the cgp_file of ${displayPath(spec.from_manifest.path)}, taken relative to the upstream repository root; set ${r.address}.repo_root or ${r.address}.bundle)`}`,
+          location: ctx.locate(r.address, spec.from_manifest.bundle ? ['bundle'] : ['from_manifest']),
+        });
       }
       replaced.set(r.address, expanded.map((x) => x.address));
       result.push(...expanded);
