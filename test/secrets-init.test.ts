@@ -4,8 +4,8 @@ import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, statSyn
 import path from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { parseSecretsManifest } from '../src/providers/secrets-manifest.js';
-import { fileSlug } from '../src/reconcilers/secrets.js';
+import { buildOutputs, parseSecretsManifest } from '../src/providers/secrets-manifest.js';
+import { fileSlug, selectValues } from '../src/reconcilers/secrets.js';
 import { cli, fixtures, tempDir } from './helpers.js';
 
 const t = suite('secrets-init');
@@ -112,6 +112,25 @@ t('the secrets manifest loader follows upstream: defaults.targets, required defa
   assert.is(fileSlug('.env.generated'), 'env-generated');
   assert.is(fileSlug('env.shared.generated'), 'env-shared-generated');
   assert.is(fileSlug('../x/.env'), 'x-env');
+});
+
+t('entries: a later entry wins for the same key; a missing optional label keeps the earlier value (as upstream)', () => {
+  const entries = [
+    { key: 'K', label: 'A', required: true },
+    { key: 'K', label: 'B', required: false },
+    { key: 'L', label: 'C', required: true },
+  ];
+  const spec = { bundle: '/b', env_file: '/e', include_labels: null, required: ['A', 'C'], mode: 0o600, entries };
+  assert.equal(Object.fromEntries(selectValues(spec, { A: 'a', C: 'c' }).values), { K: 'a', L: 'c' });
+  assert.equal(Object.fromEntries(selectValues(spec, { A: 'a', B: 'b', C: 'c' }).values), { K: 'b', L: 'c' });
+  assert.equal(selectValues(spec, { B: 'b' }).problems, ['required labels missing from the bundle: A, C']);
+  const sm = [
+    { id: 'a', label: 'A', required: true, targets: [{ file: 'f', key: 'K' }] },
+    { id: 'b', label: 'B', required: false, targets: [{ file: 'f', key: 'K' }, { file: 'g', key: 'K' }] },
+  ];
+  const built = buildOutputs(new Map([['A', 'a']]), sm);
+  assert.equal([...built.outputs].map(([f, m]) => [f, Object.fromEntries(m)]), [['f', { K: 'a' }]]);
+  assert.equal(buildOutputs(new Map([['B', 'b']]), sm).missing, ['A']);
 });
 
 t('secrets.<name>.from_manifest: one resource per target file; apply writes what upstream generates', async () => {

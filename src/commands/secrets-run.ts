@@ -301,7 +301,13 @@ export async function rotateCommand(g: Globals, o: Record<string, unknown>): Pro
   await writeFileAtomic(backup, oldText, { mode: mode & 0o700 });
   await writeFileAtomic(file, serializeBundle(doc), { mode });
 
-  const resources = manifestRes ?? (await manifestSecrets(g).catch(() => null));
+  let loadFailed = false;
+  const resources =
+    manifestRes ??
+    (await manifestSecrets(g).catch(() => {
+      loadFailed = true;
+      return null;
+    }));
   const targets = (resources ?? []).filter((r) => path.resolve(r.bundle) === file).map((r) => r.address);
   const { audit } = await import('../engine/audit.js');
   await audit(await homeOf(g), {
@@ -324,7 +330,14 @@ export async function rotateCommand(g: Globals, o: Record<string, unknown>): Pro
     return;
   }
   if (!targets.length) {
-    process.stdout.write(resources === null ? 'No manifest here: no env files to regenerate.\n' : 'No secrets resource in the manifest uses this bundle: no env files to regenerate.\n');
+    process.stdout.write(
+      loadFailed
+        ? `The manifest ${displayPath(path.resolve(g.manifest))} is not valid, so no env files were regenerated; fix it and run \`pmoves mini apply\`.\n`
+        : resources === null
+          ? 'No manifest here: no env files to regenerate.\n'
+          : 'No secrets resource in the manifest uses this bundle: no env files to regenerate.\n',
+    );
+    if (loadFailed) process.exitCode = 1;
     return;
   }
   process.stdout.write(`Regenerating ${targets.join(', ')}:\n`);
