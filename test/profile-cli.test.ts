@@ -265,6 +265,29 @@ test(
 );
 
 test(
+  'plan with profile: auto as the recorded laptop (real Docker Engine for the stack): every contribution marked in the plan',
+  withTemp(async (dir) => {
+    // Needs `bash ../shared/scripts/docker-engine.sh`; plan only reads (compose config, the engine's containers).
+    manifestDir(dir, LAPTOP_MANIFEST.replace('pmoves-profile-expander', `pmoves-profile-${process.pid}`));
+    const home = path.join(dir, 'home');
+    const r = await cli(['mini', 'plan', '--no-probe'], { home, cwd: dir, env: as('laptop') });
+    const out = String(r.stdout).split('\n');
+    assert.is(r.exitCode, 1, 'models.big cannot run on 8 GB');
+    assert.match(out[0]!, /^Hardware profile: laptop-4090 \(Laptop – i9 \+ RTX 4090\), detected \(profile: auto in pmoves\.mini\.yaml\): score \d+; next generic-cpu 1$/);
+    assert.match(out[1]!, /^  from the profile: stacks\.demo files \+= docker-compose\.gpu\.yml; models\.\S+.*; mcp\.docker, mcp\.compose; secrets\.env include_labels = \*$/);
+    const after = (address: string) => out[out.findIndex((l) => l.startsWith(`  # ${address} will be`)) + 1];
+    assert.is(after('stacks.demo'), '  # (from profile laptop-4090: compose overrides docker-compose.gpu.yml)', out.join('\n'));
+    assert.is(after('mcp.docker'), '  # (from profile laptop-4090)');
+    assert.is(after('mcp.compose'), '  # (from profile laptop-4090)');
+    assert.is(after('secrets.env'), '  # (from profile laptop-4090: include_labels)');
+    assert.ok(out.some((l) => l.includes(`"${path.join(dir, 'docker-compose.gpu.yml')}"`)), 'the override is in the stack\'s files');
+    assert.ok(out.includes('! models.big cannot be applied here: needs 24 GB VRAM, found 8 GB'));
+    // the bundles' models are in the plan too (as changes, or as `!` where the bundle's own requires say so)
+    assert.ok(out.some((l) => /^(! models\.(?!big )\S+ |  # models\.(?!big )\S+ will be)/.test(l)), out.join('\n'));
+  }),
+);
+
+test(
   'the manifest\'s own entry wins over the profile\'s (same address)',
   withTemp(async (dir) => {
     const file = manifestDir(dir, `apiVersion: pmoves.ai/mini/v1\nprofile: laptop-4090\nmcp:\n  docker:\n    command: echo\n    args: [mine]\n`);
