@@ -146,6 +146,7 @@ export function parsePy(text: string): PyJson {
     }
   };
   const NUM = /-?(?:0|[1-9]\d*)(\.\d+)?([eE][-+]?\d+)?/y;
+  const PLAIN = /[^"\\\x00-\x1f]*/y; // a run of string characters that need no decoding
   const value = (depth: number): PyJson => {
     if (depth > 1000) fail('nested too deeply');
     ws();
@@ -234,19 +235,11 @@ export function parsePy(text: string): PyJson {
       }
       if (c < 0x20) fail('control character in a string');
       if (c !== 0x5c) {
-        const j = text.indexOf('"', i);
-        const k = text.indexOf('\\', i);
-        let end = Math.min(j < 0 ? text.length : j, k < 0 ? text.length : k);
-        // stop at a control character too
-        for (let x = i; x < end; x++) {
-          if (text.charCodeAt(x) < 0x20) {
-            end = x;
-            break;
-          }
-        }
-        if (end === i) fail('control character in a string');
-        out += text.slice(i, end);
-        i = end;
+        PLAIN.lastIndex = i;
+        PLAIN.exec(text);
+        if (PLAIN.lastIndex === i) fail('control character in a string');
+        out += text.slice(i, PLAIN.lastIndex);
+        i = PLAIN.lastIndex;
         continue;
       }
       const e = text[i + 1];
