@@ -201,6 +201,15 @@ test('maskConfig hides environment values and secret-looking keys, keeps the res
   assert.equal(m.healthcheck, { test: ['CMD', 'true'] });
 });
 
+test('maskConfig: a command with a password argument is masked as a whole; a plain one is shown', () => {
+  const d = (v: string) => `hmac-sha256:${v.length}${'0'.repeat(20)}`;
+  const surreal = maskConfig({ command: 'start --log info --user root --pass s3cret rocksdb:/x' }, d);
+  assert.ok(typeof surreal.command === 'object' && '$sensitive' in (surreal.command as object));
+  assert.not.match(JSON.stringify(surreal), 's3cret');
+  assert.ok('$sensitive' in (maskConfig({ entrypoint: ['app', '--api-token=abc'] }, d).entrypoint as object));
+  assert.equal(maskConfig({ command: ['httpd', '-f', '-p', '8080'] }, d).command, ['httpd', '-f', '-p', '8080']);
+});
+
 test('configChanges: scalars with values, maps by key, the rest by name', () => {
   assert.equal(configChanges({ image: 'a:1', command: ['x'], environment: { A: 1, B: 2 } }, { image: 'a:2', command: ['y'], environment: { A: 1, C: 3 } }), [
     'command changed',

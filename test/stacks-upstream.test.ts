@@ -45,6 +45,7 @@ test('upstream external stack: every service planned, env values masked, nothing
   assert.match(o, '127.0.0.1:18000:80'); // interpolated from env_files
   assert.match(o, 'SUPABASE_SERVICE_ROLE_KEY = (sensitive value)');
   assert.not.match(o, SECRET);
+  assert.not.match(o, '--pass root'); // surrealdb's command line carries its password
   const left = await execa('docker', ['ps', '-aq', '--filter', `label=com.docker.compose.project=${project}`]);
   assert.is(left.stdout.trim(), '');
 });

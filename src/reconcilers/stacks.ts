@@ -94,11 +94,20 @@ function dataOf(t: Target<StackSpec>): StackData | null {
 // ---- masking and config diffs (pure) -------------------------------------------------------------
 
 const SECRET_KEY = /pass(word)?|secret|token|api[_-]?key|private|credential|auth/i;
+const SECRET_FLAG = /^--?[A-Za-z0-9_-]*(pass(word)?|secret|token|api[_-]?key|credential)[A-Za-z0-9_-]*$/i;
 
 /** Environment values and values under secret-looking keys become `{ $sensitive: digest }`. */
 export function maskConfig(cfg: Record<string, unknown>, digest: (v: string) => string): MaskedConfig {
   const mask = (v: unknown): unknown => (v === null || v === undefined ? v : { $sensitive: digest(String(v)).slice(-16) });
+  // A command with `--pass root`, `--password=x`, `--token t`… is masked as a whole (changes still show).
+  const secretArgs = (v: unknown) => {
+    const words = Array.isArray(v) ? v.map(String) : typeof v === 'string' ? v.split(/\s+/) : [];
+    return words.some((w) => SECRET_FLAG.test(w.split('=')[0]!));
+  };
   const walk = (v: unknown, key: string, underEnv: boolean): unknown => {
+    if (!underEnv && (key === 'command' || key === 'entrypoint')) {
+      if (secretArgs(v)) return { $sensitive: digest(JSON.stringify(v)).slice(-16) };
+    }
     if (Array.isArray(v)) return v.map((x) => (underEnv && typeof x === 'string' && x.includes('=') ? `${x.slice(0, x.indexOf('='))}=${JSON.stringify(mask(x.slice(x.indexOf('=') + 1)))}` : walk(x, key, false)));
     if (v && typeof v === 'object') {
       const out: Record<string, unknown> = {};
