@@ -2,6 +2,7 @@
 // every agent's config under a temp HOME (HOME, XDG_CONFIG_HOME, CODEX_HOME set; nothing real touched).
 import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { LoadContext } from '../src/core/kind.js';
@@ -262,6 +263,60 @@ test('hanging and crashing servers: clear diagnostics within their timeout, the 
     assert.not.match(String(fast.stdout), 'handshake');
   } finally {
     b.cleanup();
+  }
+});
+
+test('remote servers on loopback: streamable HTTP, SSE fallback, SSE; header credentials as references', async () => {
+  type Started = { url: string; close(): Promise<void> };
+  const { startHttpServer } = (await import(pathToFileURL(path.join(faults, 'http-servers.mjs')).href)) as { startHttpServer(kind: string, o?: { apiKey?: string }): Promise<Started> };
+  const key = 'n8n-key-value-not-to-be-shown';
+  const streamable = await startHttpServer('streamable', { apiKey: key });
+  const sseOnly = await startHttpServer('sse');
+  const b = box();
+  try {
+    b.write(
+      [
+        'mcp_clients: [crush, codex, vscode]',
+        'mcp:',
+        '  automations:',
+        `    url: ${streamable.url}/mcp`,
+        '    headers_from_secrets: { x-api-key: N8N_API_KEY }',
+        '  legacy:',
+        `    url: ${sseOnly.url}/sse`,
+        '  old-sse:',
+        `    url: ${sseOnly.url}/sse`,
+        '    transport: sse',
+        '  locked:',
+        `    url: ${streamable.url}/mcp`,
+        '    timeout: 5',
+        '',
+      ].join('\n'),
+    );
+    const plan = await b.run(['plan'], { N8N_API_KEY: key });
+    assert.is(plan.exitCode, 0, out(plan));
+    const p = String(plan.stdout);
+    assert.match(p, /"x-api-key": "\$\{env:N8N_API_KEY\}"/, 'VS Code gets a reference');
+    assert.match(p, '! mcp.old-sse not registered with codex: Codex does not speak the SSE transport');
+    assert.match(p, /! mcp\.locked not ready: streamable HTTP: Error POSTing to endpoint: unauthorized/);
+    assert.not.match(p, 'mcp.automations not ready');
+    assert.not.match(p, 'mcp.legacy not ready');
+    assert.not.ok(out(plan).includes(key), 'the header value is never shown');
+    const apply = await b.run(['apply', '--auto-approve'], { N8N_API_KEY: key });
+    assert.is(apply.exitCode, 0, out(apply));
+    const list = JSON.parse(String((await b.run(['mcp', 'list', '--json'], { N8N_API_KEY: key })).stdout)) as { servers: { id: string; ready: boolean; tools: number }[] };
+    const byId = Object.fromEntries(list.servers.map((x) => [x.id, x]));
+    assert.ok(byId.automations!.ready);
+    assert.is(byId.automations!.tools, 3);
+    assert.ok(byId.legacy!.ready, 'streamable HTTP refused: fell back to SSE');
+    assert.ok(byId['old-sse']!.ready);
+    assert.is(byId.locked!.ready, false);
+    for (const f of [path.join(b.home, '.config', 'crush', 'crush.json'), path.join(b.home, '.codex', 'config.toml'), path.join(b.dir, '.vscode', 'mcp.json')]) {
+      assert.not.ok(readFileSync(f, 'utf8').includes(key), `${f} holds no secret value`);
+    }
+  } finally {
+    b.cleanup();
+    await streamable.close();
+    await sseOnly.close();
   }
 });
 

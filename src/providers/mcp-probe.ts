@@ -103,6 +103,7 @@ export async function probe(t: ProbeTarget, baseEnv: NodeJS.ProcessEnv): Promise
     }
     const url = new URL(t.url!);
     const requestInit = { headers: t.headers };
+    let httpError: string | null = null;
     if (t.transport === 'http') {
       const { StreamableHTTPClientTransport } = await import('@modelcontextprotocol/sdk/client/streamableHttp.js');
       const transport = new StreamableHTTPClientTransport(url, { requestInit });
@@ -112,14 +113,18 @@ export async function probe(t: ProbeTarget, baseEnv: NodeJS.ProcessEnv): Promise
         return await finish('streamable http');
       } catch (err) {
         await transport.close().catch(() => {});
-        stderr += `streamable HTTP: ${(err as Error).message}\n`;
+        httpError = fetchError(err);
       }
     }
     const { SSEClientTransport } = await import('@modelcontextprotocol/sdk/client/sse.js');
     const sseClient = new Client({ name: 'pmoves-mini', version: '0.1.0' }, { capabilities: {} });
     const transport = new SSEClientTransport(url, { requestInit });
     closeTransport = () => transport.close();
-    await sseClient.connect(transport);
+    try {
+      await sseClient.connect(transport);
+    } catch (err) {
+      throw new Error(httpError ? `streamable HTTP: ${httpError}; SSE fallback: ${fetchError(err)}` : fetchError(err));
+    }
     const listed = await sseClient.listTools();
     const v = sseClient.getServerVersion();
     await sseClient.close().catch(() => {});
@@ -141,6 +146,14 @@ export async function probe(t: ProbeTarget, baseEnv: NodeJS.ProcessEnv): Promise
     clearTimeout(timer);
     await closeTransport?.().catch(() => {});
   }
+}
+
+/** A fetch failure with its cause (ECONNREFUSED …) instead of a bare "fetch failed". */
+function fetchError(err: unknown): string {
+  const e = err as Error & { cause?: { code?: string; message?: string } };
+  const m = (e?.message ?? String(err)).replace(/^(Streamable HTTP error|SSE error): /, '');
+  const cause = e?.cause?.code ?? e?.cause?.message;
+  return cause && !m.includes(cause) ? `${m} (${cause})` : m;
 }
 
 function cleanError(err: unknown): string {
