@@ -162,6 +162,14 @@ t('secrets.<name>.from_manifest: one resource per target file; apply writes what
     const again = await cli(['mini', 'plan', '--detailed-exitcode'], { cwd: dir, home });
     assert.is(again.exitCode, 0, String(again.stdout));
 
+    // rotating a label regenerates every file the secrets manifest sends it to, and only those resources
+    const rot = await cli(['mini', 'secrets', 'rotate', '--label', 'SUPABASE_URL', '--value-from-stdin'], { cwd: dir, home, input: 'http://rotated.invalid:1' });
+    assert.is(rot.exitCode, 0, String(rot.stdout) + String(rot.stderr));
+    assert.match(String(rot.stdout), /Regenerating secrets\.upstream-env-shared-generated, secrets\.upstream-env-generated, secrets\.other:|Regenerating secrets\.upstream-env-generated, secrets\.upstream-env-shared-generated, secrets\.other:/);
+    assert.match(String(rot.stdout), /Apply complete! Resources: 0 added, 2 changed, 0 destroyed\./);
+    for (const f of ['pmoves/.env.generated', 'pmoves/env.shared.generated']) assert.match(readFileSync(path.join(dir, f), 'utf8'), /^SUPABASE_URL=http:\/\/rotated\.invalid:1$/m);
+    assert.not.ok(String(rot.stdout).includes('rotated.invalid'));
+
     // with the multi-line entry the file that would hold it is a plan error, and apply writes nothing
     writeFileSync(path.join(dir, 'pmoves.mini.yaml'), 'apiVersion: pmoves.ai/mini/v1\nsecrets:\n  up:\n    from_manifest: pmoves/chit/secrets_manifest.fixture.yaml\n    env_dir: out\n');
     const blocked = await cli(['mini', 'apply', '--auto-approve'], { cwd: dir, home });

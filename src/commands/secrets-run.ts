@@ -342,7 +342,7 @@ export async function rotateCommand(g: Globals, o: Record<string, unknown>): Pro
   }
   process.stdout.write(`Regenerating ${targets.join(', ')}:\n`);
   const { runApply } = await import('./core.js');
-  await runApply(g, { target: targets, autoApprove: true }, { command: 'secrets rotate' });
+  await runApply(g, { target: targets, autoApprove: true, lockTimeout: 60_000 }, { command: 'secrets rotate' });
   if (process.exitCode) process.stderr.write(`The bundle was rotated, but regenerating the env files failed; fix the problem above and run \`pmoves mini apply\`.\n`);
 }
 
