@@ -206,7 +206,7 @@ test('Ollama not running: one error per model naming OLLAMA_HOST; exit 1', async
     const r = await s.run(['plan']);
     assert.is(r.exitCode, 1);
     const o = String(r.stdout);
-    for (const m of ['a', 'b']) assert.match(o, new RegExp(`! models\\.${m} Ollama is not reachable at http://127\\.0\\.0\\.1:${port} \\(OLLAMA_HOST\\): ECONNREFUSED`));
+    for (const m of ['a', 'b']) assert.match(o, new RegExp(`! models\\.${m} Ollama is not reachable at http://127\\.0\\.0\\.1:${port} \\(OLLAMA_HOST\\): ECONNREFUSED`), o + String(r.stderr));
     assert.match(o, /start Ollama \(`ollama serve`\) or point OLLAMA_HOST at it/);
     const list = await s.run(['models', 'list']);
     assert.is(list.exitCode, 1);
@@ -215,5 +215,25 @@ test('Ollama not running: one error per model naming OLLAMA_HOST; exit 1', async
     s.cleanup();
   }
 });
+
+test('models pull|start|stop: unknown names, file models and an empty manifest are clear errors (exit 1, nothing changed)', () =>
+  withPeer(async (peer) => {
+    const s = setup(peer, `  chat:\n    provider: ollama\n    model: ${QWEN}\n  weights:\n    provider: file\n    url: http://127.0.0.1:9/w.bin\n    sha256: ${'a'.repeat(64)}\n`);
+    try {
+      const unknown = await s.run(['models', 'pull', 'chta', '--auto-approve']);
+      assert.is(unknown.exitCode, 1);
+      assert.match(String(unknown.stderr), /^Error: models\.chta is not declared in the manifest \(declared models: chat, weights\)$/m);
+      const file = await s.run(['models', 'start', 'weights', '--auto-approve']);
+      assert.is(file.exitCode, 1);
+      assert.match(String(file.stderr), /models\.weights is a model file \(provider: file\); only Ollama models can be loaded or unloaded/);
+      writeFileSync(path.join(s.dir, 'pmoves.mini.yaml'), 'apiVersion: pmoves.ai/mini/v1\n');
+      const none = await s.run(['models', 'pull', '--auto-approve']);
+      assert.is(none.exitCode, 1);
+      assert.match(String(none.stderr), /no models are declared in the manifest/);
+      assert.equal(peer.requests.filter((r) => r.method !== 'GET'), [], 'nothing was pulled, loaded or deleted');
+    } finally {
+      s.cleanup();
+    }
+  }));
 
 test.run();
