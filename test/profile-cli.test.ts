@@ -81,6 +81,12 @@ test(
     r = await cli(['mini', 'profile', 'apply', 'nope'], { home: dir });
     assert.is(r.exitCode, 1);
     assert.is(existsSync(path.join(dir, 'profile.yaml')), false, 'nothing written');
+    // apply writes profile.yaml, and keeps upstream's profile.json (already there) in agreement
+    r = await cli(['mini', 'profile', 'apply', 'generic-cpu'], { home: dir });
+    assert.is(r.exitCode, 0);
+    assert.is(readFileSync(path.join(dir, 'profile.json'), 'utf8'), '{\n  "profile": "generic-cpu"\n}');
+    r = await cli(['mini', 'profile', 'current'], { home: dir });
+    assert.is(r.stdout, 'Generic CPU machine (generic-cpu)');
   }),
 );
 

@@ -183,6 +183,9 @@ export async function writePin(home: Home, id: string): Promise<string> {
   const file = path.join(home.root, 'profile.yaml');
   const body = `# Written by \`pmoves mini profile apply\`. The active hardware profile of this machine;\n# a manifest with \`profile: auto\` uses it instead of detecting.\n${stringifyYaml({ profile: id, applied_at: new Date().toISOString() })}`;
   await writeFileAtomic(file, body);
+  // Upstream's mini_cli reads profile.json: when one is there, keep it in agreement (its own format).
+  const json = path.join(home.root, 'profile.json');
+  if ((await readFileOrNull(json)) !== null) await writeFileAtomic(json, JSON.stringify({ profile: id }, null, 2));
   return file;
 }
 
