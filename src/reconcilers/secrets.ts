@@ -114,7 +114,7 @@ export const secretsKind: Kind<SecretsSpec, SecretsActual> = {
       out.push({
         severity: 'error',
         address: r.address,
-        summary: `${r.address}.bundle: no such file: ${r.spec.bundle}${r.spec.source_manifest ? ` (cgp_file of ${displayPath(r.spec.source_manifest)})` : ''}`,
+        summary: `${r.address}.bundle: no such file: ${r.spec.bundle}`,
         location: ctx.locate(r.address, ['bundle']),
       });
     }
