@@ -177,6 +177,18 @@ t('sign and verify: equals upstream sign_cgp; a tampered bundle is rejected with
     const nopass = await cli(['mini', 'secrets', 'verify', '--bundle', 'b.json'], { cwd: dir });
     assert.is(nopass.exitCode, 1);
     assert.match(String(nopass.stderr), /set CHIT_PASSPHRASE/);
+
+    // encode --sign makes a bundle that verifies; decode --verify refuses a tampered one and writes nothing
+    writeFileSync(path.join(dir, 'x.env'), 'A=1\nB=two\n');
+    const es = await cli(['mini', 'secrets', 'encode', '--env-file', 'x.env', '--out', 'x.json', '--sign'], { cwd: dir, env: { CHIT_PASSPHRASE: PASS } });
+    assert.is(es.exitCode, 0, String(es.stderr));
+    assert.is((await cli(['mini', 'secrets', 'decode', '--verify', '--bundle', 'x.json', '--out', 'x.out'], { cwd: dir, env: { CHIT_PASSPHRASE: PASS } })).exitCode, 0);
+    const dv = await cli(['mini', 'secrets', 'decode', '--verify', '--bundle', 'tampered.json', '--out', 't.out'], { cwd: dir, env: { CHIT_PASSPHRASE: PASS } });
+    assert.is(dv.exitCode, 1);
+    assert.not.ok(existsSync(path.join(dir, 't.out')));
+    const esNo = await cli(['mini', 'secrets', 'encode', '--env-file', 'x.env', '--out', 'y.json', '--sign'], { cwd: dir });
+    assert.is(esNo.exitCode, 1);
+    assert.not.ok(existsSync(path.join(dir, 'y.json')));
   } finally {
     cleanup();
   }
