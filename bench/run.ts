@@ -11,6 +11,7 @@ const benches: Bench[] = [
   { name: 'stacks', load: () => import('./stacks.js') },
   { name: 'profile', load: () => import('./profile.js') },
   { name: 'mcp', load: () => import('./mcp.js') },
+  { name: 'watch', load: () => import('./watch.js') },
 ];
 
 function fmt(rows: Row[]): string {

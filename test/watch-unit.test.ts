@@ -160,7 +160,7 @@ test('systemd unit: quoting, hardening, and systemd-analyze verify (where instal
   const t = tempDir('pmoves-watch-unit-');
   try {
     const unit = renderUnit({ node: process.execPath, cli: '/opt/pmoves mini/cli.js', args: ['--git', 'https://example.invalid/r.git', '--interval', '5m', '--json'], home: '/var/lib/pmoves', workingDirectory: '/var/lib/pmoves', user: 'edge', env: { GNUPGHOME: '/var/lib/pmoves/gnupg' } });
-    assert.match(unit, /^ExecStart=\S+ "\/opt\/pmoves mini\/cli\.js" mini watch --git https:\/\/example\.invalid\/r\.git --interval 5m --json$/m);
+    assert.match(unit, /^ExecStart=\S+ --max-semi-space-size=1 "\/opt\/pmoves mini\/cli\.js" mini watch --git https:\/\/example\.invalid\/r\.git --interval 5m --json$/m);
     assert.match(unit, /^User=edge$/m);
     assert.match(unit, /^Environment=GNUPGHOME=\/var\/lib\/pmoves\/gnupg$/m);
     assert.match(unit, /^NoNewPrivileges=yes$/m);

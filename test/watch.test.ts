@@ -269,7 +269,7 @@ test('--print-systemd-unit prints a unit with absolute paths and safe hardening'
     assert.match(unit, /^Type=exec$/m);
     assert.match(unit, /^Restart=on-failure$/m);
     assert.match(unit, /^ExecReload=\/bin\/kill -HUP \$MAINPID$/m);
-    assert.match(unit, new RegExp(`^ExecStart=${process.execPath.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')} \\S+/dist/src/cli\\.js mini watch --manifest ${s.file.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')} --interval 30s --listen 127\\.0\\.0\\.1:9464 --json$`, 'm'));
+    assert.match(unit, new RegExp(`^ExecStart=${process.execPath.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')} --max-semi-space-size=1 \\S+/dist/src/cli\\.js mini watch --manifest ${s.file.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')} --interval 30s --listen 127\\.0\\.0\\.1:9464 --json$`, 'm'));
     assert.match(unit, new RegExp(`^Environment=PMOVES_HOME=${s.home.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}$`, 'm'));
     assert.not.match(unit, /MemoryDenyWriteExecute|PrivateDevices|DevicePolicy|DeviceAllow|ProtectClock/);
   } finally {

@@ -31,6 +31,7 @@ export function registerWatch(mini: Command): void {
     .option('--converge-timeout <duration>', 'how long a new generation may take to converge (with --rollback-on-failure)', parseDuration('--converge-timeout'), 300_000)
     .option('--listen <[host:]port>', 'serve /healthz and /metrics (Prometheus) on this address (default host 127.0.0.1)')
     .option('--print-systemd-unit', 'print a systemd unit that runs this watcher with these options, and exit')
+    .option('--probe', 'also run MCP handshakes on every run (off by default: a failed handshake is only a warning, and it spawns every server each interval)')
     .option('--parallelism <n>', 'concurrent reads and applies', parseIntOption('--parallelism'), 8)
     .option('--refresh-timeout <duration>', 'deadline for reading one resource', parseDuration('--refresh-timeout'), 60_000)
     .action(async (o: Record<string, unknown>, cmd: Command) => {
@@ -61,6 +62,7 @@ export function registerWatch(mini: Command): void {
         if (o.rollbackOnFailure) args.push('--rollback-on-failure', '--converge-timeout', fmtDuration(o.convergeTimeout as number));
         if (listen) args.push('--listen', `${listen.host.includes(':') ? `[${listen.host}]` : listen.host}:${listen.port}`);
         if (o.parallelism !== 8) args.push('--parallelism', String(o.parallelism));
+        if (o.probe) args.push('--probe');
         args.push('--json');
         const env: Record<string, string> = {};
         if (process.env.GNUPGHOME) env.GNUPGHOME = path.resolve(process.env.GNUPGHOME);
@@ -94,7 +96,7 @@ export function registerWatch(mini: Command): void {
         listen,
         parallelism: o.parallelism as number,
         readTimeoutMs: o.refreshTimeout as number,
-        flags: {},
+        flags: { probe: Boolean(o.probe) },
         overrides: g.profile ? { profile: g.profile } : undefined,
         emit,
       });

@@ -1,7 +1,32 @@
 // Docker events as triggers: one Engine API event stream (GET /events) filtered to containers that carry
 // a compose project label; events for the watched projects that mean "something may have drifted"
-// call `onEvent`. Reconnects with backoff when the engine is down. dockerode is imported lazily.
+// call `onEvent`. Reconnects with backoff when the engine is down. Like the stacks provider, a unix
+// socket or plain tcp DOCKER_HOST is spoken to over node:http (importing dockerode costs ~13 MB of RSS
+// for the life of the daemon); TLS and ssh:// hosts go through dockerode, imported lazily.
+import http from 'node:http';
 import { backoffDelay } from './backoff.js';
+
+async function openEventStream(env: NodeJS.ProcessEnv, filters: Record<string, string[]>, signal: AbortSignal): Promise<NodeJS.ReadableStream> {
+  const { endpointOf, dockerClient } = await import('../providers/docker.js');
+  const ep = endpointOf(env);
+  if (ep.needsDockerode) {
+    const docker = await dockerClient(env);
+    return (await docker.getEvents({ filters, abortSignal: signal } as object)) as NodeJS.ReadableStream;
+  }
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      { socketPath: ep.socketPath, host: ep.host, port: ep.port, path: `/events?filters=${encodeURIComponent(JSON.stringify(filters))}`, method: 'GET', headers: { Host: 'docker' }, signal },
+      (res) => {
+        if ((res.statusCode ?? 500) >= 400) {
+          res.resume();
+          reject(new Error(`HTTP ${res.statusCode} from ${ep.url}/events`));
+        } else resolve(res);
+      },
+    );
+    req.on('error', reject);
+    req.end();
+  });
+}
 
 export const PROJECT_LABEL = 'com.docker.compose.project';
 /** Container actions that can leave a stack out of its declared state. */
@@ -30,7 +55,8 @@ export function composeProjects(resources: { section: string; name: string; spec
   return [...out].sort();
 }
 
-export function watchDockerEvents(onEvent: (e: DockerEvent) => void, onStatus: (line: string) => void, opts: { baseMs?: number; maxMs?: number } = {}): DockerEventsHandle {
+export function watchDockerEvents(onEvent: (e: DockerEvent) => void, onStatus: (line: string) => void, opts: { baseMs?: number; maxMs?: number; env?: NodeJS.ProcessEnv } = {}): DockerEventsHandle {
+  const env = opts.env ?? process.env;
   let projects = new Set<string>();
   let closed = false;
   let ac: AbortController | undefined;
@@ -43,12 +69,7 @@ export function watchDockerEvents(onEvent: (e: DockerEvent) => void, onStatus: (
     ac = new AbortController();
     const mine = ac;
     try {
-      const { default: Docker } = await import('dockerode');
-      const docker = new Docker();
-      const stream = (await docker.getEvents({
-        filters: { type: ['container'], label: [PROJECT_LABEL] },
-        abortSignal: mine.signal,
-      } as object)) as NodeJS.ReadableStream;
+      const stream = await openEventStream(env, { type: ['container'], label: [PROJECT_LABEL] }, mine.signal);
       failures = 0;
       if (!connected) onStatus('subscribed to Docker events');
       connected = true;

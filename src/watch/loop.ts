@@ -504,7 +504,7 @@ export class Watcher {
     return watchDockerEvents(
       (e) => this.debouncer.push(`docker ${e.project}/${e.container} ${e.action}`),
       (line) => this.emit('docker', line),
-      { baseMs: this.o.minBackoffMs, maxMs: this.o.maxBackoffMs },
+      { baseMs: this.o.minBackoffMs, maxMs: this.o.maxBackoffMs, env: this.o.env },
     );
   }
 

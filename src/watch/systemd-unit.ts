@@ -18,7 +18,9 @@ const quote = (s: string) => (/^[A-Za-z0-9_@%+=:,./-]+$/.test(s) ? s : `"${s.rep
 
 export function renderUnit(o: UnitOptions): string {
   const user = o.user ?? safeUser();
-  const exec = [o.node, o.cli, 'mini', 'watch', ...o.args].map(quote).join(' ');
+  // A small young generation keeps an idle daemon's RSS down (~12 MB less) at the cost of more
+  // frequent, shorter scavenges during a run.
+  const exec = [o.node, '--max-semi-space-size=1', o.cli, 'mini', 'watch', ...o.args].map(quote).join(' ');
   const lines = [
     '# pmoves-mini-watch.service: keeps this machine converged to its manifest.',
     '# Install:  pmoves mini watch ... --print-systemd-unit | sudo tee /etc/systemd/system/pmoves-mini-watch.service',

@@ -1,0 +1,182 @@
+// Watch mode figures: reaction time (saving a manifest change → the apply finished, debounce included)
+// and idle footprint (RSS and CPU of a watcher over an idle window, watching a manifest with a stack,
+// secrets and MCP servers). The idle window is BENCH_WATCH_IDLE_S seconds (default 15; the issue's
+// figure is over a minute: BENCH_WATCH_IDLE_S=60 npm run bench watch).
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { median } from './measure.js';
+import type { Row } from './types.js';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+const cli = path.join(root, 'dist', 'src', 'cli.js');
+const bundle = path.join(root, 'examples', 'quickstart', 'env.cgp.json');
+const CLK_TCK = 100;
+
+interface Watch {
+  child: ChildProcess;
+  events: { event: string; [k: string]: any }[];
+  next(pred: (e: any) => boolean, ms?: number): Promise<{ e: any; at: bigint }>;
+  stop(): Promise<void>;
+}
+
+function startWatch(args: string[], env: NodeJS.ProcessEnv, cwd: string): Watch {
+  const child = spawn(process.execPath, [cli, 'mini', 'watch', '--json', ...args], { env, cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+  const events: { event: string; [k: string]: any }[] = [];
+  const times: bigint[] = [];
+  let buf = '';
+  let waiters: (() => void)[] = [];
+  child.stdout!.on('data', (c: Buffer) => {
+    const at = process.hrtime.bigint();
+    buf += c.toString();
+    let nl: number;
+    while ((nl = buf.indexOf('\n')) >= 0) {
+      const line = buf.slice(0, nl);
+      buf = buf.slice(nl + 1);
+      try {
+        events.push(JSON.parse(line));
+        times.push(at);
+      } catch {
+        /* not an event */
+      }
+    }
+    const w = waiters;
+    waiters = [];
+    for (const f of w) f();
+  });
+  let err = '';
+  child.stderr!.on('data', (c: Buffer) => (err += c.toString()));
+  let seen = 0;
+  return {
+    child,
+    events,
+    async next(pred, ms = 120_000) {
+      const deadline = Date.now() + ms;
+      for (;;) {
+        for (; seen < events.length; seen++) {
+          if (pred(events[seen])) {
+            const i = seen++;
+            return { e: events[i], at: times[i]! };
+          }
+        }
+        if (child.exitCode !== null) throw new Error(`watcher exited: ${err.slice(-300)}`);
+        if (Date.now() > deadline) throw new Error(`timed out; last events: ${JSON.stringify(events.slice(-3))}`);
+        await new Promise<void>((r) => {
+          waiters.push(r);
+          setTimeout(r, 200);
+        });
+      }
+    },
+    async stop() {
+      if (child.exitCode !== null) return;
+      const done = new Promise((r) => child.once('exit', r));
+      child.kill('SIGTERM');
+      const t = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      await done;
+      clearTimeout(t);
+    },
+  };
+}
+
+function secretsManifest(labels: string[]): string {
+  return [
+    'apiVersion: pmoves.ai/mini/v1',
+    'secrets:',
+    '  env:',
+    '    bundle: env.cgp.json',
+    '    env_file: out/env.shared',
+    '  supabase:',
+    '    bundle: env.cgp.json',
+    '    env_file: out/env.supabase',
+    `    include_labels: [${labels.map((l) => JSON.stringify(l)).join(', ')}]`,
+    '',
+  ].join('\n');
+}
+
+async function reaction(env: NodeJS.ProcessEnv): Promise<Row> {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'pmoves-bench-watch-'));
+  const w0 = { ...env, PMOVES_HOME: path.join(dir, 'home') };
+  const file = path.join(dir, 'pmoves.mini.yaml');
+  copyFileSync(bundle, path.join(dir, 'env.cgp.json'));
+  writeFileSync(file, secretsManifest(['SUPABASE_*']));
+  const w = startWatch(['-m', file, '--interval', '1h'], w0, dir);
+  try {
+    await w.next((e) => e.event === 'apply');
+    const samples: number[] = [];
+    for (let i = 0; i < 15; i++) {
+      const labels = i % 2 ? ['SUPABASE_*'] : ['SUPABASE_*', 'MEILI_*'];
+      await new Promise((r) => setTimeout(r, 150)); // not a burst: each save is its own change
+      const t0 = process.hrtime.bigint();
+      writeFileSync(file, secretsManifest(labels));
+      const { at } = await w.next((e) => e.event === 'apply' && e.changed >= 1);
+      samples.push(Number(at - t0) / 1e6);
+    }
+    const ms = median(samples);
+    return { name: 'watch: save → apply finished (debounce 300 ms)', ms, target: '< 500 ms', ok: ms < 500, note: `${samples.length} edits, min ${Math.min(...samples).toFixed(0)} max ${Math.max(...samples).toFixed(0)} ms` };
+  } finally {
+    await w.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function procStat(pid: number): { cpuTicks: number; rssKb: number; hwmKb: number } {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const cpuTicks = Number(fields[11]) + Number(fields[12]); // utime + stime (own, not children)
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  return { cpuTicks, rssKb: Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? NaN), hwmKb: Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? NaN) };
+}
+
+async function idle(env: NodeJS.ProcessEnv): Promise<Row[]> {
+  const seconds = Number(process.env.BENCH_WATCH_IDLE_S ?? 15);
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'pmoves-bench-watch-idle-'));
+  const fakeHome = path.join(dir, 'user');
+  mkdirSync(fakeHome);
+  const docker = spawnSync('docker', ['info'], { stdio: 'ignore' }).status === 0;
+  const project = `pmoves-bench-${randomBytes(3).toString('hex')}`;
+  const e = { ...env, PMOVES_HOME: path.join(dir, 'home'), HOME: fakeHome, XDG_CONFIG_HOME: '', CODEX_HOME: '' };
+  copyFileSync(bundle, path.join(dir, 'env.cgp.json'));
+  const mod = (p: string) => path.join(root, 'node_modules', '@modelcontextprotocol', p, 'dist', 'index.js');
+  const lines = [secretsManifest(['SUPABASE_*']).trimEnd(), 'mcp_clients: [crush, codex]', 'mcp:', '  memory:', '    command: node', `    args: [${JSON.stringify(mod('server-memory'))}]`, `    env: { MEMORY_FILE_PATH: ${JSON.stringify(path.join(dir, 'memory.jsonl'))} }`, '  everything:', '    command: node', `    args: [${JSON.stringify(mod('server-everything'))}, stdio]`];
+  if (docker) {
+    writeFileSync(path.join(dir, 'docker-compose.yml'), ['services:', '  app:', '    image: pmoves-test/busybox:latest', '    init: true', '    command: ["sleep", "2147483647"]', ''].join('\n'));
+    lines.push('stacks:', '  app:', '    files: [docker-compose.yml]', `    project: ${project}`);
+  }
+  writeFileSync(path.join(dir, 'pmoves.mini.yaml'), lines.join('\n') + '\n');
+  const w = startWatch(['-m', path.join(dir, 'pmoves.mini.yaml')], e, dir);
+  try {
+    const first = await w.next((x) => x.event === 'apply', 180_000);
+    if (first.e.result === 'failed') process.stderr.write(`bench watch: first apply did not converge: ${JSON.stringify(first.e.failed)}\n`);
+    await new Promise((r) => setTimeout(r, 2000)); // let the first run's garbage settle
+    const pid = w.child.pid!;
+    const a = procStat(pid);
+    const t0 = Date.now();
+    await new Promise((r) => setTimeout(r, seconds * 1000));
+    const b = procStat(pid);
+    const wall = (Date.now() - t0) / 1000;
+    const cpuPct = ((b.cpuTicks - a.cpuTicks) / CLK_TCK / wall) * 100;
+    const runs = w.events.filter((x) => x.event === 'trigger').length - 1;
+    const what = `${docker ? 'a stack, ' : ''}2 secrets, 2 MCP servers${docker ? '' : ' (no Docker: stack left out)'}`;
+    return [
+      { name: `watch idle ${seconds}s: RSS at the end (${what})`, ms: first.e.ms, rssMb: b.rssKb / 1024, target: '< 80 MB', ok: b.rssKb / 1024 < 80, note: `ms: the first run; peak RSS incl. it ${(b.hwmKb / 1024).toFixed(0)} MB` },
+      { name: `watch idle ${seconds}s: CPU ms used`, ms: (b.cpuTicks - a.cpuTicks) * 10, note: `${cpuPct.toFixed(2)} % of one core (${(b.cpuTicks - a.cpuTicks) * 10} ms CPU in ${wall.toFixed(0)} s; ${runs} interval run(s), default 60 s interval)`, target: 'near zero', ok: cpuPct < 1 },
+    ];
+  } finally {
+    await w.stop();
+    if (docker) {
+      const ids = spawnSync('docker', ['ps', '-aq', '--filter', `label=com.docker.compose.project=${project}`], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean);
+      if (ids.length) spawnSync('docker', ['rm', '-f', ...ids], { stdio: 'ignore' });
+      const nets = spawnSync('docker', ['network', 'ls', '-q', '--filter', `label=com.docker.compose.project=${project}`], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean);
+      if (nets.length) spawnSync('docker', ['network', 'rm', ...nets], { stdio: 'ignore' });
+    }
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+export async function bench(): Promise<Row[]> {
+  const env = { ...process.env, NO_COLOR: '1' };
+  return [await reaction(env), ...(await idle(env))];
+}
