@@ -97,7 +97,11 @@ test('everything + memory for crush, codex, claude-desktop: diff, apply, no chan
     assert.match(p, 'Plan: 2 to add, 0 to change, 0 to destroy.');
     assert.not.match(p, 'not ready');
 
-    const apply = await b.run(['apply', '--auto-approve']);
+    // a saved plan applies as shown (readiness is not part of the state the plan is checked against)
+    const saved = path.join(b.dir, 'mcp.plan');
+    const savedPlan = await b.run(['plan', '--out', saved]);
+    assert.is(savedPlan.exitCode, 0, out(savedPlan));
+    const apply = await b.run(['apply', saved]);
     assert.is(apply.exitCode, 0, out(apply));
     assert.match(String(apply.stdout), 'Apply complete! Resources: 2 added');
     const crush1 = readFileSync(crushFile, 'utf8');

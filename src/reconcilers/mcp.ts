@@ -299,7 +299,11 @@ async function readOne(ctx: RunContext, t: Target<McpSpec>): Promise<McpActual> 
   const unset = spec ? [...spec.env_from_secrets, ...Object.values(spec.headers_from_secrets)].filter((l) => !ctx.env[l]) : [];
   const probing = spec && ctx.flags.probe !== false && !missing.length ? probeOnce(ctx, spec) : Promise.resolve(null);
   const [probed] = await Promise.all([probing, ...reads]);
-  return { clients, files, stale, registry, missing, unset, probe: probed };
+  const actual = { clients, files, stale, registry, missing, unset } as McpActual;
+  // Readiness is health, not state: kept out of the actual-state digest (not enumerable), so a saved
+  // plan does not go stale because a handshake took 12 ms longer or a server logged another line.
+  Object.defineProperty(actual, 'probe', { value: probed, enumerable: false });
+  return actual;
 }
 
 function readinessDiagnostics(t: Target<McpSpec>, actual: McpActual, registered: boolean): Diagnostic[] {
@@ -488,7 +492,7 @@ export const mcpKind: Kind<McpSpec, McpActual> = {
     if (actual.missing.length) out.push(`missing commands: ${actual.missing.join(', ')}`);
     else if (actual.probe?.ok) out.push(`ready, ${actual.probe.tools.length} tools`);
     else if (actual.probe) out.push(`not ready: ${actual.probe.error}`);
-    const have = (Object.entries(actual.files) as [ClientId, FileRead][]).filter(([, f]) => f.entry !== undefined).map(([c]) => c);
+    const have = actual.clients.filter((c) => actual.files[c]?.entry !== undefined);
     if (have.length) out.push(`clients: ${have.join(', ')}`);
     return out;
   },
