@@ -273,8 +273,7 @@ export function planStack(t: Target<StackSpec>, actual: StackActual, _ctx?: Plan
   }
   const changing = parts.filter((p) => p.action !== 'no-op');
   if (!changing.length) {
-    const running = parts.filter((p) => p.action === 'no-op').length;
-    return { action: 'no-op', reason: `${running} service${running === 1 ? '' : 's'} as the files say`, before: null, after: null, parts, ...(warnings.length ? { warnings } : {}), ...(diagnostics.length ? { diagnostics } : {}) };
+    return { action: 'no-op', reason: 'in sync', before: null, after: null, parts, ...(warnings.length ? { warnings } : {}), ...(diagnostics.length ? { diagnostics } : {}) };
   }
   if (!cs.length) {
     return { action: 'create', reason: `project ${spec.project} has no containers`, before: null, after: { ...display, services: active }, parts, ...(warnings.length ? { warnings } : {}), ...(diagnostics.length ? { diagnostics } : {}) };
