@@ -62,7 +62,8 @@ interface Desired {
 const RELEASING = new Set(['start', 'file', 'sighup', 'git', 'rollback', 'settle']);
 const word = (reason: string) => reason.split(' ')[0]!;
 const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
-const secs = (ms: number) => (ms >= 1000 ? `${Math.round(ms / 100) / 10}s` : `${ms}ms`);
+const secs = (ms: number) =>
+  ms >= 3_600_000 && ms % 3_600_000 === 0 ? `${ms / 3_600_000}h` : ms >= 60_000 && ms % 60_000 === 0 ? `${ms / 60_000}m` : ms >= 1000 ? `${Math.round(ms / 100) / 10}s` : `${ms}ms`;
 
 export class Watcher {
   private readonly ac = new AbortController();
