@@ -8,7 +8,8 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { cli, cliSpawn, tempDir, waitFor } from './helpers.js';
+import { execa } from 'execa';
+import { cli, cliPath, cliSpawn, tempDir, waitFor } from './helpers.js';
 
 type Mode = 'normal' | 'drop-once' | 'hang-once' | 'always-drop';
 
@@ -155,6 +156,29 @@ test('bundle + a local file: plan shows the budget; pull downloads with progress
   }
 });
 
+test('on a TTY the progress is a bar (run under script(1), a real pseudo-terminal)', async () => {
+  if (!existsSync('/usr/bin/script')) return; // util-linux script(1) gives the CLI a real pty
+  const body = randomBytes(MiB);
+  const url = server.add('tty.bin', body);
+  const s = setup(fileModel('tty', url, sha(body)));
+  try {
+    const cmd = `${process.execPath} ${cliPath} mini apply --auto-approve --no-color`;
+    const r = await execa('/usr/bin/script', ['-qec', cmd, '/dev/null'], {
+      cwd: s.dir,
+      env: { PMOVES_HOME: s.home, PMOVES_PROGRESS_INTERVAL_MS: '0', NO_COLOR: '1' },
+      reject: false,
+      stdin: 'ignore',
+      timeout: 60_000,
+    });
+    assert.is(r.exitCode, 0, String(r.stdout));
+    const out = String(r.stdout);
+    assert.match(out, /models\.tty: downloading \[\.{24}\]   0% 0 B\/1\.0 MB/);
+    assert.match(out, /models\.tty: downloaded \[#{24}\] 100% 1\.0 MB\/1\.0 MB/);
+  } finally {
+    s.cleanup();
+  }
+});
+
 test('a connection dropped half-way is resumed with a Range request in the same apply', async () => {
   const body = randomBytes(2 * MiB);
   const url = server.add('drop.bin', body, 'drop-once');
@@ -180,12 +204,18 @@ test('an apply killed mid-download leaves the partial file; the next apply resum
   const s = setup(fileModel('hang', url, sha(body)));
   try {
     const child = cliSpawn(['mini', 'apply', '--auto-approve'], { cwd: s.dir, home: s.home });
-    const partial = () => {
+    let exited = false;
+    child.on('exit', () => (exited = true));
+    const partial = async () => {
+      if (exited) {
+        const r = await child;
+        throw new Error(`the apply ended before it was killed: ${String(r.stdout)}${String(r.stderr)}`);
+      }
       const dir = path.join(s.dir, 'out');
       const f = existsSync(dir) ? readdirSync(dir).find((n) => n.endsWith('.partial')) : undefined;
       return f && statSync(path.join(dir, f)).size === 2 * MiB ? f : undefined;
     };
-    const name = (await waitFor(partial, 'half of the file on disk')) as string;
+    const name = (await waitFor(partial, 'half of the file on disk', 60_000)) as string;
     child.kill('SIGKILL');
     await child;
     assert.ok(!existsSync(path.join(s.dir, 'out', 'hang.bin')));
