@@ -11,8 +11,9 @@ export function promptHidden(prompt: string): Promise<string> {
   if (!stdin.isTTY) return Promise.reject(new UserError('cannot prompt: stdin is not a terminal'));
   return new Promise((resolve, reject) => {
     let value = '';
-    process.stderr.write(prompt);
+    // echo off before the prompt shows: what is typed after seeing it is never echoed
     stdin.setRawMode(true);
+    process.stderr.write(prompt);
     stdin.resume();
     stdin.setEncoding('utf8');
     const done = (err?: Error) => {
