@@ -55,6 +55,8 @@ export interface McpActual {
   /** Secret labels not set in this environment (names only). */
   unset: string[];
   probe: ProbeResult | null;
+  /** HOME where it was read (paths under it are shown as ~/…). */
+  home: string | null;
 }
 
 export const REGISTRY_KEY = 'servers';
@@ -299,7 +301,7 @@ async function readOne(ctx: RunContext, t: Target<McpSpec>): Promise<McpActual> 
   const unset = spec ? [...spec.env_from_secrets, ...Object.values(spec.headers_from_secrets)].filter((l) => !ctx.env[l]) : [];
   const probing = spec && ctx.flags.probe !== false && !missing.length ? probeOnce(ctx, spec) : Promise.resolve(null);
   const [probed] = await Promise.all([probing, ...reads]);
-  const actual = { clients, files, stale, registry, missing, unset } as McpActual;
+  const actual = { clients, files, stale, registry, missing, unset, home: ctx.env.HOME ?? null } as McpActual;
   // Readiness is health, not state: kept out of the actual-state digest (not enumerable), so a saved
   // plan does not go stale because a handshake took 12 ms longer or a server logged another line.
   Object.defineProperty(actual, 'probe', { value: probed, enumerable: false });
@@ -367,7 +369,7 @@ export const mcpKind: Kind<McpSpec, McpActual> = {
 
   plan(t, actual, ctx: PlanContext): PlanResult {
     const spec = t.desired?.spec;
-    const home = process.env.HOME;
+    const home = actual.home ?? undefined;
     const intents = intentsOf(t, actual, Boolean(ctx.flags.force));
     const parts: Change[] = [];
     const diagnostics: Diagnostic[] = [];
