@@ -363,6 +363,14 @@ test('bad input: a file model without sha256, a bad URL and an unknown bundle na
   } finally {
     s3.cleanup();
   }
+  const s4 = setup('  m:\n    provider: ollama\n    model: x:1\n    sha256: ' + 'a'.repeat(64) + '\n');
+  try {
+    const r = await s4.run(['validate']);
+    assert.is(r.exitCode, 1);
+    assert.match(String(r.stderr), /pmoves\.mini\.yaml:6:13: models\.m\.sha256: only for provider: file \(this model has provider: ollama\)/);
+  } finally {
+    s4.cleanup();
+  }
 });
 
 test.run();

@@ -10,7 +10,7 @@ import { pmovesHome } from '../src/core/home.js';
 import { bundleIds, bundleResources } from '../src/providers/model-bundles.js';
 import { OllamaClient, ollamaBaseUrl } from '../src/providers/ollama.js';
 import { formatBytes, parseSize, Progress } from '../src/providers/transfer-progress.js';
-import { budget, modelsKind, type ModelActual, type ModelSpec, type OllamaModelActual } from '../src/reconcilers/models.js';
+import { budget, modelsKind, samePath, type ModelActual, type ModelSpec, type OllamaModelActual } from '../src/reconcilers/models.js';
 import { fixtures } from './helpers.js';
 import { OllamaPeer, registryModel } from './ollama-peer.js';
 
@@ -139,6 +139,19 @@ test('budget: downloads per filesystem, headroom, an error when it does not fit'
   ]);
   assert.is(two.summary, 'Downloads: 6.0 GB; disk: needs 1.0 GB, 51.0 GB free on /data; disk: needs 2.0 GB, 10.0 GB free on /home');
   assert.is(budget([]).summary, undefined);
+});
+
+test('two file models on one path are an error', () => {
+  const t = (name: string, p: string): Target<ModelSpec> => ({
+    address: `models.${name}`,
+    name,
+    prior: undefined,
+    desired: { address: `models.${name}`, section: 'models', name, dependsOn: [], spec: { provider: 'file', url: 'http://x/y', sha256: 'a'.repeat(64), size: null, path: p, state: 'present' } },
+  });
+  assert.equal(samePath([t('a', '/m/x.bin'), t('b', '/m/y.bin')]), []);
+  const d = samePath([t('a', '/m/x.bin'), t('b', '/m/x.bin')]);
+  assert.is(d.length, 1);
+  assert.is(d[0]!.summary, 'models.b and models.a both write /m/x.bin; give one of them another path');
 });
 
 test('every bundle upstream profiles name exists, validates and expands into model resources with requirements', async () => {

@@ -266,6 +266,20 @@ export function budget(downloads: Download[]): { summary?: string; diagnostics: 
   return { summary: parts.join('; '), diagnostics };
 }
 
+/** Two file models writing one path would overwrite each other: an error on the later ones. */
+export function samePath(targets: Target<ModelSpec>[]): Diagnostic[] {
+  const first = new Map<string, string>();
+  const out: Diagnostic[] = [];
+  for (const t of targets) {
+    const spec = t.desired?.spec;
+    if (spec?.provider !== 'file' || spec.state === 'absent') continue;
+    const prev = first.get(spec.path);
+    if (prev) out.push({ severity: 'error', address: t.address, summary: `${t.address} and ${prev} both write ${spec.path}; give one of them another path` });
+    else first.set(spec.path, t.address);
+  }
+  return out;
+}
+
 // ---- the kind --------------------------------------------------------------------------------------
 
 async function readOne(ctx: RunContext, targets: Target<ModelSpec>[]): Promise<Map<string, ModelActual | Error>> {
@@ -462,7 +476,7 @@ export const modelsKind: Kind<ModelSpec, ModelActual> = {
   finalize(planned) {
     const downloads = planned.map((p) => downloadOf(p.target, p.actual, p.result)).filter((d): d is Download => d !== null);
     const b = budget(downloads);
-    return { summary: b.summary ? [b.summary] : [], diagnostics: b.diagnostics };
+    return { summary: b.summary ? [b.summary] : [], diagnostics: [...samePath(planned.map((p) => p.target)), ...b.diagnostics] };
   },
 
   describe(_t, a) {
