@@ -43,6 +43,9 @@ test('edits converge; a half-written manifest tears nothing down; SIGTERM exits 
     assert.is(first.added, 2);
     assert.equal(s.keys('env.supabase'), ['SUPABASE_KEY', 'SUPABASE_URL']);
     await w.next((e) => e.event === 'generation' && e.generation === 1, 'generation 1');
+    const second = await cli(['mini', 'watch', '-m', s.file], { home: s.home, cwd: s.dir });
+    assert.is(second.exitCode, 1);
+    assert.match(String(second.stderr), new RegExp(`another pmoves mini watch runs on .* \\(pid ${w.proc.pid},`));
 
     // half-saved: the file cut in the middle of the second resource
     let m = w.mark();
@@ -251,6 +254,8 @@ test('--listen serves /healthz and Prometheus /metrics', async () => {
     const repaired = await w.next((e) => isApply(e) && e.changed === 1, 'drift repaired', m);
     assert.is(repaired.result, 'ok');
     assert.match(readFileSync(path.join(s.dir, 'out', 'env.shared'), 'utf8'), /MEILI_MASTER_KEY=/);
+    assert.is(w.events.slice(m).find((e) => e.event === 'plan' && e.change === 1)?.drift, 1, 'counted as drift');
+    assert.match(await (await fetch(`http://${l.address}/metrics`)).text(), /^pmoves_watch_drift_found_total 1$/m);
     const nf = await (await fetch(`http://${l.address}/nope`)).text();
     assert.match(nf, /not found/);
     assert.is(await w.term(), 0);

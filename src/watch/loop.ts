@@ -21,7 +21,7 @@ import { composeProjects, watchDockerEvents, type DockerEventsHandle } from './d
 import { GitSource } from './git-source.js';
 import { clearHold, holdMatches, latestGeneration, listGenerations, readGeneration, readHold, recordGeneration, resourcesDigest, writeHold, type Generation } from './history.js';
 import { newMetrics, serveMetrics, type Metrics } from './metrics.js';
-import { writeWatchFile, type ResourceRun, type WatchFile } from './state-file.js';
+import { readWatchFile, writeWatchFile, type ResourceRun, type WatchFile } from './state-file.js';
 
 export interface WatchOptions {
   /** Local manifest (unused with a git source). */
@@ -128,6 +128,11 @@ export class Watcher {
   }
 
   async run(): Promise<void> {
+    const other = await readWatchFile(this.o.home);
+    if (other && !other.stopped_at && other.pid !== process.pid && other.host === os.hostname() && alive(other.pid)) {
+      throw new OperationError(`another pmoves mini watch runs on ${this.o.home.root} (pid ${other.pid}, since ${other.started_at}); stop it first (one watcher per PMOVES_HOME)`);
+    }
+    await this.writeState(); // claim this PMOVES_HOME before the first run
     if (this.o.listen) {
       const { server, address } = await serveMetrics(this.o.listen, this.metrics, () => this.health());
       this.server = server;
@@ -360,6 +365,7 @@ export class Watcher {
       if (d.address) planErrors.set(d.address, [...(planErrors.get(d.address) ?? []), d.summary]);
       else globalErrors.push(formatDiagnostic(d));
     }
+    const wasOk = new Set(Object.entries(this.resources).filter(([, r]) => r.result === 'ok').map(([a]) => a));
     const reports = new Map((result.report?.resources ?? []).map((r) => [r.address, r] as const));
     const failed: { address: string; error: string; retry_in_ms: number }[] = [];
     const skipped: { address: string; error: string }[] = [];
@@ -395,7 +401,7 @@ export class Watcher {
 
     // drift: changes found while the desired state stayed the same and no file or commit changed
     const changing = plan.changes.filter((c) => c.action !== 'no-op' && !exclude.has(c.address) && !planErrors.has(c.address));
-    const drift = this.prevDigest === digest && !words.has('file') && !words.has('git') ? changing.length : 0;
+    const drift = this.prevDigest === digest && !words.has('file') && !words.has('git') ? changing.filter((c) => wasOk.has(c.address)).length : 0;
     this.metrics.driftFound += drift;
     this.prevDigest = digest;
 
@@ -561,5 +567,14 @@ export class Watcher {
       next_run: stopped || next === null ? null : new Date(next).toISOString(),
     };
     await writeWatchFile(this.o.home, w);
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
