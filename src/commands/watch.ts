@@ -1,7 +1,7 @@
 // `watch` (keep the machine converged: file edits, interval, Docker events, a git source) and
 // `rollback` (re-apply an earlier generation from $PMOVES_HOME/history). Engine and watch modules are
 // imported inside the actions.
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { UserError } from '../core/errors.js';
@@ -18,22 +18,22 @@ export function registerWatch(mini: Command): void {
   mini
     .command('watch')
     .description('keep this machine converged: re-apply on manifest edits, on an interval, on Docker events, or from a git repository')
-    .option('--interval <duration>', 'drift check (and git fetch) interval, ±10% jitter', parseDuration('--interval'), 60_000)
-    .option('--debounce <duration>', 'wait this long after the last file event before a run', parseDuration('--debounce'), 300)
-    .option('--min-backoff <duration>', 'first retry delay of a failed resource (doubles each time)', parseDuration('--min-backoff'), 5_000)
-    .option('--max-backoff <duration>', 'longest retry delay of a failed resource', parseDuration('--max-backoff'), 300_000)
+    .addOption(new Option('--interval <duration>', 'drift check (and git fetch) interval, ±10% jitter').argParser(parseDuration('--interval')).default(60_000, '1m'))
+    .addOption(new Option('--debounce <duration>', 'wait this long after the last file event before a run').argParser(parseDuration('--debounce')).default(300, '300ms'))
+    .addOption(new Option('--min-backoff <duration>', 'first retry delay of a failed resource (doubles each time)').argParser(parseDuration('--min-backoff')).default(5_000, '5s'))
+    .addOption(new Option('--max-backoff <duration>', 'longest retry delay of a failed resource').argParser(parseDuration('--max-backoff')).default(300_000, '5m'))
     .option('--git <url>', 'GitOps: clone this repository into $PMOVES_HOME/sources and apply the manifest in it')
     .option('--branch <name>', 'branch to follow (default: the remote default branch)')
     .option('--path <file>', 'manifest path inside the repository', 'pmoves.mini.yaml')
     .option('--verify-signatures', 'accept only commits whose signature git verifies with a key you trust')
     .option('--allowed-signers <file>', 'ssh-signed commits: allowed signers file (else git config gpg.ssh.allowedSignersFile)')
     .option('--rollback-on-failure', 'go back to the last good generation when a new one does not converge in time')
-    .option('--converge-timeout <duration>', 'how long a new generation may take to converge (with --rollback-on-failure)', parseDuration('--converge-timeout'), 300_000)
+    .addOption(new Option('--converge-timeout <duration>', 'how long a new generation may take to converge (with --rollback-on-failure)').argParser(parseDuration('--converge-timeout')).default(300_000, '5m'))
     .option('--listen <[host:]port>', 'serve /healthz and /metrics (Prometheus) on this address (default host 127.0.0.1)')
     .option('--print-systemd-unit', 'print a systemd unit that runs this watcher with these options, and exit')
     .option('--probe', 'also run MCP handshakes on every run (off by default: a failed handshake is only a warning, and it spawns every server each interval)')
     .option('--parallelism <n>', 'concurrent reads and applies', parseIntOption('--parallelism'), 8)
-    .option('--refresh-timeout <duration>', 'deadline for reading one resource', parseDuration('--refresh-timeout'), 60_000)
+    .addOption(new Option('--refresh-timeout <duration>', 'deadline for reading one resource').argParser(parseDuration('--refresh-timeout')).default(60_000, '1m'))
     .action(async (o: Record<string, unknown>, cmd: Command) => {
       const g = globals(cmd);
       const home = await homeOf(g);
@@ -130,8 +130,8 @@ export function registerWatch(mini: Command): void {
     .option('--list', 'list the generations and exit')
     .option('--auto-approve', 'do not ask for confirmation')
     .option('--parallelism <n>', 'concurrent reads and applies', parseIntOption('--parallelism'), 8)
-    .option('--refresh-timeout <duration>', 'deadline for reading one resource', parseDuration('--refresh-timeout'), 60_000)
-    .option('--lock-timeout <duration>', 'wait this long for another apply (or the watcher) to finish', parseDuration('--lock-timeout'), 30_000)
+    .addOption(new Option('--refresh-timeout <duration>', 'deadline for reading one resource').argParser(parseDuration('--refresh-timeout')).default(60_000, '1m'))
+    .addOption(new Option('--lock-timeout <duration>', 'wait this long for another apply (or the watcher) to finish').argParser(parseDuration('--lock-timeout')).default(30_000, '30s'))
     .action(async (gen: string | undefined, o: Record<string, unknown>, cmd: Command) => {
       const g = globals(cmd);
       const { runRollback } = await import('../watch/rollback.js');

@@ -81,6 +81,7 @@ export class Watcher {
   private good: Desired | null = null;
   private manifestValid = true;
   private lastInvalid: string | null = null;
+  private warnedNoGeneration = false;
   private generation: Generation | null = null;
   private heldGeneration: number | null = null;
   private pending: { digest: string; since: number } | null = null;
@@ -461,6 +462,9 @@ export class Watcher {
       const overdue = done - this.pending.since >= this.o.convergeTimeoutMs;
       if (this.o.rollbackOnFailure && !held && this.generation && this.generation.resources_digest !== digest && overdue) {
         await this.rollback(good, [...failed.map((f) => f.address), ...skipped.map((x) => x.address), ...excluded]);
+      } else if (this.o.rollbackOnFailure && !held && !this.generation && overdue && !this.warnedNoGeneration) {
+        this.warnedNoGeneration = true;
+        this.emit('warning', `not converged within ${secs(this.o.convergeTimeoutMs)}, and there is no earlier generation to roll back to; retrying`);
       }
     }
   }
