@@ -2,7 +2,7 @@
 // bytes with Range support, a server that drops the connection half-way, one that hangs until the CLI is
 // killed, and a wrong checksum.
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
@@ -330,6 +330,33 @@ test('a file this tool downloaded is deleted when it leaves the manifest; a hand
     const a2 = await s.run(['apply', '--auto-approve']);
     assert.is(a2.exitCode, 0);
     assert.ok(existsSync(file));
+  } finally {
+    s.cleanup();
+  }
+});
+
+test('a file put there by hand is hashed once (digest cache), and an edit to it is still seen', async () => {
+  const body = randomBytes(128 * 1024);
+  const url = server.add('hand.bin', body);
+  const s = setup(fileModel('hand', url, sha(body)));
+  try {
+    mkdirSync(path.join(s.dir, 'out'), { recursive: true });
+    const file = path.join(s.dir, 'out', 'hand.bin');
+    writeFileSync(file, body);
+    const p1 = await s.run(['plan']);
+    assert.match(String(p1.stdout), /No changes/, String(p1.stdout));
+    const cache = path.join(s.home, 'cache', 'sha256');
+    const entries = readdirSync(cache);
+    assert.is(entries.length, 1);
+    assert.is((JSON.parse(readFileSync(path.join(cache, entries[0]!), 'utf8')) as { sha256: string }).sha256, sha(body));
+    assert.is(server.log.filter((l) => l.path === '/hand.bin').length, 0, 'nothing downloaded');
+    // Same size, other bytes: mtime moves, the cache entry no longer applies, the plan sees the change.
+    const other = Buffer.from(body);
+    other[0] = other[0]! ^ 0xff;
+    writeFileSync(file, other);
+    utimesSync(file, new Date(), new Date(Date.now() + 5000));
+    const p2 = await s.run(['plan']);
+    assert.match(String(p2.stdout), new RegExp(`# models\\.hand will be downloaded again \\(because sha256 ${sha(other).slice(0, 12)}… on disk is not ${sha(body).slice(0, 12)}…\\)`), String(p2.stdout));
   } finally {
     s.cleanup();
   }

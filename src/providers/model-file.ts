@@ -3,7 +3,8 @@
 // of an interrupted download is there, and how much disk is free where the file goes.
 //
 // Contracts:
-//  - readModelFile never changes anything (a HEAD request at most).
+//  - readModelFile never changes anything (a HEAD request at most; it remembers the digest of a file it
+//    had to hash under $PMOVES_HOME/cache/sha256, keyed by path, size, mtime and inode).
 //  - downloadFile either leaves `dest` holding exactly the bytes whose sha256 was asked for (renamed
 //    into place after fsync), or throws. On a checksum mismatch the temp file is deleted and the error
 //    names both digests; on an interrupted transfer the temp file is kept so the next call resumes it.
@@ -29,8 +30,8 @@ export interface FileModelActual {
   size: number | null;
   /** sha256 of the file on disk, or null when it does not exist. */
   sha256: string | null;
-  /** Where the digest came from: hashed now, or trusted from state because size and mtime did not change. */
-  hashed: 'now' | 'state' | null;
+  /** Where the digest came from: hashed now, or trusted from state / the digest cache because size and mtime did not change. */
+  hashed: 'now' | 'state' | 'cache' | null;
   /** Bytes of an interrupted download of this very sha256, resumable. */
   partial: number;
   /** Content-Length from a HEAD request, only asked when the size is needed and not declared. */
@@ -104,6 +105,37 @@ export interface ReadFileOptions {
   signal?: AbortSignal;
   /** Ask the server for the size when the file must be downloaded and no size is declared. */
   headTimeoutMs?: number;
+  /** Folder of remembered digests of files this tool did not write (so they are hashed once, not on every plan). */
+  cacheDir?: string;
+}
+
+interface DigestCacheEntry {
+  path: string;
+  size: number;
+  mtimeMs: number;
+  ino: number;
+  sha256: string;
+}
+
+function cacheFile(dir: string, file: string): string {
+  return path.join(dir, `${createHash('sha256').update(file).digest('hex').slice(0, 32)}.json`);
+}
+
+async function cachedDigest(dir: string | undefined, file: string, st: import('node:fs').Stats): Promise<string | null> {
+  if (!dir) return null;
+  try {
+    const e = JSON.parse(await fsp.readFile(cacheFile(dir, file), 'utf8')) as DigestCacheEntry;
+    return e.path === file && e.size === st.size && e.mtimeMs === st.mtimeMs && e.ino === st.ino ? e.sha256 : null;
+  } catch {
+    return null;
+  }
+}
+
+async function rememberDigest(dir: string | undefined, file: string, st: import('node:fs').Stats, sha256: string): Promise<void> {
+  if (!dir) return;
+  const { writeFileAtomic } = await import('../core/fs.js');
+  const e: DigestCacheEntry = { path: file, size: st.size, mtimeMs: st.mtimeMs, ino: st.ino, sha256 };
+  await writeFileAtomic(cacheFile(dir, file), JSON.stringify(e) + '\n', { mode: 0o600 }).catch(() => {});
 }
 
 export async function readModelFile(o: ReadFileOptions): Promise<FileModelActual> {
@@ -126,8 +158,12 @@ export async function readModelFile(o: ReadFileOptions): Promise<FileModelActual
       sha = `size-${st.size}`;
       hashed = 'now';
     } else {
-      sha = await sha256File(o.path);
-      hashed = 'now';
+      sha = await cachedDigest(o.cacheDir, o.path, st);
+      hashed = sha ? 'cache' : 'now';
+      if (!sha) {
+        sha = await sha256File(o.path);
+        await rememberDigest(o.cacheDir, o.path, st, sha);
+      }
     }
   }
   const needed = !st || sha !== o.sha256;

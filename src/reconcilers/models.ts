@@ -339,6 +339,7 @@ async function readOne(ctx: RunContext, targets: Target<ModelSpec>[]): Promise<M
               size: spec ? spec.size : prior!.size,
               prior,
               signal: ctx.signal,
+              cacheDir: path.join(ctx.home.root, 'cache', 'sha256'),
             }),
           );
         } catch (err) {
