@@ -136,6 +136,18 @@ test('unsupported transports and unparsable files are diagnostics, not changes',
   assert.ok(ds.some((d) => d.startsWith(`error: ${s.paths.crush}:1:10`)));
 });
 
+test('a client that cannot hold the server any more loses the entry pmoves wrote there', () => {
+  const before = mcpKind.normalize({ url: 'http://127.0.0.1:9/mcp', clients: ['codex'] }, 'mem', ctx);
+  const codex = CLIENTS.codex.edit('model = "o3"\n', 'mem', (CLIENTS.codex.entry(before) as { entry: Record<string, unknown> }).entry);
+  const now = mcpKind.normalize({ url: 'http://127.0.0.1:9/sse', transport: 'sse', clients: ['codex'] }, 'mem', ctx);
+  const r = mcpKind.plan(target(now, owned(now, ['codex'])), actual(now, { codex }), planCtx());
+  assert.is(r.action, 'update');
+  assert.match(r.diagnostics![0]!.summary, 'not registered with codex');
+  const part = r.parts!.find((p) => p.name === 'mem.codex')!;
+  assert.match(part.reason, 'codex cannot hold this server any more');
+  assert.is(Object.values(part.after as Record<string, string>)[0], 'model = "o3"\n');
+});
+
 test('readiness: a failed probe or missing commands are warnings; describe says ready with the tool count', () => {
   const s = { ...spec(), clients: [] as ClientId[], required_commands: ['docker'] };
   const a = actual(s, {});

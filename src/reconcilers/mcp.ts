@@ -140,7 +140,8 @@ export const mcpExpander: Expander = async (m, ctx) => {
 
 type Intent =
   | { client: ClientId; path: string; kind: 'write'; entry: Record<string, unknown>; owned: boolean; notes: string[] }
-  | { client: ClientId; path: string; kind: 'remove'; stale: boolean }
+  /** `stale`: the file is one state remembers but the spec no longer points at (read into actual.stale). */
+  | { client: ClientId; path: string; kind: 'remove'; stale: boolean; why: string }
   | { client: ClientId; path: string; kind: 'conflict'; entry: Record<string, unknown> }
   | { client: ClientId; path: string; kind: 'adopted' }
   | { client: ClientId; path: string; kind: 'unsupported'; why: string }
@@ -175,11 +176,13 @@ function intentsOf(t: Target<McpSpec>, actual: McpActual, force: boolean): Inten
         continue;
       }
       const r = CLIENTS[c].entry(spec);
+      const owned = prior?.clients[c] === file.path;
       if ('unsupported' in r) {
         out.push({ client: c, path: file.path, kind: 'unsupported', why: r.unsupported });
+        // the entry pmoves wrote before (when the client could hold the server) goes
+        if (owned && file.entry !== undefined) out.push({ client: c, path: file.path, kind: 'remove', stale: false, why: `${c} cannot hold this server any more: the entry pmoves wrote is removed` });
         continue;
       }
-      const owned = prior?.clients[c] === file.path;
       if (file.entry !== undefined && !owned) {
         if (sameJson(file.entry, r.entry)) {
           out.push({ client: c, path: file.path, kind: 'adopted' });
@@ -194,7 +197,11 @@ function intentsOf(t: Target<McpSpec>, actual: McpActual, force: boolean): Inten
     }
   }
   for (const [c, file] of Object.entries(actual.stale) as [ClientId, FileRead][]) {
-    if (file.entry !== undefined && !file.error) out.push({ client: c, path: file.path, kind: 'remove', stale: true });
+    if (file.entry === undefined || file.error) continue;
+    const why = !spec
+      ? 'the entry pmoves wrote is removed'
+      : `${c} ${spec.clients?.includes(c) || actual.clients.includes(c) ? 'config moved' : 'is no longer listed'}: the entry pmoves wrote is removed`;
+    out.push({ client: c, path: file.path, kind: 'remove', stale: true, why });
   }
   return out;
 }
@@ -375,7 +382,7 @@ export const mcpKind: Kind<McpSpec, McpActual> = {
     const diagnostics: Diagnostic[] = [];
     const warnings: string[] = [];
     for (const i of intents) {
-      const file = i.kind === 'remove' ? actual.stale[i.client]! : actual.files[i.client]!;
+      const file = i.kind === 'remove' && i.stale ? actual.stale[i.client]! : actual.files[i.client]!;
       const shown = tilde(i.path, home);
       switch (i.kind) {
         case 'broken':
@@ -404,9 +411,7 @@ export const mcpKind: Kind<McpSpec, McpActual> = {
           const creating = file.text === null;
           const reason =
             i.kind === 'remove'
-              ? !spec
-                ? `the entry pmoves wrote is removed`
-                : `${i.client} ${spec.clients?.includes(i.client) ? 'config moved' : 'is no longer listed'}: the entry pmoves wrote is removed`
+              ? i.why
               : file.entry === undefined
                 ? `"${t.name}" is not registered with ${i.client}`
                 : i.owned
