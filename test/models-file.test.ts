@@ -242,6 +242,22 @@ test('an apply killed mid-download leaves the partial file; the next apply resum
   }
 });
 
+test('plan --out then apply PLANFILE downloads exactly that', async () => {
+  const body = randomBytes(200_000);
+  const url = server.add('saved.bin', body);
+  const s = setup(fileModel('saved', url, sha(body)));
+  try {
+    const plan = await s.run(['plan', '--out', 'models.plan']);
+    assert.is(plan.exitCode, 0, String(plan.stdout) + String(plan.stderr));
+    assert.match(String(plan.stdout), /Downloads: 200\.0 KB; disk: needs 202\.0 KB/);
+    const r = await s.run(['apply', 'models.plan']);
+    assert.is(r.exitCode, 0, String(r.stdout) + String(r.stderr));
+    assert.ok(readFileSync(path.join(s.dir, 'out', 'saved.bin')).equals(body));
+  } finally {
+    s.cleanup();
+  }
+});
+
 test('a wrong checksum fails with both digests, deletes the temp file and writes nothing', async () => {
   const body = randomBytes(256 * 1024);
   const url = server.add('wrong.bin', body);

@@ -19,7 +19,7 @@ export interface DiskInfo {
   dir: string;
   /** Device id: downloads onto the same device add up. */
   dev: number;
-  /** Bytes available to this user, rounded down to 100 MB so a saved plan does not go stale on every write. */
+  /** Bytes available to this user, rounded down to 100 MB (non-enumerable: not part of a saved plan's digest). */
   free: number;
 }
 
@@ -84,7 +84,11 @@ export async function diskFor(target: string): Promise<DiskInfo | null> {
       if (st.isDirectory()) {
         const fs = await fsp.statfs(dir);
         const free = Math.floor((Number(fs.bavail) * Number(fs.bsize)) / FREE_GRAIN) * FREE_GRAIN;
-        return { dir, dev: st.dev, free };
+        // `free` is a live reading, not state: kept out of the digest of a saved plan (non-enumerable), so
+        // other writes on the disk do not make `apply PLANFILE` stale. Apply re-plans, so the check still runs.
+        const info = { dir, dev: st.dev } as DiskInfo;
+        Object.defineProperty(info, 'free', { value: free, enumerable: false });
+        return info;
       }
     } catch {
       // keep going up
