@@ -31,7 +31,7 @@ export function modelRows(p: Planned): ModelRow[] {
     const change = p.plan.changes.find((c) => c.address === t.address);
     const errors = p.plan.diagnostics.filter((d) => d.address === t.address && d.severity === 'error').map((d) => d.summary);
     const a = read?.ok ? (read.actual as ModelActual) : null;
-    if (!read?.ok) errors.push(read ? read.error : 'not read');
+    if (!read?.ok && !errors.length) errors.push(read ? read.error : 'not read');
     const base = { address: t.address, name: t.name, declared: spec.state, origin: t.desired.origin ?? null, action: change?.action ?? null, error: errors.length ? errors.join('; ') : null };
     if (spec.provider === 'ollama') {
       const oa = a?.provider === 'ollama' && !a.error ? a : null;
