@@ -3,7 +3,7 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { cli, tempDir } from './helpers.js';
+import { cli, tempDir, waitFor } from './helpers.js';
 import { isApply, startWatch, writeBundle, type WatchProc } from './watch-helpers.js';
 
 const VALUES = { SUPABASE_URL: 'http://127.0.0.1:54321', SUPABASE_KEY: 'test-key-1', MEILI_MASTER_KEY: 'test-meili' };
@@ -106,9 +106,13 @@ test('a failing resource backs off (doubling) without holding the others; fixing
     assert.ok(second);
     const capped = await w.next((e) => isApply(e) && e.failed.length && e.failed[0].retry_in_ms === 1000, 'capped at --max-backoff');
     assert.ok(capped);
-    const wf = JSON.parse(readFileSync(path.join(s.home, 'watch.json'), 'utf8'));
+    // watch.json is rewritten after each run (just after its events)
+    const wf = await waitFor(() => {
+      const j = JSON.parse(readFileSync(path.join(s.home, 'watch.json'), 'utf8'));
+      return j.resources['secrets.env']?.failures >= 3 ? j : null;
+    }, 'watch.json with 3 failures');
     assert.is(wf.resources['secrets.env'].result, 'error');
-    assert.ok(wf.resources['secrets.env'].failures >= 3);
+    assert.match(wf.resources['secrets.env'].next_retry, /^\d{4}-\d\d-\d\dT/);
     assert.is(wf.resources['secrets.supabase'].result, 'ok');
 
     // the bundle is one of the manifest's inputs: editing it is a trigger
