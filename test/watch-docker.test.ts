@@ -6,7 +6,7 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { composeProjects, watchDockerEvents, type DockerEvent } from '../src/watch/docker-events.js';
+import { composeInputs, composeProjects, watchDockerEvents, type DockerEvent } from '../src/watch/docker-events.js';
 import { tempDir, waitFor } from './helpers.js';
 import { isApply, startWatch, writeBundle, type WatchProc } from './watch-helpers.js';
 
@@ -28,6 +28,17 @@ test('composeProjects picks the compose project of each stack', () => {
       { section: 'stacks', name: 'c', spec: { project: 'p0' } },
     ]),
     ['p0', 'p1'],
+  );
+});
+
+test('composeInputs lists compose and env files of stacks', () => {
+  assert.equal(
+    composeInputs([
+      { section: 'stacks', spec: { files: ['/a/docker-compose.yml', '/a/gpu.yml'], env_files: ['/a/.env'] } },
+      { section: 'secrets', spec: { files: ['/nope'] } },
+      { section: 'stacks', spec: { files: ['/a/docker-compose.yml'] } },
+    ]),
+    ['/a/docker-compose.yml', '/a/gpu.yml', '/a/.env'],
   );
 });
 
@@ -81,6 +92,17 @@ test('a killed container of a stack is repaired by the Docker event, not the int
     assert.ok(fixed);
     const after = (await execa('docker', ['ps', '-q', '--filter', `label=com.docker.compose.project=${p}`])).stdout.trim();
     assert.ok(after && after !== id, 'a new container runs');
+
+    // the compose file is watched too: an edit is a trigger and the stack is updated
+    const m2 = w.mark();
+    writeFileSync(
+      path.join(t.dir, 'docker-compose.yml'),
+      ['services:', '  app:', `    image: ${IMAGE}`, '    init: true', '    command: ["sleep", "2147483647"]', '    environment:', '      EDITED: "1"', ''].join('\n'),
+    );
+    const trig2 = await w.next((e) => e.event === 'trigger' && e.reasons.some((r: string) => r.startsWith('file') && r.includes('docker-compose.yml')), 'a run triggered by the compose edit', m2);
+    await w.next((e) => isApply(e) && e.result === 'ok' && e.changed + e.added >= 1, 'the stack updated', w.events.indexOf(trig2), 120_000);
+    const env = (await execa('docker', ['inspect', '--format', '{{json .Config.Env}}', (await execa('docker', ['ps', '-q', '--filter', `label=com.docker.compose.project=${p}`])).stdout.trim()])).stdout;
+    assert.match(env, /EDITED=1/);
     assert.is(await w.term(), 0);
   } finally {
     await w?.stop();
