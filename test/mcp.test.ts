@@ -390,6 +390,13 @@ test('bad input: file:line:column, exit 1, no stack trace', async () => {
     assert.match(out(r), 'invalid JSON');
     assert.not.match(out(r), '    at ');
     assert.is(readFileSync(crushFile, 'utf8'), '{\n  "mcp": {\n    "a": { "command": "x" \n}\n');
+    // a CHIT label that none of the manifest's bundles holds: a warning pointing at it
+    const bundle = path.join(repoRoot, 'examples', 'quickstart', 'env.cgp.json');
+    b.write(`secrets:\n  env:\n    bundle: ${bundle}\n    env_file: env.shared\nmcp:\n  x:\n    command: ${node}\n    env_from_secrets: [SUPABASE_URL, MCP_DOCKER_TOKN]\n`);
+    r = await b.run(['validate']);
+    assert.is(r.exitCode, 0, out(r));
+    assert.match(String(r.stderr), /pmoves\.mini\.yaml:9:\d+: mcp\.x: CHIT label MCP_DOCKER_TOKN is in none of this manifest's bundles \(env\.cgp\.json\)/);
+    assert.not.match(String(r.stderr), 'SUPABASE_URL is in none');
   } finally {
     b.cleanup();
   }

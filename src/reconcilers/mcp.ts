@@ -133,8 +133,41 @@ export const mcpExpander: Expander = async (m, ctx) => {
     const s = r.spec as McpSpec;
     if (s.clients === null && defaults) s.clients = [...defaults];
   }
+  diagnostics.push(...(await labelsInBundles(m.resources, ctx)));
   return diagnostics;
 };
+
+/**
+ * env_from_secrets / headers_from_secrets name CHIT labels: when the manifest renders CHIT bundles
+ * (secrets.<name>.bundle), a label that none of them holds is probably a typo. Only labels are read here;
+ * values never leave the bundle reader.
+ */
+async function labelsInBundles(resources: import('../core/types.js').Resource[], ctx: LoadContext): Promise<Diagnostic[]> {
+  const bundles = [...new Set(resources.filter((r) => r.section === 'secrets').map((r) => (r.spec as { bundle?: string }).bundle).filter((b): b is string => typeof b === 'string'))];
+  const servers = resources.filter((r) => r.section === 'mcp' && ((r.spec as McpSpec).env_from_secrets.length || Object.keys((r.spec as McpSpec).headers_from_secrets).length));
+  if (!bundles.length || !servers.length) return [];
+  const known = new Set<string>();
+  const { readBundle, decodeBundle } = await import('../providers/chit.js');
+  for (const b of bundles) {
+    try {
+      for (const label of decodeBundle(await readBundle(b), b).keys()) known.add(label);
+    } catch {
+      return []; // the secrets kind reports a bad bundle itself
+    }
+  }
+  const out: Diagnostic[] = [];
+  for (const r of servers) {
+    const s = r.spec as McpSpec;
+    const check = (label: string, at: (string | number)[]) => {
+      if (!known.has(label)) {
+        out.push({ severity: 'warning', address: r.address, summary: `${r.address}: CHIT label ${label} is in none of this manifest's bundles (${bundles.map((b) => path.basename(b)).join(', ')})`, location: r.origin ? undefined : ctx.locate(r.address, at) });
+      }
+    };
+    s.env_from_secrets.forEach((l, i) => check(l, ['env_from_secrets', i]));
+    for (const [h, l] of Object.entries(s.headers_from_secrets)) check(l, ['headers_from_secrets', h]);
+  }
+  return out;
+}
 
 // ---- per-client intents (pure; shared by plan and apply) ---------------------------------------
 
