@@ -67,7 +67,7 @@ export function startWatch(args: string[], opts: CliOptions): WatchProc {
     proc,
     stderr: () => err,
     mark: () => events.length,
-    async next(pred, what, from = 0, ms = 30_000) {
+    async next(pred, what, from = 0, ms = 90_000) {
       return waitFor<WatchEvent | undefined>(
         () => {
           if (exited && !events.slice(from).some(pred)) throw new Error(`watcher exited while waiting for ${what}; stderr: ${err}; events: ${JSON.stringify(events.slice(-5))}`);
