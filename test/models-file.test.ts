@@ -342,6 +342,8 @@ test('a file this tool downloaded is deleted when it leaves the manifest; a hand
     writeFileSync(file, body);
     writeFileSync(path.join(s.dir, 'pmoves.mini.yaml'), `apiVersion: pmoves.ai/mini/v1\nmodels:\n${fileModel('owned', url, sha(body), '    state: absent\n')}`);
     const p2 = await s.run(['plan']);
+    assert.is(p2.exitCode, 0);
+    assert.match(String(p2.stdout), /! models\.owned .*out\/owned\.bin is declared absent but was not downloaded by pmoves mini, so it is not deleted \(apply --force deletes it\)/);
     assert.match(String(p2.stdout), /No changes/);
     const a2 = await s.run(['apply', '--auto-approve']);
     assert.is(a2.exitCode, 0);

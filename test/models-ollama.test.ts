@@ -172,7 +172,8 @@ test('delete only what this tool pulled: removed from the manifest → deleted; 
     try {
       const a = await s.run(['apply', '--auto-approve']);
       assert.is(a.exitCode, 0, text(a));
-      assert.match(String(a.stdout), /# Warning: llama3\.2 was not pulled by pmoves mini, so it is not deleted \(apply --force deletes it\)|Apply complete/);
+      assert.match(String(a.stdout), /! models\.llama llama3\.2 is declared absent but was not pulled by pmoves mini, so it is not deleted \(apply --force deletes it\)/);
+      assert.match(String(a.stdout), /Apply complete! Resources: 1 added/);
       assert.ok(peer.models.has('llama3.2:latest'), 'hand-pulled model kept');
 
       s.write(`  llama:\n    provider: ollama\n    model: llama3.2\n    state: absent\n`);

@@ -109,11 +109,14 @@ test('plan: one row per situation (action, verb, reason)', () => {
     assert.is(r.action, action, name);
     assert.is(r.verb, verb, name);
     assert.match(r.reason, reason, name);
-    assert.not.ok(r.diagnostics?.length, name);
+    assert.not.ok(r.diagnostics?.some((d) => d.severity === 'error'), name);
   }
   const down = modelsKind.plan(ollamaTarget({}), ollamaActual(false, false, digestA, 'Ollama is not reachable at http://127.0.0.1:11434 (OLLAMA_HOST): ECONNREFUSED'), ctx);
   assert.is(down.diagnostics?.[0]?.severity, 'error');
   assert.match(down.diagnostics![0]!.summary, /OLLAMA_HOST/);
+  const kept = modelsKind.plan(ollamaTarget({ state: 'absent' }, false), ollamaActual(true), ctx);
+  assert.equal(kept.diagnostics?.map((d) => d.severity), ['warning']);
+  assert.match(kept.diagnostics![0]!.summary, /not pulled by pmoves mini, so it is not deleted \(apply --force deletes it\)/);
   const forced = modelsKind.plan(ollamaTarget({ state: 'absent' }, false), ollamaActual(true), { ...ctx, flags: { force: true } });
   assert.is(forced.action, 'delete');
   void digestB;

@@ -146,7 +146,8 @@ function planOllama(t: Target<ModelSpec>, a: OllamaModelActual, ctx: PlanContext
       reason: 'absent in the manifest, but left in place',
       before,
       after: before,
-      warnings: [`${model} was not pulled by pmoves mini, so it is not deleted (apply --force deletes it)`],
+      // A no-op's warnings are not rendered: say it as a warning diagnostic (it does not block apply).
+      diagnostics: [{ severity: 'warning', address: t.address, summary: `${model} is declared absent but was not pulled by pmoves mini, so it is not deleted (apply --force deletes it)` }],
     };
   }
   if (spec.state === 'unloaded') {
@@ -195,7 +196,13 @@ function planFile(t: Target<ModelSpec>, a: FileModelActual, ctx: PlanContext): P
     if (!a.exists) return { action: 'no-op', reason: 'absent', before: null, after: null };
     if (t.prior?.owned) return remove('the manifest says absent and this tool downloaded it');
     if (force(ctx)) return remove('the manifest says absent (--force: it was not downloaded by this tool)');
-    return { action: 'no-op', reason: 'absent in the manifest, but left in place', before, after: before, warnings: [`${a.path} was not downloaded by pmoves mini, so it is not deleted (apply --force deletes it)`] };
+    return {
+      action: 'no-op',
+      reason: 'absent in the manifest, but left in place',
+      before,
+      after: before,
+      diagnostics: [{ severity: 'warning', address: t.address, summary: `${a.path} is declared absent but was not downloaded by pmoves mini, so it is not deleted (apply --force deletes it)` }],
+    };
   }
   const total = spec.size ?? a.remoteSize ?? (prior?.sha256 === spec.sha256 ? prior.size : null);
   const after = { provider: 'file', path: spec.path, sha256: shortDigest(spec.sha256), size: total !== null ? formatBytes(total) : '(unknown)', url: spec.url };
