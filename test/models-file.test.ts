@@ -276,6 +276,18 @@ test('a wrong checksum fails with both digests, deletes the temp file and writes
   }
 });
 
+test('a 404 fails at once, without retries, naming the URL and the status', async () => {
+  const s = setup(fileModel('gone', `${server.url}/no-such.bin`, 'c'.repeat(64), '    size: 1000\n'));
+  try {
+    const r = await s.run(['apply', '--auto-approve']);
+    assert.is(r.exitCode, 1);
+    assert.match(String(r.stdout), /models\.gone: Failed: cannot download http:\/\/127\.0\.0\.1:\d+\/no-such\.bin: HTTP 404 Not Found/);
+    assert.is(server.log.filter((l) => l.path === '/no-such.bin' && l.method === 'GET').length, 1);
+  } finally {
+    s.cleanup();
+  }
+});
+
 test('a server that keeps dropping: apply fails, keeps the partial file and says the next apply resumes it', async () => {
   const body = randomBytes(MiB);
   const url = server.add('flaky.bin', body, 'always-drop');

@@ -256,7 +256,9 @@ export async function downloadFile(o: DownloadOptions): Promise<DownloadResult> 
       } else {
         if (!res.ok) {
           await res.body?.cancel();
-          throw new Error(`cannot download ${o.url}: HTTP ${res.status} ${res.statusText}`.trim());
+          const e = new Error(`cannot download ${o.url}: HTTP ${res.status} ${res.statusText}`.trim());
+          // 4xx will not get better by retrying; 5xx may (the retry budget applies).
+          throw res.status < 500 ? new HttpFailure(e) : e;
         }
         let append = false;
         let total = o.size ?? null;
