@@ -102,6 +102,14 @@ test('an identical hand-written entry is adopted silently (and stays the user\'s
   assert.not.ok(r.diagnostics!.some((d) => /conflict/.test(d.summary)));
 });
 
+test('after an apply that failed half-way (pending), an identical entry is taken back as ours', () => {
+  const s = { ...spec(), clients: ['cursor'] as ClientId[] };
+  const same = CLIENTS.cursor.edit(null, 'mem', (CLIENTS.cursor.entry(s) as { entry: Record<string, unknown> }).entry);
+  const r = mcpKind.plan(target(s, { section: 'mcp', owned: true, pending: 'create' }), actual(s, { cursor: same }), planCtx());
+  assert.is(r.action, 'create', 'the registry is still to write');
+  assert.equal(r.parts!.map((p) => [p.name, p.action]), [['mem.cursor', 'no-op']], 'in the file already, and ours');
+});
+
 test('a client dropped from the list: its entry is removed from the old file', () => {
   const s = { ...spec(), clients: ['crush'] as ClientId[] };
   const crush = CLIENTS.crush.edit(null, 'mem', (CLIENTS.crush.entry(s) as { entry: Record<string, unknown> }).entry);

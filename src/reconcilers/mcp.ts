@@ -218,7 +218,10 @@ function intentsOf(t: Target<McpSpec>, actual: McpActual, force: boolean): Inten
       }
       if (file.entry !== undefined && !owned) {
         if (sameJson(file.entry, r.entry)) {
-          out.push({ client: c, path: file.path, kind: 'adopted' });
+          // After an apply that failed half-way (state still says pending), an identical entry is the one
+          // that apply wrote: take ownership back. Otherwise it is the user's and stays theirs.
+          if (t.prior?.pending) out.push({ client: c, path: file.path, kind: 'write', entry: r.entry, owned: true, notes: r.notes });
+          else out.push({ client: c, path: file.path, kind: 'adopted' });
           continue;
         }
         if (!force || file.inline) {
@@ -472,7 +475,7 @@ export const mcpKind: Kind<McpSpec, McpActual> = {
     }
     const after = registryEntry(spec, actual.clients);
     if (!changing) return { action: 'no-op', reason: 'registered', before, after: before ?? after, parts, diagnostics, ...(warnings.length ? { warnings } : {}) };
-    const fresh = !t.prior && actual.registry.entry === undefined;
+    const fresh = (!t.prior || t.prior.pending === 'create') && actual.registry.entry === undefined;
     const targets = parts.filter((p) => p.action !== 'no-op').map((p) => p.name.split('.').pop());
     return {
       action: fresh ? 'create' : 'update',
