@@ -6,7 +6,8 @@ import net from 'node:net';
 import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { cli, tempDir } from './helpers.js';
+import { statfsSync } from 'node:fs';
+import { cli, repoRoot, tempDir } from './helpers.js';
 import { fakeDigest, OllamaPeer, registryModel } from './ollama-peer.js';
 
 const QWEN = 'qwen2.5:14b-instruct-q4_K_M';
@@ -189,6 +190,40 @@ test('delete only what this tool pulled: removed from the manifest → deleted; 
       assert.ok(!peer.models.has('llama3.2:latest'));
     } finally {
       s.cleanup();
+    }
+  }));
+
+test('a recorded RTX 5090 desktop with profile: auto gets upstream\'s bundles as models, with the download budget', () =>
+  withPeer(async (peer) => {
+    const m = path.join(repoRoot, 'test', 'fixtures', 'machines', 'rtx-desktop');
+    const t = tempDir('pmoves-models-profile-');
+    try {
+      writeFileSync(path.join(t.dir, 'pmoves.mini.yaml'), 'apiVersion: pmoves.ai/mini/v1\nprofile: auto\n');
+      const r = await cli(['mini', 'plan', '--no-probe'], {
+        cwd: t.dir,
+        home: path.join(t.dir, 'home'),
+        env: { OLLAMA_HOST: peer.url, OLLAMA_MODELS: path.join(t.dir, 'ollama'), PMOVES_SYSROOT: path.join(m, 'root'), PMOVES_RECORDED_COMMANDS: path.join(m, 'commands.json') },
+      });
+      const o = String(r.stdout);
+      assert.match(o, /Hardware profile: desktop-9950xd/);
+      for (const [name, bundle] of [
+        ['agent-zero-llm', 'ollama-high'],
+        ['archon-embedding', 'ollama-high'],
+        ['mixtral-8x7b', 'vllm-large'],
+        ['reranker-qwen3-4b', 'reranker-qwen-large'],
+      ]) {
+        assert.match(o, new RegExp(`# models\\.${name} will be pulled \\(because .* is not in Ollama at ${peer.url.replace(/[.]/g, '\\.')}\\)\\n  # \\(from profile desktop-9950xd, bundle ${bundle}\\)`), o);
+      }
+      assert.match(o, /# models\.agent-zero-llm will be pulled[^\n]*\n[^\n]*\n  \+ models "agent-zero-llm" \{\n      \+ provider = "ollama"\n      \+ model    = "qwen2\.5:32b-instruct-q4_K_M"/);
+      // 19.9 GB + 622 MB + 26.4 GB + 2.5 GB
+      const m2 = /Downloads: 49\.4 GB; disk: needs 49\.9 GB, ([\d.]+) ([GT])B free/.exec(o);
+      assert.ok(m2, o);
+      const fs = statfsSync(t.dir);
+      const fits = Number(fs.bavail) * Number(fs.bsize) >= 49.9e9 + 1e8;
+      if (!fits) assert.match(o, /not enough disk space/);
+      assert.equal(peer.requests.map((x) => `${x.method} ${x.path}`).sort(), ['GET /api/ps', 'GET /api/tags'], 'one tags and one ps call for all models; nothing pulled by a plan');
+    } finally {
+      t.cleanup();
     }
   }));
 
