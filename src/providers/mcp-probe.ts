@@ -1,7 +1,7 @@
 // Readiness by a real handshake: connect (stdio, or streamable HTTP with an SSE fallback), initialize,
 // tools/list, close — under a deadline, stderr captured (never inherited). The MCP SDK is imported
 // lazily, inside probe(). A probe never throws: every failure is a ProbeResult with a clear reason.
-import { accessSync, constants } from 'node:fs';
+import { accessSync, constants, existsSync } from 'node:fs';
 import path from 'node:path';
 import { formatSeconds } from '../planner/concurrency.js';
 
@@ -77,6 +77,7 @@ export async function probe(t: ProbeTarget, baseEnv: NodeJS.ProcessEnv): Promise
       return { ok: true, tools: listed.tools.map((x) => x.name), server: v ? `${v.name} ${v.version}` : 'unknown', transport: transportName, ms: ms() };
     };
     if (t.transport === 'stdio') {
+      if (t.cwd !== null && !existsSync(t.cwd)) throw new Error(`working folder does not exist: ${t.cwd}`);
       const { StdioClientTransport } = await import('@modelcontextprotocol/sdk/client/stdio.js');
       const env: Record<string, string> = {};
       for (const [k, v] of Object.entries(baseEnv)) if (typeof v === 'string') env[k] = v;
