@@ -1,5 +1,6 @@
 // Watch mode end to end with the secrets kind: the built CLI as a daemon, real files, real signals.
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -262,6 +263,30 @@ test('--listen serves /healthz and Prometheus /metrics', async () => {
     assert.match(await (await fetch(`http://${l.address}/metrics`)).text(), /^pmoves_watch_drift_found_total 1$/m);
     const nf = await (await fetch(`http://${l.address}/nope`)).text();
     assert.match(nf, /not found/);
+    assert.is(await w.term(), 0);
+  } finally {
+    await w?.stop();
+    s.cleanup();
+  }
+});
+
+test('a lock held by another pmoves mini delays the run; it goes through once the lock is free', async () => {
+  const s = setup();
+  let w: WatchProc | undefined;
+  try {
+    w = startWatch(['-m', s.file, '--interval', '1h'], { home: s.home, cwd: s.dir });
+    await w.next(isApply, 'first apply');
+    const lock = path.join(s.home, 'lock');
+    writeFileSync(lock, JSON.stringify({ pid: process.pid, host: os.hostname(), command: 'apply', since: new Date().toISOString() }) + '\n');
+    const m = w.mark();
+    writeFileSync(s.file, manifest({ supabaseLabels: ['"SUPABASE_*"', '"MEILI_*"'] }));
+    const busy = await w.next((e) => e.event === 'busy', 'busy', m);
+    assert.match(busy.message, new RegExp(`another pmoves mini is running: pid ${process.pid}`));
+    assert.equal(s.keys('env.supabase'), ['SUPABASE_KEY', 'SUPABASE_URL'], 'nothing applied while the lock is held');
+    rmSync(lock);
+    await w.next((e) => isApply(e) && e.changed === 1, 'apply after the lock is free', m);
+    assert.equal(s.keys('env.supabase'), ['MEILI_MASTER_KEY', 'SUPABASE_KEY', 'SUPABASE_URL']);
+    assert.is(w.events.filter((e) => e.event === 'busy').length, 1, 'reported once');
     assert.is(await w.term(), 0);
   } finally {
     await w?.stop();

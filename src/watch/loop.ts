@@ -181,8 +181,9 @@ export class Watcher {
       this.debouncer.cancel();
       this.docker?.close();
       await this.fsWatcher?.close().catch(() => {});
-      await new Promise<void>((r) => (this.server ? this.server.close(() => r()) : r()));
-      this.server?.closeAllConnections?.();
+      const closed = new Promise<void>((r) => (this.server ? this.server.close(() => r()) : r()));
+      this.server?.closeAllConnections?.(); // keep-alive scrapers would otherwise hold close() open
+      await closed;
       await this.writeState(true).catch(() => {});
       this.emit('stop', `stopped${this.stopping ? ` (${this.stopping})` : ''}`, { signal: this.stopping });
     }
@@ -345,8 +346,8 @@ export class Watcher {
       });
     } catch (err) {
       if (err instanceof OperationError && /another pmoves mini is running/.test(err.message)) {
+        if (!this.lockBusy) this.emit('busy', `${err.message.split('. ')[0]}; retrying every second`, {});
         this.lockBusy = true;
-        this.emit('busy', `${err.message.split('. ')[0]}; retrying in 1s`, {});
         this.lastRun = { at: new Date().toISOString(), trigger: reasons, result: 'error', ms: Date.now() - t0, error: 'lock held by another process' };
         return;
       }

@@ -14,10 +14,11 @@ export async function runRollback(g: Globals, home: Home, genArg: string | undef
   const gens = await listGenerations(home);
   const watch = await readWatchFile(home);
   const hold = await readHold(home);
-  // What a watcher would apply now: what it last loaded, else the manifest file given with -m.
-  let avoid: Hold['avoid'] | null = watch?.desired ?? null;
+  // What a watcher would apply now: for a git source, the commit it last loaded; for a local manifest,
+  // the watcher's manifest file as it is now (else the one given with -m).
+  let avoid: Hold['avoid'] | null = watch?.source ? (watch.desired ?? null) : null;
   if (!avoid) {
-    const text = await readFileOrNull(path.resolve(g.manifest));
+    const text = (watch?.manifest ? await readFileOrNull(watch.manifest) : null) ?? (await readFileOrNull(path.resolve(g.manifest)));
     if (text !== null) avoid = { manifest_digest: createHash('sha256').update(text).digest('hex'), commit: null };
   }
   const latest = gens.length ? await readGeneration(home, gens[gens.length - 1]!) : null;
