@@ -322,7 +322,7 @@ t('rotate on a terminal: prompts twice without echo, the value never appears on 
     const NEW = 'typed-secret-9876';
     // util-linux `script` gives the CLI a real pseudo-terminal; we type only after each prompt shows.
     const cmd = `${JSON.stringify(process.execPath)} ${JSON.stringify(cliPath)} mini secrets rotate --label SUPABASE_URL --no-apply`;
-    const p = execa('script', ['-qefc', cmd, '/dev/null'], { cwd: dir, env: { NO_COLOR: '1', PMOVES_HOME: path.join(dir, 'home') }, reject: false, stdin: 'pipe' });
+    const p = execa('script', ['-qefc', cmd, '/dev/null'], { cwd: dir, env: { NO_COLOR: '1', CI: undefined, PMOVES_HOME: path.join(dir, 'home') }, reject: false, stdin: 'pipe' });
     let seen = '';
     p.stdout!.on('data', (d: Buffer) => (seen += d.toString()));
     await waitFor(() => /New value for SUPABASE_URL: /.test(seen), 'the first prompt', 90_000);
