@@ -3,21 +3,24 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { ErrorObject, ValidateFunction } from 'ajv';
-import * as Ajv2020Module from 'ajv/dist/2020.js';
+import type * as Ajv2020Module from 'ajv/dist/2020.js';
+import { createRequire } from 'node:module';
 import { schemasDir } from '../core/paths.js';
 import type { Diagnostic } from '../core/types.js';
 import { formatPath, type PathSeg, type YamlSource } from './yaml-source.js';
+import { AJV_OPTIONS, precompiled } from './schema-cache.js';
 
-// ajv ships CommonJS: under NodeNext its class is the module's `default`.
-const Ajv2020 = Ajv2020Module.default as unknown as typeof Ajv2020Module.Ajv2020;
-type AjvInstance = InstanceType<typeof Ajv2020>;
+// ajv ships CommonJS: its class is the module's `default`. Loaded only when a schema is compiled
+// in-process (precompiled validators from schema-cache.ts need just ajv's small runtime files).
+type AjvInstance = InstanceType<typeof Ajv2020Module.Ajv2020>;
 
 let ajv: AjvInstance | undefined;
 const compiled = new Map<string, ValidateFunction>();
 
 function instance(): AjvInstance {
   if (ajv) return ajv;
-  ajv = new Ajv2020({ allErrors: true, verbose: true, strict: true, allowUnionTypes: true });
+  const Ajv2020 = (createRequire(import.meta.url)('ajv/dist/2020') as { default: typeof Ajv2020Module.Ajv2020 }).default;
+  ajv = new Ajv2020({ ...AJV_OPTIONS });
   // Every schema under schemas/ (and its sub-folders) is known by its $id, so refs between them resolve.
   const walk = (dir: string) => {
     for (const ent of readdirSync(dir, { withFileTypes: true })) {
@@ -33,7 +36,7 @@ function instance(): AjvInstance {
 export function validator(schemaId: string): ValidateFunction {
   let v = compiled.get(schemaId);
   if (!v) {
-    v = instance().getSchema(schemaId);
+    v = precompiled(schemaId) ?? instance().getSchema(schemaId);
     if (!v) throw new Error(`schema ${schemaId} is not in ${schemasDir}`);
     compiled.set(schemaId, v);
   }
