@@ -61,6 +61,9 @@ export interface McpActual {
 
 export const REGISTRY_KEY = 'servers';
 
+/** Longest handshake the plan waits for (the engine's default read deadline is 60 s). */
+export const PROBE_CAP_S = 55;
+
 export function registryPath(root: string): string {
   return path.join(root, 'mcp', 'registry.json');
 }
@@ -311,7 +314,10 @@ const probeCache = new WeakMap<object, Map<string, Promise<ProbeResult>>>();
 export function probeTargetOf(spec: McpSpec, env: NodeJS.ProcessEnv): ProbeTarget {
   const headers = { ...spec.headers };
   for (const [h, label] of Object.entries(spec.headers_from_secrets)) if (env[label] !== undefined) headers[h] = env[label]!;
-  return { transport: spec.transport, command: spec.command, args: spec.args, env: spec.env, cwd: spec.cwd, url: spec.url, headers, timeout: spec.timeout, env_from_secrets: spec.env_from_secrets };
+  // All handshakes run inside one read of the kind, which the engine bounds (--refresh-timeout, default
+  // 60 s): a probe never waits longer than PROBE_CAP_S, so one slow server cannot fail every other's read.
+  const timeout = Math.min(spec.timeout, PROBE_CAP_S);
+  return { transport: spec.transport, command: spec.command, args: spec.args, env: spec.env, cwd: spec.cwd, url: spec.url, headers, timeout, env_from_secrets: spec.env_from_secrets };
 }
 
 /** One handshake per server per run (apply re-reads every resource; the answer does not change). */
