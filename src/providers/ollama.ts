@@ -1,14 +1,18 @@
 // Ollama over its REST API (docs/api.md in ollama/ollama): /api/tags, /api/ps, /api/show, /api/pull
 // (NDJSON progress), /api/generate (load/unload with keep_alive), /api/delete.
 //
-// Plain fetch rather than the `ollama` npm client: six endpoints, and we need exact control of what the
-// client does not expose well: an `{"error": …}` line inside a 200 pull stream is a failure, a 404 on
-// delete means "already gone", every request takes our AbortSignal, and OLLAMA_HOST is parsed the way
-// the Ollama CLI parses it. Tests talk to test/ollama-peer.ts through this very code.
+// node:http rather than the `ollama` npm client (or fetch): six endpoints, and we need exact control of
+// what a client hides: an `{"error": …}` line inside a 200 pull stream is a failure, a 404 on delete
+// means "already gone", every request takes our AbortSignal, and OLLAMA_HOST is parsed the way the
+// Ollama CLI parses it. node:http rather than fetch because a plan asks Ollama on every run (and watch
+// on every tick): fetch's first use loads undici, ~50-120 ms here; node:http ~6 ms. Tests talk to
+// test/ollama-peer.ts through this very code.
 //
 // Contracts: tags/ps/show never change anything. pull either returns after a `success` line or throws
 // (Ollama keeps partial layers and resumes them on the next pull). After a failed delete the model is
 // assumed to still exist.
+import http from 'node:http';
+import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
 
@@ -98,38 +102,53 @@ export class OllamaError extends Error {
   }
 }
 
+/** An HTTP answer: status and a body to read once (as text, or as a stream of chunks). */
+interface Reply {
+  status: number;
+  res: http.IncomingMessage;
+}
+
 export class OllamaClient {
   constructor(
     readonly base: string,
     private readonly signal?: AbortSignal,
-    private readonly fetchImpl: typeof fetch = fetch,
   ) {}
 
-  private async request(method: string, route: string, body?: unknown, timeoutMs?: number): Promise<Response> {
-    const signals = [this.signal, timeoutMs ? AbortSignal.timeout(timeoutMs) : undefined].filter((s): s is AbortSignal => Boolean(s));
-    try {
-      return await this.fetchImpl(`${this.base}${route}`, {
-        method,
-        headers: body === undefined ? {} : { 'content-type': 'application/json' },
-        body: body === undefined ? undefined : JSON.stringify(body),
-        signal: signals.length ? AbortSignal.any(signals) : undefined,
-      });
-    } catch (err) {
-      const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-      const why = cause?.code ?? cause?.message ?? (err as Error).message;
-      throw new OllamaError(`Ollama is not reachable at ${this.base} (OLLAMA_HOST): ${why}`);
-    }
+  private request(method: string, route: string, body?: unknown, timeoutMs?: number): Promise<Reply> {
+    const url = new URL(`${this.base}${route}`);
+    const data = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
+    const mod = url.protocol === 'https:' ? https : http;
+    return new Promise<Reply>((resolve, reject) => {
+      const req = mod.request(
+        url,
+        {
+          method,
+          headers: data ? { 'content-type': 'application/json', 'content-length': data.length } : {},
+          ...(this.signal ? { signal: this.signal } : {}),
+        },
+        (res) => resolve({ status: res.statusCode ?? 0, res }),
+      );
+      req.on('error', (err: NodeJS.ErrnoException) => reject(new OllamaError(`Ollama is not reachable at ${this.base} (OLLAMA_HOST): ${err.code ?? err.message}`)));
+      if (timeoutMs) req.setTimeout(timeoutMs, () => req.destroy(Object.assign(new Error(`no answer within ${timeoutMs / 1000} s`), { code: `no answer within ${timeoutMs / 1000} s` })));
+      req.end(data);
+    });
   }
 
-  private async json<T>(res: Response, what: string): Promise<T> {
-    const text = await res.text();
+  private async text(r: Reply): Promise<string> {
+    const chunks: Buffer[] = [];
+    for await (const c of r.res) chunks.push(c as Buffer);
+    return Buffer.concat(chunks).toString('utf8');
+  }
+
+  private async json<T>(r: Reply, what: string): Promise<T> {
+    const text = await this.text(r);
     let data: unknown;
     try {
       data = text ? JSON.parse(text) : {};
     } catch {
-      throw new OllamaError(`${what}: Ollama answered HTTP ${res.status} with a body that is not JSON`, res.status);
+      throw new OllamaError(`${what}: Ollama answered HTTP ${r.status} with a body that is not JSON`, r.status);
     }
-    if (!res.ok) throw new OllamaError(`${what}: ${errorText(data) ?? `HTTP ${res.status}`}`, res.status);
+    if (r.status < 200 || r.status >= 300) throw new OllamaError(`${what}: ${errorText(data) ?? `HTTP ${r.status}`}`, r.status);
     return data as T;
   }
 
@@ -147,7 +166,7 @@ export class OllamaClient {
   async show(model: string): Promise<Record<string, unknown> | null> {
     const res = await this.request('POST', '/api/show', { model }, 15_000);
     if (res.status === 404) {
-      await res.body?.cancel();
+      res.res.resume();
       return null;
     }
     return this.json(res, `show ${model}`);
@@ -156,11 +175,10 @@ export class OllamaClient {
   /** Streams /api/pull; each NDJSON line goes to onProgress. An `error` line (even in a 200) throws. */
   async pull(model: string, onProgress: (p: PullProgress) => void): Promise<void> {
     const res = await this.request('POST', '/api/pull', { model, stream: true });
-    if (!res.ok) {
+    if (res.status !== 200) {
       await this.json(res, `pull ${model}`);
       throw new OllamaError(`pull ${model}: HTTP ${res.status}`, res.status);
     }
-    if (!res.body) throw new OllamaError(`pull ${model}: Ollama sent no body`);
     let success = false;
     const decoder = new TextDecoder();
     let buf = '';
@@ -184,7 +202,7 @@ export class OllamaClient {
       onProgress(p);
     };
     try {
-      for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+      for await (const chunk of res.res as AsyncIterable<Buffer>) {
         buf += decoder.decode(chunk, { stream: true });
         let nl: number;
         while ((nl = buf.indexOf('\n')) >= 0) {
@@ -195,7 +213,7 @@ export class OllamaClient {
       handle(buf + decoder.decode());
     } catch (err) {
       if (err instanceof OllamaError) {
-        await res.body.cancel().catch(() => {});
+        res.res.destroy();
         throw err;
       }
       throw new OllamaError(`pull ${model}: the connection to Ollama broke: ${(err as Error).message}`);
@@ -213,7 +231,7 @@ export class OllamaClient {
   async delete(model: string): Promise<boolean> {
     const res = await this.request('DELETE', '/api/delete', { model }, 60_000);
     if (res.status === 404) {
-      await res.body?.cancel();
+      res.res.resume();
       return false;
     }
     await this.json(res, `delete ${model}`);
