@@ -18,6 +18,8 @@ export interface GitSourceOptions {
   allowedSigners?: string;
   home: Home;
   env: NodeJS.ProcessEnv;
+  /** Aborted on SIGTERM: a fetch in flight is cancelled. */
+  signal?: AbortSignal;
 }
 
 export type SyncResult =
@@ -75,6 +77,7 @@ export class GitSource {
       reject: false,
       stdin: 'ignore',
       timeout: 300_000,
+      ...(this.o.signal ? { cancelSignal: this.o.signal } : {}),
     });
     if (r.exitCode !== 0) {
       const msg = String(r.stderr || r.stdout).trim().split('\n').filter(Boolean).slice(-3).join('; ');

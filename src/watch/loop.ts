@@ -101,7 +101,7 @@ export class Watcher {
     this.debouncer = debounce(o.debounceMs, (reasons) => {
       for (const r of reasons) this.trigger(r);
     });
-    this.git = o.git ? new GitSource({ ...o.git, home: o.home, env: o.env }) : null;
+    this.git = o.git ? new GitSource({ ...o.git, home: o.home, env: o.env, signal: this.ac.signal }) : null;
   }
 
   /** "Look again" now (no debounce). */
