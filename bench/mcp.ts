@@ -46,7 +46,7 @@ export async function bench(): Promise<Row[]> {
         rssMb: p.rssMb,
         target: '< 300 ms',
         ok: p.ms < 300,
-        note: `+${(p.ms - e.ms).toFixed(0)} ms over an empty plan (${e.ms.toFixed(0)} ms), load average ${load} on ${os.cpus().length} cores`,
+        note: `${p.ms >= e.ms ? '+' : ''}${(p.ms - e.ms).toFixed(0)} ms against an empty plan (${e.ms.toFixed(0)} ms), load average ${load} on ${os.cpus().length} cores`,
       });
       const probed = repeat(3, () => runNode([cli, 'mini', 'plan', '-m', file], env));
       rows.push({ name: 'mcp: probing plan, 10 real memory servers', ms: probed.ms, rssMb: probed.rssMb, note: `handshake cost over no-probe: ${(probed.ms - p.ms).toFixed(0)} ms for 10 servers` });

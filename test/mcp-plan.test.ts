@@ -6,7 +6,10 @@ import { pmovesHome } from '../src/core/home.js';
 import { resolveUserPath } from '../src/manifest/load.js';
 import type { StateEntry } from '../src/core/types.js';
 import { CLIENTS, type ClientId } from '../src/providers/mcp-clients.js';
-import { mcpKind, registryEntry, type McpActual, type McpSpec } from '../src/reconcilers/mcp.js';
+import { detectClients, mcpKind, registryEntry, type McpActual, type McpSpec } from '../src/reconcilers/mcp.js';
+import { mkdirSync } from 'node:fs';
+import nodePath from 'node:path';
+import { tempDir } from './helpers.js';
 
 const ctx: LoadContext = {
   manifestPath: '/p/pmoves.mini.yaml',
@@ -168,6 +171,21 @@ test('readiness: a failed probe or missing commands are warnings; describe says 
   const rb = mcpKind.plan(target(s), bad, planCtx());
   assert.equal(rb.diagnostics![0]!.summary, 'not ready: handshake timed out after 10 s');
   assert.is(rb.diagnostics![0]!.detail, 'stderr: line1\nline2');
+});
+
+test('no clients and no mcp_clients: every agent whose config folder exists here', async () => {
+  const t = tempDir();
+  try {
+    const home = t.dir;
+    for (const d of ['.cursor', '.codex', '.claude', 'project/.vscode']) mkdirSync(nodePath.join(home, d), { recursive: true });
+    const env = { HOME: home };
+    const c: LoadContext = { ...ctx, env, manifestDir: nodePath.join(home, 'project'), resolvePath: (p) => resolveUserPath(p, nodePath.join(home, 'project'), env) };
+    const s = mcpKind.normalize({ command: 'x' }, 'mem', c);
+    assert.is(s.clients, null);
+    assert.equal(await detectClients(s, env), ['codex', 'claude-code', 'cursor', 'vscode']);
+  } finally {
+    t.cleanup();
+  }
 });
 
 test.run();

@@ -32,8 +32,6 @@ export interface ClientDef {
   label: string;
   /** Config file by the client's own rules. `projectDir` = the manifest's folder (project-scoped clients). */
   defaultPath(env: NodeJS.ProcessEnv, projectDir: string, platform?: NodeJS.Platform): string;
-  /** The folder whose existence says "this agent is installed / used here" (default client detection). */
-  marker(env: NodeJS.ProcessEnv, projectDir: string, platform?: NodeJS.Platform): string;
   /** The server as this client writes it. */
   entry(spec: ServerEntrySpec): EntryResult;
   read(text: string | null, name: string): { entry: unknown; names: string[]; inline?: boolean };
@@ -83,7 +81,6 @@ export const CLIENTS: Record<ClientId, ClientDef> = {
     id: 'crush',
     label: 'Crush',
     defaultPath: (env) => path.join(env.CRUSH_GLOBAL_CONFIG || path.join(xdgConfig(env), 'crush'), 'crush.json'),
-    marker: (env) => env.CRUSH_GLOBAL_CONFIG || path.join(xdgConfig(env), 'crush'),
     entry(spec) {
       const notes = toolNotes(spec, 'Crush', false, true);
       if (spec.transport === 'stdio') {
@@ -101,7 +98,6 @@ export const CLIENTS: Record<ClientId, ClientDef> = {
     id: 'codex',
     label: 'Codex',
     defaultPath: (env) => path.join(env.CODEX_HOME || path.join(home(env), '.codex'), 'config.toml'),
-    marker: (env) => env.CODEX_HOME || path.join(home(env), '.codex'),
     entry(spec) {
       if (spec.transport === 'sse') return { unsupported: 'Codex does not speak the SSE transport (only stdio and streamable HTTP)' };
       const tools = omitEmpty({ enabled_tools: spec.enabled_tools ?? undefined, disabled_tools: spec.disabled_tools });
@@ -129,7 +125,6 @@ export const CLIENTS: Record<ClientId, ClientDef> = {
     id: 'claude-desktop',
     label: 'Claude Desktop',
     defaultPath: (env, _p, platform = process.platform) => path.join(claudeDesktopDir(env, platform), 'claude_desktop_config.json'),
-    marker: (env, _p, platform = process.platform) => claudeDesktopDir(env, platform),
     entry(spec) {
       if (spec.transport !== 'stdio') return { unsupported: 'Claude Desktop reads only stdio servers from its config file (add remote servers as connectors in the app)' };
       const notes = toolNotes(spec, 'Claude Desktop', false, false);
@@ -144,7 +139,6 @@ export const CLIENTS: Record<ClientId, ClientDef> = {
     id: 'claude-code',
     label: 'Claude Code',
     defaultPath: (_env, projectDir) => path.join(projectDir, '.mcp.json'),
-    marker: (_env, projectDir) => projectDir,
     entry(spec) {
       const notes = toolNotes(spec, 'Claude Code', false, false);
       if (spec.transport === 'stdio') return { entry: omitEmpty({ type: 'stdio', command: spec.command, args: spec.args, env: envWithRefs(spec, (l) => `\${${l}}`) }), notes };
@@ -156,7 +150,6 @@ export const CLIENTS: Record<ClientId, ClientDef> = {
     id: 'cursor',
     label: 'Cursor',
     defaultPath: (env) => path.join(home(env), '.cursor', 'mcp.json'),
-    marker: (env) => path.join(home(env), '.cursor'),
     entry(spec) {
       const notes = toolNotes(spec, 'Cursor', false, false);
       if (spec.transport === 'stdio') return { entry: omitEmpty({ command: spec.command, args: spec.args, env: envWithRefs(spec, (l) => `\${env:${l}}`) }), notes };
@@ -168,7 +161,6 @@ export const CLIENTS: Record<ClientId, ClientDef> = {
     id: 'vscode',
     label: 'VS Code',
     defaultPath: (_env, projectDir) => path.join(projectDir, '.vscode', 'mcp.json'),
-    marker: (_env, projectDir) => path.join(projectDir, '.vscode'),
     entry(spec) {
       const notes = toolNotes(spec, 'VS Code', false, false);
       if (spec.transport === 'stdio') {

@@ -297,14 +297,12 @@ async function isDir(p: string): Promise<boolean> {
 }
 
 /** Agents whose config folder exists here (the default when neither clients nor mcp_clients is given). */
-export async function detectClients(spec: McpSpec, env: NodeJS.ProcessEnv, platform: NodeJS.Platform = process.platform): Promise<ClientId[]> {
+export async function detectClients(spec: McpSpec, env: NodeJS.ProcessEnv): Promise<ClientId[]> {
   const found: ClientId[] = [];
-  const projectDir = path.dirname(spec.paths['claude-code']);
   for (const c of CLIENT_IDS) {
-    const marker = c === 'claude-code' ? path.join(env.HOME ?? '', '.claude') : c === 'vscode' ? path.dirname(spec.paths.vscode) : path.dirname(spec.paths[c]);
+    // Claude Code's project file sits beside the manifest: the user-level ~/.claude says it is installed.
+    const marker = c === 'claude-code' ? path.join(env.HOME ?? '', '.claude') : path.dirname(spec.paths[c]);
     if (await isDir(marker)) found.push(c);
-    void projectDir;
-    void platform;
   }
   return found;
 }
