@@ -319,8 +319,26 @@ export class Watcher {
     const { applyOnce } = await import('../engine/run.js');
     let result: ApplyFlowResult;
     const progress = (line: string) => this.emit('progress', line, {});
+    // The plan line comes before the apply's progress. Drift: changes found in resources that were in
+    // sync the run before, while the desired state stayed the same and no file or commit changed.
+    const wasOk = new Set(Object.entries(this.resources).filter(([, r]) => r.result === 'ok').map(([a]) => a));
+    let drift = 0;
+    const onPlan = ({ plan }: { plan: ApplyFlowResult['plan'] }) => {
+      const errors = new Map<string, string[]>();
+      for (const d of plan.diagnostics) if (d.severity === 'error' && d.address) errors.set(d.address, [...(errors.get(d.address) ?? []), d.summary]);
+      const changing = plan.changes.filter((c) => c.action !== 'no-op' && !exclude.has(c.address) && !errors.has(c.address));
+      drift = this.prevDigest === digest && !words.has('file') && !words.has('git') ? changing.filter((c) => wasOk.has(c.address)).length : 0;
+      const s = plan.summary;
+      const inBackoff = [...exclude];
+      this.emit(
+        'plan',
+        `plan: ${s.add} to add, ${s.change} to change, ${s.destroy} to destroy${drift ? ` (drift: ${drift})` : ''}${errors.size ? `; errors in ${[...errors.keys()].join(', ')}` : ''}${inBackoff.length ? `; in backoff: ${inBackoff.join(', ')}` : ''}`,
+        { add: s.add, change: s.change, destroy: s.destroy, drift, errors: [...errors].map(([address, e]) => ({ address, error: e.join('; ') })), excluded: inBackoff },
+      );
+    };
     try {
       result = await applyOnce({
+        onPlan,
         manifestPath,
         home: this.o.home,
         env: this.o.env,
@@ -367,7 +385,6 @@ export class Watcher {
       if (d.address) planErrors.set(d.address, [...(planErrors.get(d.address) ?? []), d.summary]);
       else globalErrors.push(formatDiagnostic(d));
     }
-    const wasOk = new Set(Object.entries(this.resources).filter(([, r]) => r.result === 'ok').map(([a]) => a));
     const reports = new Map((result.report?.resources ?? []).map((r) => [r.address, r] as const));
     const failed: { address: string; error: string; retry_in_ms: number }[] = [];
     const skipped: { address: string; error: string }[] = [];
@@ -401,19 +418,9 @@ export class Watcher {
     for (const a of Object.keys(this.resources)) if (!addresses.has(a)) delete this.resources[a];
     this.metrics.failing = this.backoff.size;
 
-    // drift: changes found while the desired state stayed the same and no file or commit changed
-    const changing = plan.changes.filter((c) => c.action !== 'no-op' && !exclude.has(c.address) && !planErrors.has(c.address));
-    const drift = this.prevDigest === digest && !words.has('file') && !words.has('git') ? changing.filter((c) => wasOk.has(c.address)).length : 0;
     this.metrics.driftFound += drift;
     this.prevDigest = digest;
-
-    const s = plan.summary;
     const excluded = [...exclude];
-    this.emit(
-      'plan',
-      `plan: ${s.add} to add, ${s.change} to change, ${s.destroy} to destroy${drift ? ` (drift: ${drift})` : ''}${planErrors.size ? `; errors in ${[...planErrors.keys()].join(', ')}` : ''}${excluded.length ? `; in backoff: ${excluded.join(', ')}` : ''}`,
-      { add: s.add, change: s.change, destroy: s.destroy, drift, errors: [...planErrors].map(([address, e]) => ({ address, error: e.join('; ') })), excluded },
-    );
     const r = result.report;
     const converged = !failed.length && !skipped.length && !globalErrors.length && this.backoff.size === 0;
     const ms = Date.now() - t0;
