@@ -1,11 +1,11 @@
-// A service whose healthcheck fails, on a real Docker Engine: apply (wait: true) fails naming it after
-// wait_timeout; the plan then shows it to be recreated because it is unhealthy.
+// On a real Docker Engine: a service whose healthcheck fails (apply waits and fails naming it; the plan
+// then recreates it), and a stack whose env file a secrets resource writes in the same apply.
 import { execa } from 'execa';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { cli, tempDir } from './helpers.js';
+import { cli, repoRoot, tempDir } from './helpers.js';
 
 const tmp = tempDir('pmoves-stacks-health-');
 const home = path.join(tmp.dir, 'home');
@@ -31,6 +31,7 @@ test.before(() => {
 
 test.after(async () => {
   await execa('docker-compose', ['-p', project, '-f', path.join(tmp.dir, 'docker-compose.yml'), 'down', '-v'], { reject: false, cwd: tmp.dir });
+  await execa('docker-compose', ['-p', `${project}-env`, '-f', path.join(tmp.dir, 'env-compose.yml'), 'down', '-v'], { reject: false, cwd: tmp.dir });
   tmp.cleanup();
 });
 
@@ -49,6 +50,39 @@ test('apply waits for health and fails naming the unhealthy service; the plan th
   assert.match(String(p.stdout), '# stacks.h.sick will be recreated (because it is unhealthy)');
   const s = await cli(['mini', 'status', '-m', manifest], { home });
   assert.match(String(s.stdout), /stacks\.h\.sick\s+drifted\s+it is unhealthy/);
+});
+
+test('env_files written by secrets.env in the same apply: planned after it, applied, values never in state', async () => {
+  writeFileSync(
+    path.join(tmp.dir, 'env-compose.yml'),
+    'services:\n  app:\n    image: pmoves-test/busybox:latest\n    init: true\n    command: ["sleep", "2147483647"]\n    environment:\n      SUPABASE_URL: ${SUPABASE_URL}\n',
+  );
+  const m = path.join(tmp.dir, 'env.yaml');
+  writeFileSync(
+    m,
+    `apiVersion: pmoves.ai/mini/v1
+secrets:
+  env:
+    bundle: ${JSON.stringify(path.join(repoRoot, 'examples', 'quickstart', 'env.cgp.json'))}
+    env_file: out/env.shared
+stacks:
+  app:
+    files: [env-compose.yml]
+    project: ${project}-env
+    env_files: [out/env.shared]
+    depends_on: [secrets.env]
+`,
+  );
+  const h = path.join(tmp.dir, 'home-env');
+  const a = await cli(['mini', 'apply', '--auto-approve', '-m', m], { home: h, timeout: 120_000 });
+  assert.is(a.exitCode, 0, String(a.stdout) + String(a.stderr));
+  assert.match(String(a.stdout), 'does not exist yet; the services are planned after secrets.env apply');
+  assert.match(String(a.stdout), 'stacks.app: Creation complete');
+  const value = /^SUPABASE_URL=(.*)$/m.exec(readFileSync(path.join(tmp.dir, 'out', 'env.shared'), 'utf8'))![1]!;
+  const env = (await execa('docker', ['inspect', '--format', '{{json .Config.Env}}', `${project}-env_app_1`])).stdout;
+  assert.match(env, `SUPABASE_URL=${value}`);
+  assert.not.match(readFileSync(path.join(h, 'state.json'), 'utf8'), value);
+  assert.match(String((await cli(['mini', 'plan', '-m', m], { home: h })).stdout), 'No changes.');
 });
 
 test.run();
