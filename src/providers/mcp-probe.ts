@@ -92,9 +92,15 @@ export async function probe(t: ProbeTarget, baseEnv: NodeJS.ProcessEnv): Promise
         exited ??= 'the server process exited';
         origClose?.();
       };
+      const stderrDone = new Promise<void>((resolve) => {
+        transport.stderr?.on('end', () => resolve());
+        transport.stderr?.on('close', () => resolve());
+      });
       try {
         await client.connect(transport);
       } catch (err) {
+        // The process has closed; its last stderr lines may still be in the pipe: let them arrive.
+        await Promise.race([stderrDone, new Promise((r) => setTimeout(r, 300).unref())]);
         const e = err as NodeJS.ErrnoException;
         if (e.code === 'ENOENT') throw new Error(`command not found: ${t.command}`);
         if (exited || /closed/i.test(e.message)) throw new Error('the server exited before answering initialize');
