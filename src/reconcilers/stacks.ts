@@ -467,6 +467,21 @@ export const stacksKind: Kind<StackSpec, StackActual> = {
 
   apply: applyStack,
 
+  finalize(planned) {
+    // Two stacks with one compose project would undo each other on every apply.
+    const byProject = new Map<string, string[]>();
+    for (const { target } of planned) {
+      if (!target.desired) continue;
+      const p = target.desired.spec.project;
+      byProject.set(p, [...(byProject.get(p) ?? []), target.address]);
+    }
+    const diagnostics: Diagnostic[] = [];
+    for (const [p, addrs] of byProject) {
+      if (addrs.length > 1) diagnostics.push({ severity: 'error', address: addrs[1], summary: `compose project "${p}" is also used by ${addrs[0]}: give each stack its own project` });
+    }
+    return { diagnostics };
+  },
+
   describe(t, actual) {
     const out = [`project ${actual.project}`];
     const running = new Set(actual.containers.filter((c) => c.state === 'running').map((c) => c.service));
