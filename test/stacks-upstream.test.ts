@@ -94,6 +94,17 @@ test('env files that do not exist yet: waits for a dependency that writes them, 
   assert.match(String(r.stdout), `# stacks.app will be created (because ${gone} does not exist yet; the services are planned after stacks.first apply)`);
 });
 
+test('bad stack specs: file:line:column and what was expected, exit 1, nothing read', async () => {
+  const m = manifest(`  bad:\n    project: Not_Valid\n    files: []\n    state: sideways\n`);
+  const r = await cli(['mini', 'validate', '-m', m], { home });
+  assert.is(r.exitCode, 1);
+  const e = String(r.stderr);
+  assert.match(e, /pmoves\.mini\.yaml:4:14: stacks\.bad\.project: /);
+  assert.match(e, /stacks\.bad\.files: /);
+  assert.match(e, /stacks\.bad\.state: /);
+  assert.not.match(e, '    at ');
+});
+
 test('the cache key covers compose files, env files, the env_file files the compose files name, profiles and named variables', async () => {
   const call = { project, project_directory: tmp.dir, files: [path.join(compose, 'docker-compose.external.yml')], profiles: [] as string[], env_files: [path.join(tmp.dir, 'vars.env')] };
   const env = { WGER_IMAGE: 'a', UNRELATED: 'x' };
