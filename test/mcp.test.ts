@@ -232,6 +232,10 @@ test('hanging and crashing servers: clear diagnostics within their timeout, the 
         '  tools:',
         '    command: docker',
         '    required_commands: [pmoves-no-such-command]',
+        '  leaky:',
+        `    command: ${node}`,
+        `    args: [-e, "process.stderr.write('token=' + process.env.MCP_DOCKER_TOKEN + '\\\\n'); process.exit(1)"]`,
+        '    env_from_secrets: [MCP_DOCKER_TOKEN]',
         '',
       ].join('\n'),
     );
@@ -245,12 +249,14 @@ test('hanging and crashing servers: clear diagnostics within their timeout, the 
     assert.match(p, '! mcp.tools not ready: missing commands: pmoves-no-such-command');
     assert.not.match(p, 'mcp.slow not ready');
     assert.match(p, '# secrets.env will be created');
-    assert.match(p, 'Plan: 6 to add');
+    assert.match(p, 'Plan: 7 to add');
+    assert.match(p, 'stderr: token=(sensitive value)', 'a credential a failed server echoes is hidden');
+    assert.not.ok(out(plan).includes(SECRET));
 
     const apply = await b.run(['apply', '--auto-approve']);
     assert.is(apply.exitCode, 0, out(apply));
     const dotMcp = JSON.parse(readFileSync(path.join(b.dir, '.mcp.json'), 'utf8')) as { mcpServers: Record<string, unknown> };
-    assert.equal(Object.keys(dotMcp.mcpServers).sort(), ['crash', 'hang', 'missing', 'slow', 'tools']);
+    assert.equal(Object.keys(dotMcp.mcpServers).sort(), ['crash', 'hang', 'leaky', 'missing', 'slow', 'tools']);
     assert.ok(existsSync(path.join(b.dir, 'out', 'env.shared')));
     const after = await b.run(['plan']);
     assert.match(String(after.stdout), 'No changes.');

@@ -329,6 +329,18 @@ function probeOnce(ctx: RunContext, spec: McpSpec): Promise<ProbeResult> {
   return p;
 }
 
+/** A failed server's stderr and error may echo its credentials: never let those values through. */
+function redacted(r: ProbeResult, spec: McpSpec, env: NodeJS.ProcessEnv): ProbeResult {
+  if (r.ok) return r;
+  const values = [...spec.env_from_secrets, ...Object.values(spec.headers_from_secrets)]
+    .map((l) => env[l])
+    .filter((v): v is string => typeof v === 'string' && v.length >= 4)
+    .sort((a, b) => b.length - a.length);
+  if (!values.length) return r;
+  const hide = (text: string) => values.reduce((t, v) => t.split(v).join('(sensitive value)'), text);
+  return { ...r, error: hide(r.error), stderr: hide(r.stderr) };
+}
+
 async function readOne(ctx: RunContext, t: Target<McpSpec>): Promise<McpActual> {
   const spec = t.desired?.spec;
   const prior = stateOf(t);
@@ -346,7 +358,7 @@ async function readOne(ctx: RunContext, t: Target<McpSpec>): Promise<McpActual> 
   reads.push(readFile(regFile, (text) => readJsonEntry(text, REGISTRY_KEY, t.name)).then((f) => void (registry = f)));
   const missing = spec ? missingCommands(spec.required_commands, ctx.env) : [];
   const unset = spec ? [...spec.env_from_secrets, ...Object.values(spec.headers_from_secrets)].filter((l) => !ctx.env[l]) : [];
-  const probing = spec && ctx.flags.probe !== false && !missing.length ? probeOnce(ctx, spec) : Promise.resolve(null);
+  const probing = spec && ctx.flags.probe !== false && !missing.length ? probeOnce(ctx, spec).then((r) => redacted(r, spec, ctx.env)) : Promise.resolve(null);
   const [probed] = await Promise.all([probing, ...reads]);
   const actual = { clients, files, stale, registry, missing, unset, home: ctx.env.HOME ?? null } as McpActual;
   // Readiness is health, not state: kept out of the actual-state digest (not enumerable), so a saved
