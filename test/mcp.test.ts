@@ -243,7 +243,7 @@ test('hanging and crashing servers: clear diagnostics within their timeout, the 
     assert.is(plan.exitCode, 0, out(plan));
     const p = String(plan.stdout);
     assert.match(p, '! mcp.hang not ready: handshake timed out after 2 s');
-    assert.match(p, '! mcp.crash not ready: the server exited before answering initialize');
+    assert.match(p, '! mcp.crash not ready: the server exited with code 3 before answering initialize');
     assert.match(p, 'EXIT_AT_ONCE_CONFIG is not set', 'stderr of the crashed server is shown');
     assert.match(p, '! mcp.missing not ready: command not found: pmoves-no-such-server');
     assert.match(p, '! mcp.tools not ready: missing commands: pmoves-no-such-command');

@@ -92,6 +92,17 @@ export async function probe(t: ProbeTarget, baseEnv: NodeJS.ProcessEnv): Promise
         exited ??= 'the server process exited';
         origClose?.();
       };
+      // The exit code says more than "connection closed"; the SDK keeps the child private, so look only
+      // if it is there (a newer SDK without it just gives the plainer message).
+      let exitInfo: string | null = null;
+      const start = transport.start.bind(transport);
+      transport.start = async () => {
+        await start();
+        const child = (transport as unknown as { _process?: import('node:child_process').ChildProcess })._process;
+        child?.once('exit', (code, signal) => {
+          exitInfo = signal ? `was killed by ${signal}` : `exited with code ${code}`;
+        });
+      };
       const stderrDone = new Promise<void>((resolve) => {
         transport.stderr?.on('end', () => resolve());
         transport.stderr?.on('close', () => resolve());
@@ -103,7 +114,7 @@ export async function probe(t: ProbeTarget, baseEnv: NodeJS.ProcessEnv): Promise
         await Promise.race([stderrDone, new Promise((r) => setTimeout(r, 300).unref())]);
         const e = err as NodeJS.ErrnoException;
         if (e.code === 'ENOENT') throw new Error(`command not found: ${t.command}`);
-        if (exited || /closed/i.test(e.message)) throw new Error('the server exited before answering initialize');
+        if (exited || exitInfo || /closed/i.test(e.message)) throw new Error(`the server ${exitInfo ?? 'exited'} before answering initialize`);
         throw err;
       }
       return finish('stdio');
