@@ -6,7 +6,8 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { composeInputs, composeProjects, watchDockerEvents, type DockerEvent } from '../src/watch/docker-events.js';
+import { composeProjects, watchDockerEvents, type DockerEvent } from '../src/watch/docker-events.js';
+import { stacksKind } from '../src/reconcilers/stacks.js';
 import { tempDir, waitFor } from './helpers.js';
 import { isApply, startWatch, writeBundle, type WatchProc } from './watch-helpers.js';
 
@@ -31,15 +32,9 @@ test('composeProjects picks the compose project of each stack', () => {
   );
 });
 
-test('composeInputs lists compose and env files of stacks', () => {
-  assert.equal(
-    composeInputs([
-      { section: 'stacks', spec: { files: ['/a/docker-compose.yml', '/a/gpu.yml'], env_files: ['/a/.env'] } },
-      { section: 'secrets', spec: { files: ['/nope'] } },
-      { section: 'stacks', spec: { files: ['/a/docker-compose.yml'] } },
-    ]),
-    ['/a/docker-compose.yml', '/a/gpu.yml', '/a/.env'],
-  );
+test('the stacks kind reports compose and env files as inputs, so the watcher sees their edits', () => {
+  const r = { address: 'stacks.a', section: 'stacks', name: 'a', dependsOn: [], spec: { files: ['/a/docker-compose.yml', '/a/gpu.yml'], env_files: ['/a/.env'] } };
+  assert.equal(stacksKind.inputs!(r as never), ['/a/docker-compose.yml', '/a/gpu.yml', '/a/.env']);
 });
 
 test('the event stream reports drift actions for the watched project only', async () => {

@@ -55,20 +55,6 @@ export function composeProjects(resources: { section: string; name: string; spec
   return [...out].sort();
 }
 
-/**
- * Compose files and env files of the stacks among `resources`. The stacks kind does not report them
- * through Kind.inputs (yet); watching them here makes a compose edit a trigger either way.
- */
-export function composeInputs(resources: { section: string; spec: unknown }[]): string[] {
-  const out = new Set<string>();
-  for (const r of resources) {
-    if (r.section !== 'stacks') continue;
-    const s = (r.spec ?? {}) as Record<string, unknown>;
-    for (const key of ['files', 'env_files']) for (const f of Array.isArray(s[key]) ? (s[key] as unknown[]) : []) if (typeof f === 'string' && f) out.add(f);
-  }
-  return [...out];
-}
-
 export function watchDockerEvents(onEvent: (e: DockerEvent) => void, onStatus: (line: string) => void, opts: { baseMs?: number; maxMs?: number; env?: NodeJS.ProcessEnv } = {}): DockerEventsHandle {
   const env = opts.env ?? process.env;
   let projects = new Set<string>();

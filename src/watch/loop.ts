@@ -17,7 +17,7 @@ import type { Resource } from '../core/types.js';
 import type { ApplyFlowResult } from '../engine/run.js';
 import { Backoff, backoffDelay } from './backoff.js';
 import { debounce, type Debouncer } from './debounce.js';
-import { composeInputs, composeProjects, watchDockerEvents, type DockerEventsHandle } from './docker-events.js';
+import { composeProjects, watchDockerEvents, type DockerEventsHandle } from './docker-events.js';
 import { GitSource } from './git-source.js';
 import { clearHold, holdMatches, latestGeneration, listGenerations, readGeneration, readHold, recordGeneration, resourcesDigest, writeHold, type Generation } from './history.js';
 import { newMetrics, serveMetrics, type Metrics } from './metrics.js';
@@ -280,7 +280,7 @@ export class Watcher {
       this.manifestValid = true;
       this.metrics.manifestValid = true;
       this.lastInvalid = null;
-      this.good = { manifestPath, manifestDigest: m.digest, resources: m.resources, inputs: [...new Set([...m.inputs, ...composeInputs(m.resources)])], commit };
+      this.good = { manifestPath, manifestDigest: m.digest, resources: m.resources, inputs: m.inputs, commit };
       for (const d of loaded.diagnostics) this.emit('warning', formatDiagnostic(d), { diagnostic: formatDiagnostic(d) });
       await this.setWatched(this.good.inputs);
     }
