@@ -7,8 +7,8 @@ type Bench = { name: string; load: () => Promise<{ bench: () => Promise<Row[]> }
 const benches: Bench[] = [
   { name: 'engine', load: () => import('./engine.js') },
   { name: 'secrets', load: () => import('./secrets.js') },
-  { name: 'models', load: () => import('./models.js') },
   { name: 'stacks', load: () => import('./stacks.js') },
+  { name: 'models', load: () => import('./models.js') },
   { name: 'profile', load: () => import('./profile.js') },
   { name: 'mcp', load: () => import('./mcp.js') },
   { name: 'watch', load: () => import('./watch.js') },
