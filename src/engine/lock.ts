@@ -16,7 +16,8 @@ export interface Lock {
   release(): Promise<void>;
 }
 
-function alive(pid: number): boolean {
+/** Whether a process with this pid exists (EPERM: it exists, owned by someone else). */
+export function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
@@ -56,14 +57,14 @@ export async function acquireLock(home: Home, command: string, timeoutMs = 0): P
     }
     const holder = await readHolder(home.lock);
     const sameHost = !holder || holder.host === os.hostname();
-    if (!holder || (sameHost && !alive(holder.pid))) {
+    if (!holder || (sameHost && !processAlive(holder.pid))) {
       // A dead holder (or a lock file cut short by a crash): take it over. Rename first so two
       // processes racing for the same stale lock cannot both remove a fresh one.
       const stale = `${home.lock}.stale.${process.pid}`;
       const moved = await fsp.rename(home.lock, stale).then(() => true, () => false);
       if (moved) {
         const took = await readHolder(stale);
-        if (took && holder && took.pid !== holder.pid && alive(took.pid)) {
+        if (took && holder && took.pid !== holder.pid && processAlive(took.pid)) {
           // we raced and moved a live holder's fresh lock: put it back
           await fsp.link(stale, home.lock).catch(() => {});
         }

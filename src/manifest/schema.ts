@@ -153,7 +153,8 @@ export function closest(word: string, options: string[]): string | undefined {
   return best !== undefined && bestD <= Math.max(2, Math.floor(word.length / 3)) ? best : undefined;
 }
 
-function levenshtein(a: string, b: string): number {
+/** Levenshtein distance (one row). */
+export function levenshtein(a: string, b: string): number {
   const row = Array.from({ length: b.length + 1 }, (_, i) => i);
   for (let i = 1; i <= a.length; i++) {
     let prev = row[0]!;

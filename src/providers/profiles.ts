@@ -8,7 +8,7 @@ import { readFileOrNull, writeFileAtomic } from '../core/fs.js';
 import type { Home } from '../core/home.js';
 import { profilesDir as builtinDir } from '../core/paths.js';
 import type { Diagnostic } from '../core/types.js';
-import { closest, validate } from '../manifest/schema.js';
+import { closest, levenshtein, validate } from '../manifest/schema.js';
 import { displayPath, parseYamlText } from '../manifest/yaml-source.js';
 import type { MachineFacts } from './hardware.js';
 import { checkRequires, fmtGb, SLACK, type Requires } from './requirements.js';
@@ -240,25 +240,11 @@ function tokens(s: string): string[] {
   return s.split(/[\s-]+/).filter(Boolean);
 }
 
-function editDistance(a: string, b: string): number {
-  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
-  for (let i = 1; i <= a.length; i++) {
-    let prev = row[0]!;
-    row[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const tmp = row[j]!;
-      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
-      prev = tmp;
-    }
-  }
-  return row[b.length]!;
-}
-
 /** "9950xd" ~ "9950x3d": same model number, one letter more or less (a suffix typo, not another model:
  *  "4090" and "4060" differ in the number, so they never match). */
 function nearModelNumber(a: string, b: string): boolean {
   const num = (s: string) => /^\d+/.exec(s)?.[0] ?? '';
-  return /\d/.test(a) && a.length >= 4 && num(a) !== '' && num(a) === num(b) && a.length !== b.length && editDistance(a, b) <= 1;
+  return /\d/.test(a) && a.length >= 4 && num(a) !== '' && num(a) === num(b) && a.length !== b.length && levenshtein(a, b) <= 1;
 }
 
 /** exact: the model's words appear in order; near: every word appears, model numbers up to a suffix typo. */

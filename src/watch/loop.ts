@@ -22,6 +22,7 @@ import { GitSource } from './git-source.js';
 import { clearHold, holdMatches, latestGeneration, listGenerations, readGeneration, readHold, recordGeneration, resourcesDigest, writeHold, type Generation } from './history.js';
 import { newMetrics, serveMetrics, type Metrics } from './metrics.js';
 import { readWatchFile, writeWatchFile, type ResourceRun, type WatchFile } from './state-file.js';
+import { processAlive } from '../engine/lock.js';
 
 export interface WatchOptions {
   /** Local manifest (unused with a git source). */
@@ -130,7 +131,7 @@ export class Watcher {
 
   async run(): Promise<void> {
     const other = await readWatchFile(this.o.home);
-    if (other && !other.stopped_at && other.pid !== process.pid && other.host === os.hostname() && alive(other.pid)) {
+    if (other && !other.stopped_at && other.pid !== process.pid && other.host === os.hostname() && processAlive(other.pid)) {
       throw new OperationError(`another pmoves mini watch runs on ${this.o.home.root} (pid ${other.pid}, since ${other.started_at}); stop it first (one watcher per PMOVES_HOME)`);
     }
     await this.writeState(); // claim this PMOVES_HOME before the first run
@@ -582,11 +583,3 @@ export class Watcher {
   }
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}

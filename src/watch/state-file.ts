@@ -3,6 +3,7 @@
 import path from 'node:path';
 import { readFileOrNull, writeFileAtomic } from '../core/fs.js';
 import type { Home } from '../core/home.js';
+import { processAlive } from '../engine/lock.js';
 
 export interface ResourceRun {
   result: 'ok' | 'failed' | 'error' | 'skipped';
@@ -49,20 +50,12 @@ export async function readWatchFile(home: Home): Promise<WatchFile | null> {
   }
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 /** For `status`: watch.json plus whether its process still runs, and one line to print. */
 export async function watchStatus(home: Home): Promise<{ json: WatchFile & { running: boolean }; line: string } | null> {
   const w = await readWatchFile(home);
   if (!w) return null;
-  const running = !w.stopped_at && alive(w.pid);
+  const running = !w.stopped_at && processAlive(w.pid);
   const parts: string[] = [];
   parts.push(running ? `watch: running (pid ${w.pid})` : `watch: not running (last pid ${w.pid}${w.stopped_at ? `, stopped ${w.stopped_at}` : ', exited'})`);
   if (w.generation !== null) parts.push(`generation ${w.generation}${w.hold ? ' (rolled back)' : ''}`);
