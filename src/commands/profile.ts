@@ -20,6 +20,19 @@ function json(v: unknown): void {
   process.stdout.write(JSON.stringify(v, null, 2) + '\n');
 }
 
+type ProfileSet = Awaited<ReturnType<typeof loadAll>>['set'];
+
+/** The profile `id`, or upstream's "not found" line, an error naming the nearest ids, and exit code 1. */
+async function profileOrFail(set: ProfileSet, id: string) {
+  const p = set.profiles.get(id);
+  if (p) return p;
+  const { unknownProfile } = await import('../providers/profiles.js');
+  out(`Profile '${id}' not found.`);
+  process.stderr.write(`Error: ${unknownProfile(id, set)}\n`);
+  process.exitCode = 1;
+  return undefined;
+}
+
 export function registerProfile(mini: Command): void {
   // --profiles-dir is a global option: hand it to every command (and the manifest's profile expander).
   mini.hook('preAction', (_this, action) => {
@@ -54,14 +67,9 @@ export function registerProfile(mini: Command): void {
     .action(async (id: string, _o: unknown, cmd: Command) => {
       const g = globals(cmd);
       const { set, broken } = await loadAll(g);
-      const { effectiveRequires, unknownProfile } = await import('../providers/profiles.js');
-      const p = set.profiles.get(id);
-      if (!p) {
-        out(`Profile '${id}' not found.`);
-        process.stderr.write(`Error: ${unknownProfile(id, set)}\n`);
-        process.exitCode = 1;
-        return;
-      }
+      const { effectiveRequires } = await import('../providers/profiles.js');
+      const p = await profileOrFail(set, id);
+      if (!p) return;
       const requires = effectiveRequires(p);
       if (g.json) {
         const { file, location: _l, ...rest } = p;
@@ -129,14 +137,9 @@ export function registerProfile(mini: Command): void {
     .action(async (id: string, _o: unknown, cmd: Command) => {
       const g = globals(cmd);
       const { set, home, broken } = await loadAll(g);
-      const { writePin, unknownProfile, effectiveRequires } = await import('../providers/profiles.js');
-      const p = set.profiles.get(id);
-      if (!p) {
-        out(`Profile '${id}' not found.`);
-        process.stderr.write(`Error: ${unknownProfile(id, set)}\n`);
-        process.exitCode = 1;
-        return;
-      }
+      const { writePin, effectiveRequires } = await import('../providers/profiles.js');
+      const p = await profileOrFail(set, id);
+      if (!p) return;
       if (broken) {
         process.exitCode = 1;
         return;
