@@ -39,6 +39,17 @@ export async function readFileOrNull(file: string): Promise<string | null> {
   }
 }
 
+/** A JSON file this tool wrote (atomically): null when it is missing or not JSON (a hand edit). */
+export async function readJsonOrNull<T>(file: string): Promise<T | null> {
+  const text = await readFileOrNull(file);
+  if (text === null) return null;
+  try {
+    return JSON.parse(text) as T;
+  } catch {
+    return null;
+  }
+}
+
 export async function exists(file: string): Promise<boolean> {
   try {
     await fsp.access(file);

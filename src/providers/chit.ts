@@ -74,14 +74,17 @@ export function decodeBundle(bundle: CgpBundle, file = 'bundle'): Map<string, st
 
 /** Read and parse a bundle file; bad JSON is reported with line:column. */
 export async function readBundle(file: string): Promise<CgpBundle> {
-  let text: string;
+  return parseBundleText(await readBundleText(file), file);
+}
+
+/** A bundle file's text; a missing or unreadable file is a UserError naming it. */
+export async function readBundleText(file: string): Promise<string> {
   try {
-    text = await fsp.readFile(file, 'utf8');
+    return await fsp.readFile(file, 'utf8');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     throw new UserError(`${displayPath(file)}: ${code === 'ENOENT' ? 'no such file' : `cannot read (${code})`}`);
   }
-  return parseBundleText(text, file);
 }
 
 export function parseBundleText(text: string, file: string): CgpBundle {

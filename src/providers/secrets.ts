@@ -1,8 +1,7 @@
 // The secrets kind's outside world: the CHIT bundle it reads and the env file it writes.
-import { promises as fsp } from 'node:fs';
 import { UserError } from '../core/errors.js';
 import { displayPath } from '../manifest/yaml-source.js';
-import { decodeBundle, parseBundleText, readBundle } from './chit.js';
+import { decodeBundle, parseBundleText, readBundle, readBundleText } from './chit.js';
 import { BundleFormatError, parseBundleDoc, verifyBundle, type SignatureStatus } from './chit-codec.js';
 import { readEnvFile, removeEnvFile, writeEnvFile, type EnvFileState } from './env-file.js';
 
@@ -24,13 +23,7 @@ export async function readSecrets(bundle: string | null, envFile: string, verify
 
 async function readSource(bundle: string, verify?: { passphrase: string | null }): Promise<{ source: Record<string, string>; signature?: SignatureCheck }> {
   if (!verify) return { source: Object.fromEntries(decodeBundle(await readBundle(bundle), bundle)) };
-  let text: string;
-  try {
-    text = await fsp.readFile(bundle, 'utf8');
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new UserError(`${displayPath(bundle)}: ${code === 'ENOENT' ? 'no such file' : `cannot read (${code})`}`);
-  }
+  const text = await readBundleText(bundle);
   const source = Object.fromEntries(decodeBundle(parseBundleText(text, bundle), bundle));
   let signature: SignatureCheck;
   if (verify.passphrase === null) signature = { status: 'no-passphrase' };

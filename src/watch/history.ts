@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { UserError } from '../core/errors.js';
-import { readFileOrNull, writeFileAtomic } from '../core/fs.js';
+import { readFileOrNull, readJsonOrNull, writeFileAtomic } from '../core/fs.js';
 import type { Home } from '../core/home.js';
 import type { Resource } from '../core/types.js';
 import { canonical } from '../planner/plan.js';
@@ -101,13 +101,7 @@ export async function recordGeneration(home: Home, g: Omit<Generation, 'format' 
 }
 
 export async function readHold(home: Home): Promise<Hold | null> {
-  const text = await readFileOrNull(holdFile(home));
-  if (text === null) return null;
-  try {
-    return JSON.parse(text) as Hold;
-  } catch {
-    return null; // never half-written (atomic), so only a hand edit gets here: ignore it
-  }
+  return readJsonOrNull<Hold>(holdFile(home)); // never half-written (atomic): null only for a hand edit
 }
 
 export async function writeHold(home: Home, hold: Hold): Promise<void> {

@@ -1,7 +1,7 @@
 // $PMOVES_HOME/watch.json: what the watcher is doing, rewritten (atomically) after every run, read by
 // `status`. Holds addresses, outcomes and engine error messages, never a value.
 import path from 'node:path';
-import { readFileOrNull, writeFileAtomic } from '../core/fs.js';
+import { readJsonOrNull, writeFileAtomic } from '../core/fs.js';
 import type { Home } from '../core/home.js';
 import { processAlive } from '../engine/lock.js';
 
@@ -41,13 +41,7 @@ export async function writeWatchFile(home: Home, w: WatchFile): Promise<void> {
 }
 
 export async function readWatchFile(home: Home): Promise<WatchFile | null> {
-  const text = await readFileOrNull(watchFilePath(home));
-  if (text === null) return null;
-  try {
-    return JSON.parse(text) as WatchFile;
-  } catch {
-    return null;
-  }
+  return readJsonOrNull<WatchFile>(watchFilePath(home));
 }
 
 
