@@ -116,6 +116,36 @@ function force(ctx: PlanContext): boolean {
   return Boolean(ctx.flags.force);
 }
 
+/**
+ * The part of a model's plan that is the same for both providers: a model no longer declared, or
+ * declared `absent`, is deleted only if this tool fetched it (or `--force`). Undefined when the model
+ * is declared and wanted. `fetched` is the provider's word ("pulled", "downloaded"), `what` names it.
+ */
+function planRemoval(
+  t: Target<ModelSpec>,
+  ctx: PlanContext,
+  w: { present: boolean; before: unknown; fetched: string; what: string; verb?: string },
+): PlanResult | undefined {
+  const spec = t.desired?.spec;
+  const remove = (reason: string): PlanResult => ({ action: 'delete', reason, before: w.before, after: null, ...(w.verb ? { verb: w.verb } : {}) });
+  if (!spec) {
+    if (w.present && t.prior?.owned) return remove(`it is no longer in the manifest and this tool ${w.fetched} it`);
+    return { action: 'no-op', reason: 'not declared any more', before: w.before, after: w.before };
+  }
+  if (spec.state !== 'absent') return undefined;
+  if (!w.present) return { action: 'no-op', reason: 'absent', before: null, after: null };
+  if (t.prior?.owned) return remove(`the manifest says absent and this tool ${w.fetched} it`);
+  if (force(ctx)) return remove(`the manifest says absent (--force: it was not ${w.fetched} by this tool)`);
+  return {
+    action: 'no-op',
+    reason: 'absent in the manifest, but left in place',
+    before: w.before,
+    after: w.before,
+    // A no-op's warnings are not rendered: say it as a warning diagnostic (it does not block apply).
+    diagnostics: [{ severity: 'warning', address: t.address, summary: `${w.what} is declared absent but was not ${w.fetched} by pmoves mini, so it is not deleted (apply --force deletes it)` }],
+  };
+}
+
 function planOllama(t: Target<ModelSpec>, a: OllamaModelActual, ctx: PlanContext): PlanResult {
   const spec = t.desired?.spec as OllamaModelSpec | undefined;
   const prior = t.prior?.data as OllamaModelState | undefined;
@@ -132,24 +162,8 @@ function planOllama(t: Target<ModelSpec>, a: OllamaModelActual, ctx: PlanContext
       diagnostics: [{ severity: 'error', address: t.address, summary: a.error, detail: `model ${model}: start Ollama (\`ollama serve\`) or point OLLAMA_HOST at it, then plan again` }],
     };
   }
-  const remove = (reason: string): PlanResult => ({ action: 'delete', reason, before, after: null, verb: 'deleted from Ollama' });
-  if (!spec) {
-    if (a.present && t.prior?.owned) return remove('it is no longer in the manifest and this tool pulled it');
-    return { action: 'no-op', reason: 'not declared any more', before, after: before };
-  }
-  if (spec.state === 'absent') {
-    if (!a.present) return { action: 'no-op', reason: 'absent', before: null, after: null };
-    if (t.prior?.owned) return remove('the manifest says absent and this tool pulled it');
-    if (force(ctx)) return remove('the manifest says absent (--force: it was not pulled by this tool)');
-    return {
-      action: 'no-op',
-      reason: 'absent in the manifest, but left in place',
-      before,
-      after: before,
-      // A no-op's warnings are not rendered: say it as a warning diagnostic (it does not block apply).
-      diagnostics: [{ severity: 'warning', address: t.address, summary: `${model} is declared absent but was not pulled by pmoves mini, so it is not deleted (apply --force deletes it)` }],
-    };
-  }
+  const removal = planRemoval(t, ctx, { present: Boolean(a.present), before, fetched: 'pulled', what: model, verb: 'deleted from Ollama' });
+  if (removal || !spec) return removal!;
   if (spec.state === 'unloaded') {
     if (!a.present || !a.loaded) return { action: 'no-op', reason: a.present ? 'not loaded' : 'not pulled', before, after: before };
     return { action: 'update', reason: `${model} is loaded`, before, after: { ...before!, state: 'present' }, verb: 'unloaded' };
@@ -187,23 +201,8 @@ function planFile(t: Target<ModelSpec>, a: FileModelActual, ctx: PlanContext): P
   const spec = t.desired?.spec as FileModelSpec | undefined;
   const prior = t.prior?.data as FileModelState | undefined;
   const before = a.exists ? { provider: 'file', path: a.path, sha256: a.sha256 ? shortDigest(a.sha256) : null, size: formatBytes(a.size ?? 0) } : null;
-  const remove = (reason: string): PlanResult => ({ action: 'delete', reason, before, after: null });
-  if (!spec) {
-    if (a.exists && t.prior?.owned) return remove('it is no longer in the manifest and this tool downloaded it');
-    return { action: 'no-op', reason: 'not declared any more', before, after: before };
-  }
-  if (spec.state === 'absent') {
-    if (!a.exists) return { action: 'no-op', reason: 'absent', before: null, after: null };
-    if (t.prior?.owned) return remove('the manifest says absent and this tool downloaded it');
-    if (force(ctx)) return remove('the manifest says absent (--force: it was not downloaded by this tool)');
-    return {
-      action: 'no-op',
-      reason: 'absent in the manifest, but left in place',
-      before,
-      after: before,
-      diagnostics: [{ severity: 'warning', address: t.address, summary: `${a.path} is declared absent but was not downloaded by pmoves mini, so it is not deleted (apply --force deletes it)` }],
-    };
-  }
+  const removal = planRemoval(t, ctx, { present: a.exists, before, fetched: 'downloaded', what: a.path });
+  if (removal || !spec) return removal!;
   const total = spec.size ?? a.remoteSize ?? (prior?.sha256 === spec.sha256 ? prior.size : null);
   const after = { provider: 'file', path: spec.path, sha256: shortDigest(spec.sha256), size: total !== null ? formatBytes(total) : '(unknown)', url: spec.url };
   const resume = a.partial > 0 ? `; resumes at ${formatBytes(a.partial)}${total ? ` of ${formatBytes(total)}` : ''}` : '';
