@@ -56,3 +56,10 @@ export async function waitFor<T>(fn: () => T | Promise<T>, what: string, ms = 30
     await new Promise((r) => setTimeout(r, 50));
   }
 }
+
+/** `compose down -v --remove-orphans` for a test's project, with whichever compose generation is installed. */
+export async function composeDown(project: string, files: string[], cwd: string): Promise<void> {
+  const v2 = await execa('docker', ['compose', 'version'], { reject: false, stdin: 'ignore' });
+  const argv = v2.exitCode === 0 ? ['docker', 'compose'] : ['docker-compose'];
+  await execa(argv[0]!, [...argv.slice(1), '-p', project, ...files.flatMap((f) => ['-f', f]), 'down', '-v', '--remove-orphans'], { reject: false, cwd, stdin: 'ignore' });
+}

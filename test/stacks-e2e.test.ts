@@ -8,7 +8,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { cli, repoRoot, tempDir } from './helpers.js';
+import { cli, composeDown, repoRoot, tempDir } from './helpers.js';
 
 const tmp = tempDir('pmoves-stacks-');
 const home = path.join(tmp.dir, 'home');
@@ -129,7 +129,7 @@ test.before(async () => {
 });
 
 test.after(async () => {
-  await execa('docker-compose', ['-p', project, '-f', composeFile, 'down', '-v', '--remove-orphans'], { reject: false, cwd: tmp.dir });
+  await composeDown(project, [composeFile], tmp.dir);
   const left = await execa('docker', ['ps', '-aq', '--filter', `label=com.docker.compose.project=${project}`], { reject: false });
   if (left.stdout.trim()) await execa('docker', ['rm', '-f', ...left.stdout.trim().split('\n')], { reject: false });
   await execa('docker', ['volume', 'rm', '-f', `${project}_data`], { reject: false });

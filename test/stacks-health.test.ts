@@ -5,7 +5,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { cli, repoRoot, tempDir } from './helpers.js';
+import { cli, composeDown, repoRoot, tempDir } from './helpers.js';
 
 const tmp = tempDir('pmoves-stacks-health-');
 const home = path.join(tmp.dir, 'home');
@@ -30,8 +30,8 @@ test.before(() => {
 });
 
 test.after(async () => {
-  await execa('docker-compose', ['-p', project, '-f', path.join(tmp.dir, 'docker-compose.yml'), 'down', '-v'], { reject: false, cwd: tmp.dir });
-  await execa('docker-compose', ['-p', `${project}-env`, '-f', path.join(tmp.dir, 'env-compose.yml'), 'down', '-v'], { reject: false, cwd: tmp.dir });
+  await composeDown(project, [path.join(tmp.dir, 'docker-compose.yml')], tmp.dir);
+  await composeDown(`${project}-env`, [path.join(tmp.dir, 'env-compose.yml')], tmp.dir);
   tmp.cleanup();
 });
 
@@ -79,7 +79,10 @@ stacks:
   assert.match(String(a.stdout), 'does not exist yet; the services are planned after secrets.env apply');
   assert.match(String(a.stdout), 'stacks.app: Creation complete');
   const value = /^SUPABASE_URL=(.*)$/m.exec(readFileSync(path.join(tmp.dir, 'out', 'env.shared'), 'utf8'))![1]!;
-  const env = (await execa('docker', ['inspect', '--format', '{{json .Config.Env}}', `${project}-env_app_1`])).stdout;
+  // By label: v1 names it <project>_app_1, v2 <project>-app-1.
+  const id = (await execa('docker', ['ps', '-q', '--filter', `label=com.docker.compose.project=${project}-env`, '--filter', 'label=com.docker.compose.service=app'])).stdout.trim();
+  assert.ok(id, 'the app container exists');
+  const env = (await execa('docker', ['inspect', '--format', '{{json .Config.Env}}', id])).stdout;
   assert.match(env, `SUPABASE_URL=${value}`);
   assert.not.match(readFileSync(path.join(h, 'state.json'), 'utf8'), value);
   assert.match(String((await cli(['mini', 'plan', '-m', m], { home: h })).stdout), 'No changes.');

@@ -50,16 +50,19 @@ test('upstream external stack: every service planned, env values masked, nothing
   assert.is(left.stdout.trim(), '');
 });
 
-test('upstream gpu override on its own: compose\'s own message under the address, exit 1', async () => {
+test('upstream gpu override on its own, profile gpu: compose\'s own message under the address, exit 1', async () => {
+  // Its services (profile gpu) only extend others; v2 checks a service only when its profile is active.
   const m = manifest(`  gpu:
     project: ${project}
     files: [${path.join(compose, 'docker-compose.external.yml')}, ${path.join(compose, 'docker-compose.gpu.yml')}]
+    profiles: [gpu]
     project_directory: .
 `);
   const r = await cli(['mini', 'plan', '-m', m], { home, timeout: 120_000 });
-  assert.is(r.exitCode, 1);
+  assert.is(r.exitCode, 1, String(r.stdout));
   assert.match(String(r.stdout), "! stacks.gpu compose rejected the stack's files");
-  assert.match(String(r.stdout), /Service (media-video|jellyfin-bridge) has neither an image nor a build context specified/);
+  // v1: `Service media-video has neither…`; v2: `service "media-video" has neither…`.
+  assert.match(String(r.stdout), /service "?(media-video|jellyfin-bridge)"? has neither an image nor a build context specified/i);
 });
 
 test('upstream integrations core (build context, list-style environment): planned, secrets masked', async () => {

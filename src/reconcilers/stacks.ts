@@ -96,6 +96,20 @@ function dataOf(t: Target<StackSpec>): StackData | null {
 const SECRET_KEY = /pass(word)?|secret|token|api[_-]?key|private|credential|auth/i;
 const SECRET_FLAG = /^--?[A-Za-z0-9_-]*(pass(word)?|secret|token|api[_-]?key|credential)[A-Za-z0-9_-]*$/i;
 
+/**
+ * A port as compose's short syntax (`127.0.0.1:18000:80/tcp`), whichever form `config` printed: v1
+ * keeps what the file says (`published: 8080` / `target: 8080` objects or strings), v2 always prints
+ * the long form with `mode: ingress`. One form for both, so that a plan reads the same under both.
+ */
+export function portText(p: unknown): unknown {
+  if (typeof p === 'string' || typeof p === 'number') return String(p);
+  if (!p || typeof p !== 'object') return p;
+  const o = p as { host_ip?: unknown; published?: unknown; target?: unknown; protocol?: unknown; mode?: unknown; app_protocol?: unknown; name?: unknown };
+  if (o.target === undefined || o.app_protocol !== undefined || o.name !== undefined || (o.mode !== undefined && o.mode !== 'ingress')) return p;
+  const host = [o.host_ip, o.published].filter((x) => x !== undefined && x !== '').map(String);
+  return `${[...host, String(o.target)].join(':')}/${typeof o.protocol === 'string' ? o.protocol : 'tcp'}`;
+}
+
 /** Environment values and values under secret-looking keys become `{ $sensitive: digest }`. */
 export function maskConfig(cfg: Record<string, unknown>, digest: (v: string) => string): MaskedConfig {
   const mask = (v: unknown): unknown => (v === null || v === undefined ? v : { $sensitive: digest(String(v)).slice(-16) });
@@ -105,6 +119,7 @@ export function maskConfig(cfg: Record<string, unknown>, digest: (v: string) => 
     return words.some((w) => SECRET_FLAG.test(w.split('=')[0]!));
   };
   const walk = (v: unknown, key: string, underEnv: boolean): unknown => {
+    if (!underEnv && key === 'ports' && Array.isArray(v)) return v.map(portText);
     if (!underEnv && (key === 'command' || key === 'entrypoint')) {
       if (secretArgs(v)) return { $sensitive: digest(JSON.stringify(v)).slice(-16) };
     }
@@ -407,8 +422,9 @@ async function applyStack(ctx: RunContext, t: Target<StackSpec>, actual: StackAc
   await probeVersion(tool, ctx.env);
   const desired = actual.desired!;
   const active = Object.keys(desired.services).filter((s) => !spec.services || spec.services.includes(s));
-  const wait = spec.wait && tool.version === 2 ? ['--wait', '--wait-timeout', String(Math.ceil(spec.wait_timeout))] : [];
-  const up = ['up', '--detach', ...(spec.remove_orphans ? ['--remove-orphans'] : []), ...wait, ...(spec.services ?? [])];
+  // Health is awaited by waitHealthy under both generations (not v2's `--wait`), so that the outcome and
+  // its message are the same whichever compose runs.
+  const up = ['up', '--detach', ...(spec.remove_orphans ? ['--remove-orphans'] : []), ...(spec.services ?? [])];
   const log = (l: string) => ctx.log(t.address, l);
   const r = await runCompose(tool, base, up, { env: ctx.env, signal: ctx.signal, onLine: log });
   if (r.exitCode !== 0) throw new Error(`compose up failed (exit ${r.exitCode}): ${composeMessage(r).split('\n').slice(-3).join(' | ')}`);
@@ -418,7 +434,7 @@ async function applyStack(ctx: RunContext, t: Target<StackSpec>, actual: StackAc
     const again = await runCompose(tool, base, ['up', '--detach', '--no-deps', '--force-recreate', ...sick], { env: ctx.env, signal: ctx.signal, onLine: log });
     if (again.exitCode !== 0) throw new Error(`compose up --force-recreate ${sick.join(' ')} failed: ${composeMessage(again).split('\n').slice(-3).join(' | ')}`);
   }
-  if (spec.wait && tool.version === 1) await waitHealthy(ctx, t.address, spec.project, active, spec.wait_timeout);
+  if (spec.wait) await waitHealthy(ctx, t.address, spec.project, active, spec.wait_timeout);
   const applied: Record<string, { hash: string; config: MaskedConfig }> = { ...(prior?.applied ?? {}) };
   for (const s of Object.keys(applied)) if (!desired.all.includes(s)) delete applied[s];
   for (const s of active) applied[s] = { hash: desired.services[s]!.hash, config: desired.configs[s] ?? {} };
