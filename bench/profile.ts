@@ -2,7 +2,7 @@
 // recorded machines (the same code reading a sysroot tree and recorded command outputs).
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { detectMachine, probeFromEnv } from '../src/providers/hardware.js';
+import { detectMachine, probeFromEnv } from '../src/providers/hardware/detect.js';
 import { median, repeat, runNode } from './measure.js';
 import type { Row } from './types.js';
 

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync, mkdirSync, copyFileSync } from 'nod
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { encodeSecretMap, parseBundleDoc, serializeBundle, signBundle, verifyBundle } from '../src/providers/chit-codec.js';
+import { encodeSecretMap, parseBundleDoc, serializeBundle, signBundle, verifyBundle } from '../src/providers/chit/codec.js';
 import { median, repeat, runNode } from './measure.js';
 import type { Row } from './types.js';
 

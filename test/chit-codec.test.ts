@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { decodeBundle, type CgpBundle } from '../src/providers/chit.js';
+import { decodeBundle, type CgpBundle } from '../src/providers/chit/bundle.js';
 import {
   canonicalBytes,
   encodeSecretMap,
@@ -16,9 +16,9 @@ import {
   setLabelValue,
   signBundle,
   verifyBundle,
-} from '../src/providers/chit-codec.js';
-import { dumpsPy, floatRepr, parsePy, PyFloat, PyObject, pyString, toPlain } from '../src/providers/chit-json.js';
-import { parseEnvUpstream, pySplitLines } from '../src/providers/env-file.js';
+} from '../src/providers/chit/codec.js';
+import { dumpsPy, floatRepr, parsePy, PyFloat, PyObject, pyString, toPlain } from '../src/providers/chit/python-json.js';
+import { parseEnvUpstream, pySplitLines } from '../src/providers/chit/env-file.js';
 import { fixtures } from './helpers.js';
 
 const t = suite('chit-codec');

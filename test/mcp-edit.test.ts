@@ -5,9 +5,9 @@ import { parse as parseJsonc } from 'jsonc-parser';
 import { parse as parseToml } from 'smol-toml';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { CLIENTS, type ServerEntrySpec } from '../src/providers/mcp-clients.js';
-import { ConfigSyntaxError, editJsonEntry, readJsonEntry } from '../src/providers/mcp-json-edit.js';
-import { editTomlEntry, headerKeys, readTomlEntry } from '../src/providers/mcp-toml-edit.js';
+import { CLIENTS, type ServerEntrySpec } from '../src/providers/mcp/clients.js';
+import { ConfigSyntaxError, editJsonEntry, readJsonEntry } from '../src/providers/mcp/json-edit.js';
+import { editTomlEntry, headerKeys, readTomlEntry } from '../src/providers/mcp/toml-edit.js';
 import { fixtures, repoRoot } from './helpers.js';
 
 const dir = path.join(repoRoot, 'test', 'fixtures', 'mcp', 'configs');

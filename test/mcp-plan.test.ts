@@ -5,7 +5,7 @@ import type { LoadContext, PlanContext, Target } from '../src/core/kind.js';
 import { pmovesHome } from '../src/core/home.js';
 import { resolveUserPath } from '../src/manifest/load.js';
 import type { StateEntry } from '../src/core/types.js';
-import { CLIENTS, type ClientId } from '../src/providers/mcp-clients.js';
+import { CLIENTS, type ClientId } from '../src/providers/mcp/clients.js';
 import { detectClients, mcpKind, registryEntry, type McpActual, type McpSpec } from '../src/reconcilers/mcp.js';
 import { mkdirSync } from 'node:fs';
 import nodePath from 'node:path';

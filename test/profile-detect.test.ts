@@ -18,9 +18,9 @@ import {
   stripNuls,
   type MachineFacts,
   type Probe,
-} from '../src/providers/hardware.js';
-import { bestProfile, effectiveRequires, evidenceLine, loadProfiles, nameMatch, rankProfiles, type Profile, type Ranked } from '../src/providers/profiles.js';
-import { checkRequires, parseSize, sizeOk } from '../src/providers/requirements.js';
+} from '../src/providers/hardware/detect.js';
+import { bestProfile, effectiveRequires, evidenceLine, loadProfiles, nameMatch, rankProfiles, type Profile, type Ranked } from '../src/providers/hardware/profiles.js';
+import { checkRequires, parseSize, sizeOk } from '../src/providers/hardware/requirements.js';
 import { fixtures, repoRoot, tempDir } from './helpers.js';
 
 const machinesDir = path.join(repoRoot, 'test', 'fixtures', 'machines');

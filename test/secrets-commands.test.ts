@@ -4,7 +4,7 @@ import { copyFileSync, existsSync, readFileSync, statSync, writeFileSync } from 
 import path from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { decodeBundle, type CgpBundle } from '../src/providers/chit.js';
+import { decodeBundle, type CgpBundle } from '../src/providers/chit/bundle.js';
 import { cli, cliPath, fixtures, tempDir, waitFor } from './helpers.js';
 
 const t = suite('secrets-commands');

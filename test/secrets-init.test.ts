@@ -4,7 +4,7 @@ import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, statSyn
 import path from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { buildOutputs, parseSecretsManifest } from '../src/providers/secrets-manifest.js';
+import { buildOutputs, parseSecretsManifest } from '../src/providers/chit/secrets-manifest.js';
 import { fileSlug, selectValues } from '../src/reconcilers/secrets.js';
 import { cli, fixtures, tempDir } from './helpers.js';
 

@@ -3,8 +3,8 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { decodeBundle, parseBundleText, type CgpBundle } from '../src/providers/chit.js';
-import { parseEnv, renderEnv } from '../src/providers/env-file.js';
+import { decodeBundle, parseBundleText, type CgpBundle } from '../src/providers/chit/bundle.js';
+import { parseEnv, renderEnv } from '../src/providers/chit/env-file.js';
 import { secretsKind, selectValues, type SecretsSpec } from '../src/reconcilers/secrets.js';
 import { fixtures } from './helpers.js';
 

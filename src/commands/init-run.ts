@@ -2,7 +2,7 @@
 import path from 'node:path';
 import { UserError } from '../core/errors.js';
 import { exists } from '../core/fs.js';
-import { renderEnv, unsafeLabels, writeEnvFile } from '../providers/env-file.js';
+import { renderEnv, unsafeLabels, writeEnvFile } from '../providers/chit/env-file.js';
 import {
   buildOutputs,
   detectRepoRoot,
@@ -11,7 +11,7 @@ import {
   readBundleStrict,
   reportOutputs,
   statusText,
-} from '../providers/secrets-manifest.js';
+} from '../providers/chit/secrets-manifest.js';
 import { defaultManifestCandidates } from './init.js';
 
 export interface InitOptions {

@@ -92,8 +92,8 @@ async function listRows(g: Globals, o: Record<string, unknown>): Promise<{ rows:
 }
 
 async function catalogRows(): Promise<string> {
-  const { catalogEntry, catalogIds } = await import('../providers/mcp-catalog.js');
-  const { missingCommands } = await import('../providers/mcp-probe.js');
+  const { catalogEntry, catalogIds } = await import('../providers/mcp/catalog.js');
+  const { missingCommands } = await import('../providers/mcp/probe.js');
   const lines: string[] = [];
   for (const id of await catalogIds()) {
     const e = (await catalogEntry(id))!;
@@ -105,7 +105,7 @@ async function catalogRows(): Promise<string> {
 
 /** What the Docker MCP Toolkit needs, each checked: the CLI, the daemon's socket, the `docker mcp` plugin. */
 export async function dockerToolkitCheck(env: NodeJS.ProcessEnv = process.env): Promise<{ ok: boolean; missing: string[] }> {
-  const { whichSync } = await import('../providers/mcp-probe.js');
+  const { whichSync } = await import('../providers/mcp/probe.js');
   const { existsSync } = await import('node:fs');
   const missing: string[] = [];
   const docker = whichSync('docker', env);
@@ -165,7 +165,7 @@ export function registerMcp(mini: Command): void {
       if (!wanted.length) throw new UserError('no MCP servers declared in the manifest (add an `mcp:` section; known servers: pmoves mini mcp list --catalog)');
       for (const id of wanted) {
         if (declared.some((r) => r.name === id)) continue;
-        const { catalogEntry } = await import('../providers/mcp-catalog.js');
+        const { catalogEntry } = await import('../providers/mcp/catalog.js');
         const hint = (await catalogEntry(id)) ? ` It is in the catalog: add \`mcp: { ${id}: { from: ${id} } }\` to ${loaded.manifest.path}.` : '';
         throw new UserError(`mcp setup ${id}: no MCP server "${id}" in the manifest (declared: ${declared.map((r) => r.name).join(', ') || 'none'}).${hint}`);
       }

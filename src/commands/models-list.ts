@@ -1,7 +1,7 @@
 // `models list`: one row per declared model — declared state vs what is present and loaded, with sizes.
 import type { Planned } from '../engine/run.js';
 import type { ModelActual, ModelSpec } from '../reconcilers/models.js';
-import { formatBytes } from '../providers/transfer-progress.js';
+import { formatBytes } from '../providers/models/transfer-progress.js';
 
 export interface ModelRow {
   address: string;

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { globals, homeOf, parseIntOption, printDiagnostics, type Globals } from './common.js';
 
 async function loadAll(g: Globals) {
-  const { loadProfiles } = await import('../providers/profiles.js');
+  const { loadProfiles } = await import('../providers/hardware/profiles.js');
   const home = await homeOf(g);
   const set = await loadProfiles({ env: process.env, home });
   const broken = set.diagnostics.some((d) => d.severity === 'error');
@@ -26,7 +26,7 @@ type ProfileSet = Awaited<ReturnType<typeof loadAll>>['set'];
 async function profileOrFail(set: ProfileSet, id: string) {
   const p = set.profiles.get(id);
   if (p) return p;
-  const { unknownProfile } = await import('../providers/profiles.js');
+  const { unknownProfile } = await import('../providers/hardware/profiles.js');
   out(`Profile '${id}' not found.`);
   process.stderr.write(`Error: ${unknownProfile(id, set)}\n`);
   process.exitCode = 1;
@@ -48,7 +48,7 @@ export function registerProfile(mini: Command): void {
     .action(async (_o: unknown, cmd: Command) => {
       const g = globals(cmd);
       const { set, home, broken } = await loadAll(g);
-      const { readPin } = await import('../providers/profiles.js');
+      const { readPin } = await import('../providers/hardware/profiles.js');
       const pin = await readPin(home);
       const list = [...set.profiles.values()].sort((a, b) => (a.id < b.id ? -1 : 1));
       if (g.json) {
@@ -67,7 +67,7 @@ export function registerProfile(mini: Command): void {
     .action(async (id: string, _o: unknown, cmd: Command) => {
       const g = globals(cmd);
       const { set, broken } = await loadAll(g);
-      const { effectiveRequires } = await import('../providers/profiles.js');
+      const { effectiveRequires } = await import('../providers/hardware/profiles.js');
       const p = await profileOrFail(set, id);
       if (!p) return;
       const requires = effectiveRequires(p);
@@ -106,8 +106,8 @@ export function registerProfile(mini: Command): void {
         process.exitCode = 1;
         return;
       }
-      const { detectFromEnv } = await import('../providers/hardware.js');
-      const { rankProfiles, bestProfile, evidenceLine, machineSummary } = await import('../providers/profiles.js');
+      const { detectFromEnv } = await import('../providers/hardware/detect.js');
+      const { rankProfiles, bestProfile, evidenceLine, machineSummary } = await import('../providers/hardware/profiles.js');
       const machine = await detectFromEnv(process.env);
       const ranked = rankProfiles(set.profiles.values(), machine);
       const best = bestProfile(ranked);
@@ -137,7 +137,7 @@ export function registerProfile(mini: Command): void {
     .action(async (id: string, _o: unknown, cmd: Command) => {
       const g = globals(cmd);
       const { set, home, broken } = await loadAll(g);
-      const { writePin, effectiveRequires } = await import('../providers/profiles.js');
+      const { writePin, effectiveRequires } = await import('../providers/hardware/profiles.js');
       const p = await profileOrFail(set, id);
       if (!p) return;
       if (broken) {
@@ -145,8 +145,8 @@ export function registerProfile(mini: Command): void {
         return;
       }
       const file = await writePin(home, id);
-      const { detectFromEnv } = await import('../providers/hardware.js');
-      const { checkRequires } = await import('../providers/requirements.js');
+      const { detectFromEnv } = await import('../providers/hardware/detect.js');
+      const { checkRequires } = await import('../providers/hardware/requirements.js');
       const req = checkRequires(effectiveRequires(p), await detectFromEnv(process.env));
       if (g.json) json({ active: id, file, unmet: req.unmet });
       else out(`Active profile set to ${id}.`);
@@ -159,7 +159,7 @@ export function registerProfile(mini: Command): void {
     .action(async (_o: unknown, cmd: Command) => {
       const g = globals(cmd);
       const { set, home } = await loadAll(g);
-      const { readPin } = await import('../providers/profiles.js');
+      const { readPin } = await import('../providers/hardware/profiles.js');
       const pin = await readPin(home);
       if (pin.problem) process.stderr.write(`Error: ${pin.problem}\n`);
       if (!pin.id) {

@@ -7,7 +7,7 @@ import { OperationError, UserError } from '../core/errors.js';
 import { exists, writeFileAtomic } from '../core/fs.js';
 import type { Resource } from '../core/types.js';
 import { displayPath } from '../manifest/yaml-source.js';
-import { decodeBundle, type CgpBundle } from '../providers/chit.js';
+import { decodeBundle, type CgpBundle } from '../providers/chit/bundle.js';
 import {
   BundleFormatError,
   encodeSecretMap,
@@ -17,10 +17,10 @@ import {
   setLabelValue,
   signBundle,
   verifyBundle,
-} from '../providers/chit-codec.js';
-import { PyObject, toPlain } from '../providers/chit-json.js';
-import { compareCodePoints, parseEnvUpstream, unsafeLabels } from '../providers/env-file.js';
-import { readBundleStrict } from '../providers/secrets-manifest.js';
+} from '../providers/chit/codec.js';
+import { PyObject, toPlain } from '../providers/chit/python-json.js';
+import { compareCodePoints, parseEnvUpstream, unsafeLabels } from '../providers/chit/env-file.js';
+import { readBundleStrict } from '../providers/chit/secrets-manifest.js';
 import { homeOf, type Globals } from './common.js';
 import { canPrompt, chitPassphrase, promptHidden } from './prompt-hidden.js';
 

@@ -6,8 +6,8 @@ import { mcpExpander, mcpKind } from './mcp.js';
 import { secretsKind, secretsManifestExpander } from './secrets.js';
 import { stacksExpander, stacksKind } from './stacks.js';
 import { modelsKind } from './models.js';
-import { manifestBundlesExpander } from '../providers/model-bundles.js';
-import { profileExpander } from '../manifest/profile-expander.js';
+import { manifestBundlesExpander } from '../manifest/expanders/model-bundles.js';
+import { profileExpander } from '../manifest/expanders/profile.js';
 
 export const kinds: Kind[] = [secretsKind, mcpKind, stacksKind, modelsKind];
 

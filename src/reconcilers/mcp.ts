@@ -8,10 +8,10 @@ import { writeFileAtomic } from '../core/fs.js';
 import type { Change, Diagnostic, PlanResult, StateEntry } from '../core/types.js';
 import type { Expander } from '../manifest/load.js';
 import { Mutex } from '../planner/concurrency.js';
-import { catalogEntry, catalogIds, catalogSpec } from '../providers/mcp-catalog.js';
-import { CLIENT_IDS, CLIENTS, type ClientId, type ServerEntrySpec } from '../providers/mcp-clients.js';
-import { ConfigSyntaxError, editJsonEntry, readJsonEntry, sameJson } from '../providers/mcp-json-edit.js';
-import { missingCommands, probe, type ProbeResult, type ProbeTarget } from '../providers/mcp-probe.js';
+import { catalogEntry, catalogIds, catalogSpec } from '../providers/mcp/catalog.js';
+import { CLIENT_IDS, CLIENTS, type ClientId, type ServerEntrySpec } from '../providers/mcp/clients.js';
+import { ConfigSyntaxError, editJsonEntry, readJsonEntry, sameJson } from '../providers/mcp/json-edit.js';
+import { missingCommands, probe, type ProbeResult, type ProbeTarget } from '../providers/mcp/probe.js';
 
 export interface McpSpec extends ServerEntrySpec {
   /** Display name (upstream's `name`). */
@@ -150,7 +150,7 @@ async function labelsInBundles(resources: import('../core/types.js').Resource[],
   const servers = resources.filter((r) => r.section === 'mcp' && ((r.spec as McpSpec).env_from_secrets.length || Object.keys((r.spec as McpSpec).headers_from_secrets).length));
   if (!bundles.length || !servers.length) return [];
   const known = new Set<string>();
-  const { readBundle, decodeBundle } = await import('../providers/chit.js');
+  const { readBundle, decodeBundle } = await import('../providers/chit/bundle.js');
   for (const b of bundles) {
     try {
       for (const label of decodeBundle(await readBundle(b), b).keys()) known.add(label);

@@ -4,8 +4,8 @@
 import path from 'node:path';
 import type { Kind, LoadContext, PlanContext, RunContext, Target } from '../core/kind.js';
 import type { Diagnostic, PlanResult, Resource } from '../core/types.js';
-import type { DiskInfo, FileModelActual, FileModelState } from '../providers/model-file.js';
-import { formatBytes, parseSize } from '../providers/transfer-progress.js';
+import type { DiskInfo, FileModelActual, FileModelState } from '../providers/models/model-file.js';
+import { formatBytes, parseSize } from '../providers/models/transfer-progress.js';
 
 export type ModelState = 'present' | 'loaded' | 'absent' | 'unloaded';
 
@@ -289,8 +289,8 @@ export function samePath(targets: Target<ModelSpec>[]): Diagnostic[] {
 // ---- the kind --------------------------------------------------------------------------------------
 
 async function readOne(ctx: RunContext, targets: Target<ModelSpec>[]): Promise<Map<string, ModelActual | Error>> {
-  const { OllamaClient, ollamaBaseUrl, isLocalOllama, ollamaModelsDir, sameModel } = await import('../providers/ollama.js');
-  const { readModelFile, diskFor } = await import('../providers/model-file.js');
+  const { OllamaClient, ollamaBaseUrl, isLocalOllama, ollamaModelsDir, sameModel } = await import('../providers/models/ollama.js');
+  const { readModelFile, diskFor } = await import('../providers/models/model-file.js');
   const out = new Map<string, ModelActual | Error>();
   const providerOf = (t: Target<ModelSpec>) => t.desired?.spec.provider ?? (t.prior?.data as ModelStateData | undefined)?.provider ?? 'ollama';
   const ollamaTargets = targets.filter((t) => providerOf(t) === 'ollama');
@@ -393,10 +393,10 @@ export const modelsKind: Kind<ModelSpec, ModelActual> = {
   },
 
   async apply(ctx, t, actual, planned) {
-    const { Progress } = await import('../providers/transfer-progress.js');
+    const { Progress } = await import('../providers/models/transfer-progress.js');
     const log = (line: string) => ctx.log(t.address, line);
     if (actual.provider === 'file') {
-      const { downloadFile, removeModelFile } = await import('../providers/model-file.js');
+      const { downloadFile, removeModelFile } = await import('../providers/models/model-file.js');
       if (planned.action === 'delete') {
         await removeModelFile(actual.path);
         return { outcome: 'deleted', state: null };
@@ -424,7 +424,7 @@ export const modelsKind: Kind<ModelSpec, ModelActual> = {
       };
     }
 
-    const { OllamaClient, sameModel } = await import('../providers/ollama.js');
+    const { OllamaClient, sameModel } = await import('../providers/models/ollama.js');
     const client = new OllamaClient(actual.host, ctx.signal);
     if (actual.error) throw new Error(actual.error);
     if (planned.action === 'delete') {

@@ -6,8 +6,8 @@ import { UserError } from '../core/errors.js';
 import { exists } from '../core/fs.js';
 import type { Expander, Manifest } from '../manifest/load.js';
 import { displayPath } from '../manifest/yaml-source.js';
-import { compareCodePoints, formatMode, parseEnv, renderEnv, unsafeLabels } from '../providers/env-file.js';
-import { readSecrets, removeEnvFile, writeEnvFile, type SecretsActual } from '../providers/secrets.js';
+import { compareCodePoints, formatMode, parseEnv, renderEnv, unsafeLabels } from '../providers/chit/env-file.js';
+import { readSecrets, removeEnvFile, writeEnvFile, type SecretsActual } from '../providers/chit/secrets.js';
 
 export interface SecretsSpec {
   bundle: string;
@@ -219,7 +219,7 @@ export function fileSlug(file: string): string {
 /** The resources one `from_manifest` entry stands for (reads the upstream secrets manifest). */
 export async function expandFromManifest(r: Resource<SecretsSpec>): Promise<Resource<SecretsSpec>[]> {
   const fm = r.spec.from_manifest!;
-  const { loadSecretsManifest, detectRepoRoot } = await import('../providers/secrets-manifest.js');
+  const { loadSecretsManifest, detectRepoRoot } = await import('../providers/chit/secrets-manifest.js');
   const sm = await loadSecretsManifest(fm.path);
   const repoRoot = fm.repo_root ?? detectRepoRoot(fm.path);
   if (!fm.bundle && !repoRoot) {

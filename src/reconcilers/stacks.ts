@@ -6,7 +6,7 @@ import path from 'node:path';
 import type { Kind, PlanContext, RunContext, Target } from '../core/kind.js';
 import type { Action, Change, Diagnostic, PlanResult, StateEntry } from '../core/types.js';
 import type { Expander } from '../manifest/load.js';
-import type { ContainerInfo, EngineSnapshot } from '../providers/docker.js';
+import type { ContainerInfo, EngineSnapshot } from '../providers/docker/engine.js';
 
 export interface StackSpec {
   project: string;
@@ -299,7 +299,7 @@ export function planStack(t: Target<StackSpec>, actual: StackActual, _ctx?: Plan
 // ---- read ----------------------------------------------------------------------------------------
 
 async function readStacks(ctx: RunContext, targets: Target<StackSpec>[]): Promise<Map<string, StackActual | Error>> {
-  const { snapshot } = await import('../providers/docker.js');
+  const { snapshot } = await import('../providers/docker/engine.js');
   const out = new Map<string, StackActual | Error>();
   let snap: EngineSnapshot;
   try {
@@ -321,8 +321,8 @@ async function readStacks(ctx: RunContext, targets: Target<StackSpec>[]): Promis
 }
 
 async function readOne(ctx: RunContext, t: Target<StackSpec>, snap: EngineSnapshot): Promise<StackActual> {
-  const { findCompose, cacheKeyInputs, composeDesired, ComposeError } = await import('../providers/compose.js');
-  const { normalizeRef } = await import('../providers/docker.js');
+  const { findCompose, cacheKeyInputs, composeDesired, ComposeError } = await import('../providers/docker/compose.js');
+  const { normalizeRef } = await import('../providers/docker/engine.js');
   const d = dataOf(t);
   if (!d) throw new Error('no project name in the manifest or the state');
   const containers = snap.byProject.get(d.project) ?? [];
@@ -361,7 +361,7 @@ async function readOne(ctx: RunContext, t: Target<StackSpec>, snap: EngineSnapsh
 // ---- apply ---------------------------------------------------------------------------------------
 
 async function waitHealthy(ctx: RunContext, address: string, project: string, services: string[], timeoutS: number): Promise<void> {
-  const { projectContainers } = await import('../providers/docker.js');
+  const { projectContainers } = await import('../providers/docker/engine.js');
   const end = Date.now() + timeoutS * 1000;
   let last = '';
   for (;;) {
@@ -383,8 +383,8 @@ async function waitHealthy(ctx: RunContext, address: string, project: string, se
 }
 
 async function teardown(ctx: RunContext, t: Target<StackSpec>, d: StackData, volumes: boolean): Promise<void> {
-  const { findCompose, runCompose, composeMessage } = await import('../providers/compose.js');
-  const { projectContainers, removeProject } = await import('../providers/docker.js');
+  const { findCompose, runCompose, composeMessage } = await import('../providers/docker/compose.js');
+  const { projectContainers, removeProject } = await import('../providers/docker/engine.js');
   const { exists } = await import('../core/fs.js');
   const tool = findCompose(ctx.env, d.compose_command);
   const filesThere = (await Promise.all(d.files.map(exists))).every(Boolean) && (await Promise.all(d.env_files.map(exists))).every(Boolean);
@@ -416,7 +416,7 @@ async function applyStack(ctx: RunContext, t: Target<StackSpec>, actual: StackAc
     await teardown(ctx, t, base, spec.remove_volumes);
     return { outcome: 'deleted' as const, state: entry({ ...base, ...(prior?.cache ? { cache: prior.cache } : {}) }), messages: spec.remove_volumes ? ['volumes removed'] : [] };
   }
-  const { findCompose, runCompose, composeMessage, probeVersion } = await import('../providers/compose.js');
+  const { findCompose, runCompose, composeMessage, probeVersion } = await import('../providers/docker/compose.js');
   const tool = findCompose(ctx.env, spec.compose_command);
   if ('error' in tool) throw new Error(tool.error);
   await probeVersion(tool, ctx.env);

@@ -7,7 +7,7 @@ import http from 'node:http';
 import { backoffDelay } from './backoff.js';
 
 async function openEventStream(env: NodeJS.ProcessEnv, filters: Record<string, string[]>, signal: AbortSignal): Promise<NodeJS.ReadableStream> {
-  const { endpointOf, dockerClient } = await import('../providers/docker.js');
+  const { endpointOf, dockerClient } = await import('../providers/docker/engine.js');
   const ep = endpointOf(env);
   if (ep.needsDockerode) {
     const docker = await dockerClient(env);

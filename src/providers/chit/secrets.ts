@@ -1,8 +1,8 @@
 // The secrets kind's outside world: the CHIT bundle it reads and the env file it writes.
-import { UserError } from '../core/errors.js';
-import { displayPath } from '../manifest/yaml-source.js';
-import { decodeBundle, parseBundleText, readBundle, readBundleText } from './chit.js';
-import { BundleFormatError, parseBundleDoc, verifyBundle, type SignatureStatus } from './chit-codec.js';
+import { UserError } from '../../core/errors.js';
+import { displayPath } from '../../manifest/yaml-source.js';
+import { decodeBundle, parseBundleText, readBundle, readBundleText } from './bundle.js';
+import { BundleFormatError, parseBundleDoc, verifyBundle, type SignatureStatus } from './codec.js';
 import { readEnvFile, removeEnvFile, writeEnvFile, type EnvFileState } from './env-file.js';
 
 export type SignatureCheck = SignatureStatus | { status: 'no-passphrase' };

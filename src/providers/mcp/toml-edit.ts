@@ -2,7 +2,7 @@
 // such as `[mcp_servers.NAME.env]`), leaving every other line (comments, other tables) as written.
 // Pure: text in, text out. Values are rendered with smol-toml.
 import { parse, stringify, TomlError } from 'smol-toml';
-import { ConfigSyntaxError, sameJson } from './mcp-json-edit.js';
+import { ConfigSyntaxError, sameJson } from './json-edit.js';
 
 /** Split a TOML table header's key (`mcp_servers."my server".env`) into its parts. */
 export function headerKeys(header: string): string[] {

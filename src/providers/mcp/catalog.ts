@@ -3,9 +3,9 @@
 // manifest entry's `from: docker` both expand through here.
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
-import type { Kind, LoadContext } from '../core/kind.js';
-import { profilesDir } from '../core/paths.js';
-import type { Diagnostic, Resource } from '../core/types.js';
+import type { Kind, LoadContext } from '../../core/kind.js';
+import { profilesDir } from '../../core/paths.js';
+import type { Diagnostic, Resource } from '../../core/types.js';
 
 export interface CatalogEntry {
   id: string;

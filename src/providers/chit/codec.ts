@@ -3,7 +3,7 @@
 // meta.created_at. Reading lives in chit.ts (decodeBundle); this module works on documents parsed
 // with parsePy so that re-serialising keeps key order and `1.0`.
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
-import { dumpsPy, PyFloat, PyObject, parsePy, PyJsonError, type PyJson } from './chit-json.js';
+import { dumpsPy, PyFloat, PyObject, parsePy, PyJsonError, type PyJson } from './python-json.js';
 import { compareCodePoints } from './env-file.js';
 
 export const CGP_SPEC = 'chit.cgp.v0.1';

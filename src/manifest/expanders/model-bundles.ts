@@ -1,12 +1,12 @@
 // Model bundles: profiles/bundles/<id>.yaml, named sets of models.<name> specs. A manifest's
 // `bundles: [id]` and a profile's `model_bundles` expand into model resources through bundleResources.
 import path from 'node:path';
-import type { Kind, LoadContext } from '../core/kind.js';
-import { profilesDir } from '../core/paths.js';
-import type { Diagnostic, Resource } from '../core/types.js';
-import type { Expander } from '../manifest/load.js';
-import { closest, validate } from '../manifest/schema.js';
-import { readYamlFile } from '../manifest/yaml-source.js';
+import type { Kind, LoadContext } from '../../core/kind.js';
+import { profilesDir } from '../../core/paths.js';
+import type { Diagnostic, Resource } from '../../core/types.js';
+import type { Expander } from '../load.js';
+import { closest, validate } from '../schema.js';
+import { readYamlFile } from '../yaml-source.js';
 
 export const bundlesDir = path.join(profilesDir, 'bundles');
 

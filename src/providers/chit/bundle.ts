@@ -4,8 +4,8 @@
 //   - a later super_node's label wins over an earlier one;
 //   - meta.count, ids and order are not trusted.
 import { promises as fsp } from 'node:fs';
-import { UserError } from '../core/errors.js';
-import { displayPath } from '../manifest/yaml-source.js';
+import { UserError } from '../../core/errors.js';
+import { displayPath } from '../../manifest/yaml-source.js';
 
 export interface CgpPoint {
   id?: string;

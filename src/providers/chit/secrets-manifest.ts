@@ -9,10 +9,10 @@
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Node } from 'yaml';
-import { UserError } from '../core/errors.js';
-import { displayPath } from '../manifest/yaml-source.js';
-import { decodeBundle, readBundle } from './chit.js';
-import { CGP_SPEC } from './chit-codec.js';
+import { UserError } from '../../core/errors.js';
+import { displayPath } from '../../manifest/yaml-source.js';
+import { decodeBundle, readBundle } from './bundle.js';
+import { CGP_SPEC } from './codec.js';
 import { compareCodePoints } from './env-file.js';
 
 export interface ManifestTarget {

@@ -4,13 +4,13 @@
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
-import { readFileOrNull, writeFileAtomic } from '../core/fs.js';
-import type { Home } from '../core/home.js';
-import { profilesDir as builtinDir } from '../core/paths.js';
-import type { Diagnostic } from '../core/types.js';
-import { closest, levenshtein, validate } from '../manifest/schema.js';
-import { displayPath, parseYamlText } from '../manifest/yaml-source.js';
-import type { MachineFacts } from './hardware.js';
+import { readFileOrNull, writeFileAtomic } from '../../core/fs.js';
+import type { Home } from '../../core/home.js';
+import { profilesDir as builtinDir } from '../../core/paths.js';
+import type { Diagnostic } from '../../core/types.js';
+import { closest, levenshtein, validate } from '../../manifest/schema.js';
+import { displayPath, parseYamlText } from '../../manifest/yaml-source.js';
+import type { MachineFacts } from './detect.js';
 import { checkRequires, fmtGb, SLACK, type Requires } from './requirements.js';
 
 export interface ProfileHardware {

@@ -5,7 +5,7 @@
 import { existsSync, promises as fsp, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { OperationError } from '../core/errors.js';
+import { OperationError } from '../../core/errors.js';
 
 export interface ComposeTool {
   /** argv before the compose arguments: ['docker', 'compose'] or ['docker-compose']. */

@@ -137,7 +137,7 @@ async function cachedDigest(dir: string | undefined, file: string, st: import('n
 
 async function rememberDigest(dir: string | undefined, file: string, st: import('node:fs').Stats, sha256: string): Promise<void> {
   if (!dir) return;
-  const { writeFileAtomic } = await import('../core/fs.js');
+  const { writeFileAtomic } = await import('../../core/fs.js');
   const e: DigestCacheEntry = { path: file, size: st.size, mtimeMs: st.mtimeMs, ino: st.ino, sha256 };
   await writeFileAtomic(cacheFile(dir, file), JSON.stringify(e) + '\n', { mode: 0o600 }).catch(() => {});
 }

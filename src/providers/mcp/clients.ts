@@ -2,8 +2,8 @@
 // which map holds the servers, and how one server is written in its format. Pure, no I/O.
 import os from 'node:os';
 import path from 'node:path';
-import { editJsonEntry, readJsonEntry } from './mcp-json-edit.js';
-import { editTomlEntry, readTomlEntry } from './mcp-toml-edit.js';
+import { editJsonEntry, readJsonEntry } from './json-edit.js';
+import { editTomlEntry, readTomlEntry } from './toml-edit.js';
 
 export const CLIENT_IDS = ['crush', 'codex', 'claude-desktop', 'claude-code', 'cursor', 'vscode'] as const;
 export type ClientId = (typeof CLIENT_IDS)[number];

@@ -3,7 +3,7 @@
 // costs ~120 ms, half the budget of a no-op plan. Everything else (health waits, removal of what an
 // undeclared stack left, TLS and ssh:// hosts) goes through dockerode, imported lazily.
 import http from 'node:http';
-import { OperationError } from '../core/errors.js';
+import { OperationError } from '../../core/errors.js';
 
 export const COMPOSE_PROJECT = 'com.docker.compose.project';
 export const COMPOSE_SERVICE = 'com.docker.compose.service';

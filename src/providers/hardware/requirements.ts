@@ -1,6 +1,6 @@
 // `requires:` — what a resource (or a profile) needs from the machine, checked against detected facts.
 // Pure: no I/O. Messages complete "cannot be applied here: …" and never guess when a fact is unknown.
-import type { MachineFacts } from './hardware.js';
+import type { MachineFacts } from './detect.js';
 
 export interface Requires {
   gpu?: 'nvidia' | 'nvidia-tegra' | 'none';

@@ -1,10 +1,10 @@
 // Readiness by a real handshake: connect (stdio, or streamable HTTP with an SSE fallback), initialize,
 // tools/list, close — under a deadline, stderr captured (never inherited). The MCP SDK is imported
 // lazily, inside probe(). A probe never throws: every failure is a ProbeResult with a clear reason.
-import type { ServerEntrySpec } from './mcp-clients.js';
+import type { ServerEntrySpec } from './clients.js';
 import { accessSync, constants, existsSync } from 'node:fs';
 import path from 'node:path';
-import { formatSeconds } from '../planner/concurrency.js';
+import { formatSeconds } from '../../planner/concurrency.js';
 
 /** What a handshake needs: the connection part of a server's spec (`timeout` in seconds). */
 export type ProbeTarget = Pick<ServerEntrySpec, 'transport' | 'command' | 'args' | 'env' | 'cwd' | 'url' | 'headers' | 'timeout' | 'env_from_secrets'>;

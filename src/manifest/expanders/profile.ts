@@ -5,12 +5,12 @@
 // shows it as `!` without planning or applying it. Explicit manifest entries always win.
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
-import type { Kind, LoadContext } from '../core/kind.js';
-import type { Diagnostic, Resource } from '../core/types.js';
-import type { MachineFacts } from '../providers/hardware.js';
-import type { Profile, Ranked } from '../providers/profiles.js';
-import type { Requires } from '../providers/requirements.js';
-import type { Expander, Manifest } from './load.js';
+import type { Kind, LoadContext } from '../../core/kind.js';
+import type { Diagnostic, Resource } from '../../core/types.js';
+import type { MachineFacts } from '../../providers/hardware/detect.js';
+import type { Profile, Ranked } from '../../providers/hardware/profiles.js';
+import type { Requires } from '../../providers/hardware/requirements.js';
+import type { Expander, Manifest } from '../load.js';
 
 type Catalog = (ids: string[], origin: string, ctx: LoadContext, kinds: Kind[]) => Promise<{ resources: Resource[]; diagnostics: Diagnostic[] }>;
 
@@ -43,8 +43,8 @@ export const profileExpander: Expander = async (m: Manifest, ctx: LoadContext, k
   if (!choice && !hasRequires) return [];
 
   const diags: Diagnostic[] = [];
-  const { detectFromEnv } = await import('../providers/hardware.js');
-  const { checkRequires } = await import('../providers/requirements.js');
+  const { detectFromEnv } = await import('../../providers/hardware/detect.js');
+  const { checkRequires } = await import('../../providers/hardware/requirements.js');
   const machine = await detectFromEnv(ctx.env);
 
   let chosen: Choice | undefined;
@@ -60,7 +60,7 @@ export const profileExpander: Expander = async (m: Manifest, ctx: LoadContext, k
   let profileUnmet: string | undefined;
   if (chosen) {
     const p = chosen.profile;
-    const { effectiveRequires } = await import('../providers/profiles.js');
+    const { effectiveRequires } = await import('../../providers/hardware/profiles.js');
     const pr = checkRequires(effectiveRequires(p), machine);
     profileUnmet = [...pr.unmet, ...pr.unknown][0];
     const origin = `profile ${p.id}`;
@@ -102,8 +102,8 @@ export const profileExpander: Expander = async (m: Manifest, ctx: LoadContext, k
 
     // model bundles and MCP servers: resources from the catalogs their kinds own
     const catalogs: { ids: string[]; section: string; module: string; fn: string; what: string }[] = [
-      { ids: p.model_bundles, section: 'models', module: '../providers/model-bundles.js', fn: 'bundleResources', what: 'model bundles' },
-      { ids: p.mcp, section: 'mcp', module: '../providers/mcp-catalog.js', fn: 'catalogResources', what: 'MCP servers' },
+      { ids: p.model_bundles, section: 'models', module: './model-bundles.js', fn: 'bundleResources', what: 'model bundles' },
+      { ids: p.mcp, section: 'mcp', module: '../../providers/mcp/catalog.js', fn: 'catalogResources', what: 'MCP servers' },
     ];
     for (const c of catalogs) {
       if (!c.ids.length) continue;
@@ -168,7 +168,7 @@ export const profileExpander: Expander = async (m: Manifest, ctx: LoadContext, k
     }
   }
   if (anyUnsatisfied) {
-    const { machineLine } = await import('../providers/profiles.js');
+    const { machineLine } = await import('../../providers/hardware/profiles.js');
     m.notes.push(`This machine: ${machineLine(machine)}`);
   }
   return diags;
@@ -183,7 +183,7 @@ async function isFile(p: string): Promise<boolean> {
 }
 
 async function chooseProfile(m: Manifest, ctx: LoadContext, choice: string, machine: MachineFacts): Promise<{ choice?: Choice; diagnostics: Diagnostic[] }> {
-  const { loadProfiles, readPin, rankProfiles, bestProfile, unknownProfile } = await import('../providers/profiles.js');
+  const { loadProfiles, readPin, rankProfiles, bestProfile, unknownProfile } = await import('../../providers/hardware/profiles.js');
   const set = await loadProfiles({ env: ctx.env, home: ctx.home });
   const diagnostics = [...set.diagnostics];
   if (diagnostics.some((d) => d.severity === 'error')) return { diagnostics };
