@@ -82,6 +82,11 @@ export interface Change {
   origin?: string;
   /** Display only: the past participle in "will be …" when the action's own word is not precise (e.g. "recreated"). */
   verb?: string;
+  /**
+   * Why, as a stable machine word (`missing`, `config-changed`, `unhealthy`, `dependency`, `orphan`, …):
+   * the one field of a part that apply may read, and what scripts and agents match on in `plan --json`.
+   */
+  cause?: string;
 }
 
 /** A kind's answer to "what would you do", computed without I/O. */
