@@ -14,6 +14,14 @@ export class OperationError extends Error {
   override name = 'OperationError';
 }
 
+/** Another pmoves mini holds $PMOVES_HOME/lock (thrown by acquireLock); `holder` names it. */
+export class LockBusyError extends OperationError {
+  override name = 'LockBusyError';
+  constructor(message: string, readonly holder: { pid: number; host: string; command: string; since: string }) {
+    super(message);
+  }
+}
+
 export function isExpected(err: unknown): err is UserError | OperationError {
   return err instanceof UserError || err instanceof OperationError;
 }

@@ -2,7 +2,7 @@
 // (its pid is gone) and the lock is taken over.
 import { promises as fsp } from 'node:fs';
 import os from 'node:os';
-import { OperationError } from '../core/errors.js';
+import { LockBusyError } from '../core/errors.js';
 import type { Home } from '../core/home.js';
 
 export interface LockInfo {
@@ -73,9 +73,10 @@ export async function acquireLock(home: Home, command: string, timeoutMs = 0): P
       continue;
     }
     if (Date.now() >= deadline) {
-      throw new OperationError(
+      throw new LockBusyError(
         `another pmoves mini is running: pid ${holder.pid} on ${holder.host} (${holder.command}, since ${holder.since}) holds ${home.lock}. ` +
           `Wait for it, or pass --lock-timeout to wait.`,
+        holder,
       );
     }
     await new Promise((r) => setTimeout(r, 200));
