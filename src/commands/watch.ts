@@ -19,7 +19,8 @@ export function registerWatch(mini: Command): void {
     .command('watch')
     .description('keep this machine converged: re-apply on manifest edits, on an interval, on Docker events, or from a git repository')
     .addOption(new Option('--interval <duration>', 'drift check (and git fetch) interval, ±10% jitter').argParser(parseDuration('--interval')).default(60_000, '1m'))
-    .addOption(new Option('--debounce <duration>', 'wait this long after the last file event before a run').argParser(parseDuration('--debounce')).default(300, '300ms'))
+    .addOption(new Option('--debounce <duration>', 'quiet period after a file or Docker event before a run (a save is checked complete, then applied)').argParser(parseDuration('--debounce')).default(50, '50ms'))
+    .addOption(new Option('--removal-settle <duration>', 'a local manifest that removes resources must stay unchanged this long before they are removed').argParser(parseDuration('--removal-settle')).default(10_000, '10s'))
     .addOption(new Option('--min-backoff <duration>', 'first retry delay of a failed resource (doubles each time)').argParser(parseDuration('--min-backoff')).default(5_000, '5s'))
     .addOption(new Option('--max-backoff <duration>', 'longest retry delay of a failed resource').argParser(parseDuration('--max-backoff')).default(300_000, '5m'))
     .option('--git <url>', 'GitOps: clone this repository into $PMOVES_HOME/sources and apply the manifest in it')
@@ -56,7 +57,8 @@ export function registerWatch(mini: Command): void {
         if (o.verifySignatures) args.push('--verify-signatures');
         if (o.allowedSigners) args.push('--allowed-signers', path.resolve(o.allowedSigners as string));
         args.push('--interval', fmtDuration(o.interval as number));
-        if (o.debounce !== 300) args.push('--debounce', fmtDuration(o.debounce as number));
+        if (o.debounce !== 50) args.push('--debounce', fmtDuration(o.debounce as number));
+        if (o.removalSettle !== 10_000) args.push('--removal-settle', fmtDuration(o.removalSettle as number));
         if (o.minBackoff !== 5_000) args.push('--min-backoff', fmtDuration(o.minBackoff as number));
         if (o.maxBackoff !== 300_000) args.push('--max-backoff', fmtDuration(o.maxBackoff as number));
         if (o.rollbackOnFailure) args.push('--rollback-on-failure', '--converge-timeout', fmtDuration(o.convergeTimeout as number));
@@ -87,6 +89,7 @@ export function registerWatch(mini: Command): void {
         home,
         env: process.env,
         debounceMs: o.debounce as number,
+        removalSettleMs: o.removalSettle as number,
         intervalMs: o.interval as number,
         minBackoffMs: o.minBackoff as number,
         maxBackoffMs: Math.max(o.maxBackoff as number, o.minBackoff as number),

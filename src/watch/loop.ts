@@ -1,35 +1,48 @@
 // The watch loop: a level-based controller. An event (a file saved, the interval, a Docker event, a
-// new commit, SIGHUP) only says "look again"; every run loads the manifest, then refresh → plan → apply
-// through applyOnce (the same code and lock as `apply`). Runs never overlap: triggers that arrive
-// during a run are coalesced into the next one.
+// new commit, SIGHUP) only says "look again". Runs never overlap: triggers that arrive during a run are
+// coalesced into the next one. One run is a pipeline of small steps, each a function with typed inputs
+// and outputs in its own module (tested alone); this class only strings them together, keeps what
+// must outlive a run, and schedules the timers:
+//
+//   trigger (trigger.ts) → load (load-step.ts) → plan (plan-step.ts) → apply (apply-step.ts)
+//     → record (record-step.ts) → report (report.ts: a list of reporters)
 //
 // Failures: a resource that fails waits in backoff (Backoff) and is left out of runs until it is due,
 // so it never holds the others. An invalid manifest is reported and the last valid one stays in force.
-// A manifest edit that would drop resources is only accepted once the file has stayed the same for a
-// debounce period, so a half-saved file never tears anything down.
-import { createHash } from 'node:crypto';
+// A local manifest that drops resources is accepted only once it has stayed the same for the removal
+// settle window, so a half-saved file never tears anything down.
 import { promises as fsp } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { formatDiagnostic, messageOf, OperationError } from '../core/errors.js';
+import { messageOf, OperationError, UserError } from '../core/errors.js';
 import type { Home } from '../core/home.js';
-import type { Resource } from '../core/types.js';
-import type { ApplyFlowResult } from '../engine/run.js';
-import { Backoff, backoffDelay } from './backoff.js';
+import { processAlive } from '../engine/lock.js';
+import { applyStep } from './apply-step.js';
+import { Backoff } from './backoff.js';
 import { debounce, type Debouncer } from './debounce.js';
 import { composeProjects, watchDockerEvents, type DockerEventsHandle } from './docker-events.js';
+import { watchFiles, type FileEvents } from './file-events.js';
 import { GitSource } from './git-source.js';
-import { clearHold, holdMatches, latestGeneration, listGenerations, readGeneration, readHold, recordGeneration, resourcesDigest, writeHold, type Generation } from './history.js';
+import { latestGeneration, listGenerations, readGeneration, readHold, recordGeneration, writeHold, type Generation } from './history.js';
+import { fetchSource, gateRemovals, invalidEvent, loadDesired, type Desired, type PendingRemoval } from './load-step.js';
 import { newMetrics, serveMetrics, type Metrics } from './metrics.js';
+import { resolveHold, selectWork, type Work } from './plan-step.js';
+import { applyEvent, nextGeneration, recordOutcome, type Converging, type Outcome } from './record-step.js';
+import { fanOut, journalReporter, metricsReporter, secs, type Reporter, type RunReport, type WatchEvent, type WatchStatus } from './report.js';
 import { readWatchFile, writeWatchFile, type ResourceRun, type WatchFile } from './state-file.js';
-import { processAlive } from '../engine/lock.js';
+import { readTrigger } from './trigger.js';
+
+export type { Reporter, RunReport, WatchEvent, WatchStatus } from './report.js';
 
 export interface WatchOptions {
   /** Local manifest (unused with a git source). */
   manifestPath: string;
   home: Home;
   env: NodeJS.ProcessEnv;
+  /** Quiet period after a file (or Docker) event before a run. */
   debounceMs: number;
+  /** A local manifest that drops resources must stay the same this long before they are removed. */
+  removalSettleMs?: number;
   intervalMs: number;
   minBackoffMs: number;
   maxBackoffMs: number;
@@ -41,30 +54,17 @@ export interface WatchOptions {
   readTimeoutMs: number;
   flags: Record<string, unknown>;
   overrides?: Record<string, unknown>;
-  /** One event per call; `message` is the human line. */
+  /** The journal line stream: one event per call; `message` is the human line. */
   emit(e: WatchEvent): void;
+  /** More reporters (e.g. an MQTT status reporter), after the journal and the metrics. */
+  reporters?: Reporter[];
 }
 
-export interface WatchEvent {
-  event: string;
-  message: string;
-  [k: string]: unknown;
-}
+/** The generation in force, without its resources (read from history when needed). */
+type GenerationRef = Pick<Generation, 'generation' | 'resources_digest' | 'commit'>;
+const ref = (g: Generation): GenerationRef => ({ generation: g.generation, resources_digest: g.resources_digest, commit: g.commit });
 
-interface Desired {
-  manifestPath: string;
-  manifestDigest: string;
-  resources: Resource[];
-  inputs: string[];
-  commit: string | null;
-}
-
-/** Triggers that mean "the desired state may have changed": resources in backoff are tried at once. */
-const RELEASING = new Set(['start', 'file', 'sighup', 'git', 'rollback', 'settle']);
-const word = (reason: string) => reason.split(' ')[0]!;
-const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
-const secs = (ms: number) =>
-  ms >= 3_600_000 && ms % 3_600_000 === 0 ? `${ms / 3_600_000}h` : ms >= 60_000 && ms % 60_000 === 0 ? `${ms / 60_000}m` : ms >= 1000 ? `${Math.round(ms / 100) / 10}s` : `${ms}ms`;
+export const DEFAULT_REMOVAL_SETTLE_MS = 10_000;
 
 export class Watcher {
   private readonly ac = new AbortController();
@@ -72,40 +72,45 @@ export class Watcher {
   private readonly queue = new Set<string>();
   private wake: (() => void) | null = null;
   private readonly debouncer: Debouncer;
-  private fsWatcher: { add(p: string | string[]): unknown; unwatch(p: string | string[]): unknown; close(): Promise<void> } | null = null;
-  private watched = new Set<string>();
+  private files: FileEvents | null = null;
   private docker: DockerEventsHandle | null = null;
-  private readonly backoff: Backoff;
   private readonly git: GitSource | null;
-  private gitFailures = 0;
-  private nextFetchAt = 0;
+  private readonly timers = new Map<string, NodeJS.Timeout>();
+  private readonly due = new Map<string, number>();
+  private server: import('node:http').Server | null = null;
+  readonly metrics: Metrics = newMetrics();
+  private readonly report: ReturnType<typeof fanOut>;
+  private readonly startedAt = new Date().toISOString();
+  private readonly removalSettleMs: number;
+
+  // what outlives a run
+  private readonly backoff: Backoff;
+  private fetch = { failures: 0, nextFetchAt: 0 };
   private good: Desired | null = null;
   private manifestValid = true;
   private lastInvalid: string | null = null;
-  private warnedNoGeneration = false;
-  private generation: Generation | null = null;
+  private removal: PendingRemoval | null = null;
+  private generation: GenerationRef | null = null;
   private heldGeneration: number | null = null;
-  private pending: { digest: string; since: number } | null = null;
+  private converging: Converging | null = null;
+  private warnedNoGeneration = false;
   private prevDigest: string | null = null;
   private resources: Record<string, ResourceRun> = {};
   private lockBusy = false;
-  private readonly timers = new Map<string, NodeJS.Timeout>();
-  private readonly due = new Map<string, number>();
   private lastRun: WatchFile['last_run'];
-  private lastSuccess: string | undefined;
-  readonly metrics: Metrics = newMetrics();
-  private readonly startedAt = new Date().toISOString();
-  private server: import('node:http').Server | null = null;
+  private lastSuccess: number | null = null;
 
   constructor(private readonly o: WatchOptions) {
     this.backoff = new Backoff(o.minBackoffMs, o.maxBackoffMs);
+    this.removalSettleMs = o.removalSettleMs ?? DEFAULT_REMOVAL_SETTLE_MS;
+    this.report = fanOut([journalReporter(o.emit), metricsReporter(this.metrics), ...(o.reporters ?? [])]);
     this.debouncer = debounce(o.debounceMs, (reasons) => {
       for (const r of reasons) this.trigger(r);
     });
     this.git = o.git ? new GitSource({ ...o.git, home: o.home, env: o.env, signal: this.ac.signal }) : null;
   }
 
-  /** "Look again" now (no debounce). */
+  /** "Look again" now. */
   trigger(reason: string): void {
     this.queue.add(reason);
     this.wake?.();
@@ -126,10 +131,21 @@ export class Watcher {
   }
 
   private emit(event: string, message: string, fields: Record<string, unknown> = {}): void {
-    this.o.emit({ event, message, ...fields });
+    this.report.event({ event, message, ...fields });
+  }
+
+  private status(): WatchStatus {
+    return { manifestValid: this.manifestValid, generation: this.generation?.generation ?? null, failing: this.backoff.size, lastSuccess: this.lastSuccess };
   }
 
   async run(): Promise<void> {
+    if (!this.git) {
+      const st = await fsp.stat(this.o.manifestPath).catch((err: NodeJS.ErrnoException) => err.code);
+      if (st === 'ENOENT') {
+        const rel = path.relative(process.cwd(), this.o.manifestPath) || this.o.manifestPath;
+        throw new UserError(`${rel}: no such file: watch needs a manifest to converge to (pass -m PATH, or start from pmoves.mini.yaml.example)`);
+      }
+    }
     const other = await readWatchFile(this.o.home);
     if (other && !other.stopped_at && other.pid !== process.pid && other.host === os.hostname() && processAlive(other.pid)) {
       throw new OperationError(`another pmoves mini watch runs on ${this.o.home.root} (pid ${other.pid}, since ${other.started_at}); stop it first (one watcher per PMOVES_HOME)`);
@@ -144,15 +160,17 @@ export class Watcher {
       const restored = await this.git.restore();
       if (restored) this.emit('git', `converging to the last accepted commit ${restored.slice(0, 12)} until the next fetch`, { action: 'restored', commit: restored });
     }
-    this.generation = await latestGeneration(this.o.home).catch(() => null);
-    this.metrics.generation = this.generation?.generation ?? null;
+    const latest = await latestGeneration(this.o.home).catch(() => null);
+    this.generation = latest && ref(latest);
+    this.report.started(this.status());
     const what = this.git ? `${this.o.git!.path} from ${this.o.git!.url}${this.o.git!.branch ? ` (${this.o.git!.branch})` : ''}` : this.o.manifestPath;
-    this.emit('start', `watching ${what}: interval ${secs(this.o.intervalMs)}, debounce ${secs(this.o.debounceMs)}, pid ${process.pid}`, {
+    this.emit('start', `watching ${what}: interval ${secs(this.o.intervalMs)}, debounce ${secs(this.o.debounceMs)}, removal settle ${secs(this.removalSettleMs)}, pid ${process.pid}`, {
       pid: process.pid,
       manifest: this.git ? null : this.o.manifestPath,
       git: this.o.git?.url ?? null,
       interval_ms: this.o.intervalMs,
       debounce_ms: this.o.debounceMs,
+      removal_settle_ms: this.removalSettleMs,
     });
     this.trigger('start');
     try {
@@ -164,15 +182,20 @@ export class Watcher {
         this.queue.clear();
         this.clearTimers();
         const t0 = Date.now();
+        let summary: Omit<RunReport, 'status' | 'ms'> | null;
         try {
-          await this.cycle(reasons);
+          summary = await this.cycle(reasons, t0);
         } catch (err) {
-          this.lastRun = { at: new Date().toISOString(), trigger: reasons, result: 'error', ms: Date.now() - t0, error: messageOf(err) };
+          summary = { at: new Date().toISOString(), trigger: reasons, result: 'error', error: messageOf(err), drift: 0, failedRun: false };
           this.emit('error', `run failed: ${messageOf(err)}`, { error: messageOf(err) });
           const delay = this.backoff.fail('(run)', Date.now(), messageOf(err));
           this.emit('retry', `retrying in ${secs(delay)}`, { retry_in_ms: delay });
         }
-        this.metrics.lastRunMs = Date.now() - t0;
+        if (summary) {
+          const { drift, failedRun, ...last } = { ...summary, ms: Date.now() - t0 };
+          this.lastRun = last;
+          this.report.runFinished({ ...last, drift, failedRun, status: this.status() });
+        }
         if (this.stopping) break;
         this.schedule();
         await this.writeState().catch((err) => this.emit('error', `cannot write watch.json: ${messageOf(err)}`));
@@ -181,12 +204,13 @@ export class Watcher {
       this.clearTimers();
       this.debouncer.cancel();
       this.docker?.close();
-      await this.fsWatcher?.close().catch(() => {});
+      this.files?.close();
       const closed = new Promise<void>((r) => (this.server ? this.server.close(() => r()) : r()));
       this.server?.closeAllConnections?.(); // keep-alive scrapers would otherwise hold close() open
       await closed;
       await this.writeState(true).catch(() => {});
       this.emit('stop', `stopped${this.stopping ? ` (${this.stopping})` : ''}`, { signal: this.stopping });
+      await this.report.close();
     }
   }
 
@@ -199,281 +223,156 @@ export class Watcher {
         manifest_valid: this.manifestValid,
         failing: this.backoff.size,
         last_run: this.lastRun ?? null,
-        last_success: this.lastSuccess ?? null,
+        last_success: this.lastSuccess === null ? null : new Date(this.lastSuccess).toISOString(),
       },
     };
   }
 
-  // ---- one run ----------------------------------------------------------------------------------
+  // ---- one run: the pipeline --------------------------------------------------------------------
 
-  private async cycle(reasons: string[]): Promise<void> {
-    const t0 = Date.now();
-    const words = new Set(reasons.map(word));
-    let release = [...words].some((w) => RELEASING.has(w));
-    for (const w of words) this.metrics.runs.set(w, (this.metrics.runs.get(w) ?? 0) + 1);
+  /** One run; null when it was interrupted by stop() before it applied anything. */
+  private async cycle(reasons: string[], t0: number): Promise<Omit<RunReport, 'status' | 'ms'> | null> {
+    const run = (result: RunReport['result'], extra: Partial<RunReport> = {}) => ({ at: new Date().toISOString(), trigger: reasons, result, drift: 0, failedRun: false, ...extra });
+    // trigger
+    const trigger = readTrigger(reasons, { git: Boolean(this.git), now: t0, nextFetchAt: this.fetch.nextFetchAt });
+    this.report.runStarted([...trigger.words]);
     this.emit('trigger', `run: ${reasons.join(', ')}`, { reasons });
+    let release = trigger.release;
 
-    // 1. git source: fetch when due (start, interval, SIGHUP, fetch retry)
-    if (this.git && (words.has('start') || words.has('sighup') || words.has('fetch-retry') || (words.has('interval') && Date.now() >= this.nextFetchAt))) {
-      const s = await this.git.sync();
-      if (s.kind === 'fetch-failed') {
-        this.gitFailures++;
-        const delay = backoffDelay(this.gitFailures, this.o.minBackoffMs, this.o.maxBackoffMs);
-        this.nextFetchAt = Date.now() + delay;
-        const keep = s.current ? `; converging to ${s.current.slice(0, 12)} meanwhile` : '; nothing to converge to yet';
-        this.emit('git', `fetch failed (${s.error}); retrying in ${secs(delay)}${keep}`, { action: 'fetch-failed', error: s.error, retry_in_ms: delay, commit: s.current });
-      } else {
-        this.gitFailures = 0;
-        this.nextFetchAt = 0;
-        if (s.kind === 'new-commit') {
-          release = true;
-          this.emit('git', `new commit ${s.commit.slice(0, 12)} on ${this.git.branch}${s.previous ? ` (was ${s.previous.slice(0, 12)})` : ''}`, { action: 'new-commit', commit: s.commit, previous: s.previous });
-        } else if (s.kind === 'refused' && !s.repeated) {
-          this.emit('git', `refusing commit ${s.commit.slice(0, 12)} on ${this.git.branch}: ${s.reason}. --verify-signatures accepts only commits git verifies with a key you trust${s.current ? `; staying at ${s.current.slice(0, 12)}` : ''}`, {
-            action: 'refused',
-            commit: s.commit,
-            reason: s.reason,
-            current: s.current,
-          });
-        }
-      }
+    // load: the source, then the manifest
+    if (this.git && trigger.fetch) {
+      const s = await fetchSource(this.git, { failures: this.fetch.failures, now: Date.now(), minBackoffMs: this.o.minBackoffMs, maxBackoffMs: this.o.maxBackoffMs });
+      this.fetch = { failures: s.failures, nextFetchAt: s.nextFetchAt };
+      for (const e of s.events) this.report.event(e);
+      release ||= s.release;
     }
-    if (this.stopping) return;
+    if (this.stopping) return null;
+    const desired = await this.loadStep();
+    if (desired === 'waiting') return run('error', { error: 'no accepted commit yet' });
+    if (!desired) return run('invalid-manifest');
 
-    // 2. the manifest: a valid one becomes the desired state; an invalid one leaves the last valid in force
-    const manifestPath = this.git ? this.git.manifestPath() : this.o.manifestPath;
-    if (!manifestPath) {
-      this.lastRun = { at: new Date().toISOString(), trigger: reasons, result: 'error', ms: Date.now() - t0, error: 'no accepted commit yet' };
-      this.emit('waiting', 'no accepted commit yet: nothing to apply');
-      return;
-    }
-    if (!this.fsWatcher) await this.setWatched([manifestPath]);
-    const { loadManifest, hasErrors } = await import('../manifest/load.js');
-    const { kinds, expanders } = await import('../reconcilers/index.js');
-    const loaded = await loadManifest(manifestPath, { env: this.o.env, home: this.o.home, kinds, expanders, overrides: this.o.overrides });
-    const commit = this.git?.commit ?? null;
-    if (!loaded.manifest || hasErrors(loaded.diagnostics)) {
-      this.manifestValid = false;
-      this.metrics.manifestValid = false;
-      const errors = loaded.diagnostics.filter((d) => d.severity === 'error').map(formatDiagnostic);
-      const keep = this.good ? 'the last valid manifest stays in force' : 'nothing is applied until it is valid';
-      const text = `the manifest is not valid; ${keep}:\n  ${errors.join('\n  ')}`;
-      if (text !== this.lastInvalid) this.emit('invalid-manifest', text, { diagnostics: errors });
-      this.lastInvalid = text;
-      await this.setWatched([manifestPath, ...(this.good?.inputs ?? [])]);
-      if (!this.good) {
-        this.lastRun = { at: new Date().toISOString(), trigger: reasons, result: 'invalid-manifest', ms: Date.now() - t0 };
-        return;
-      }
-    } else {
-      const m = loaded.manifest;
-      const dropped = this.good ? this.good.resources.filter((r) => !m.resources.some((x) => x.address === r.address)).map((r) => r.address) : [];
-      if (dropped.length && words.has('file') && !this.git) {
-        // Removing resources tears things down: accept it only once the file has settled.
-        await this.sleep(this.o.debounceMs);
-        const again = await fsp.readFile(manifestPath, 'utf8').catch(() => null);
-        if (again === null || sha256(again) !== m.digest) {
-          this.emit('settle', 'the manifest changed again while being read; waiting for it to settle', {});
-          this.debouncer.push('settle');
-          return;
-        }
-      }
-      this.manifestValid = true;
-      this.metrics.manifestValid = true;
-      this.lastInvalid = null;
-      this.good = { manifestPath, manifestDigest: m.digest, resources: m.resources, inputs: m.inputs, commit };
-      for (const d of loaded.diagnostics) this.emit('warning', formatDiagnostic(d), { diagnostic: formatDiagnostic(d) });
-      await this.setWatched(this.good.inputs);
-    }
-    const good = this.good!;
-    this.docker ??= composeProjects(good.resources).length ? this.startDocker() : null;
-    this.docker?.setProjects(composeProjects(good.resources));
+    // plan: what this run converges to, and what it leaves alone
+    const hold = await resolveHold(this.o.home, desired, this.heldGeneration);
+    for (const e of hold.events) this.report.event(e);
+    this.heldGeneration = hold.held?.generation ?? null;
+    const work = selectWork({ desired, held: hold.held, release: release || hold.released, converging: this.converging?.digest ?? null, generationDigest: this.generation?.resources_digest ?? null, backoff: this.backoff, now: Date.now() });
+    if (this.stopping) return null;
 
-    // 3. a rollback in force holds an earlier generation while the manifest is still the one rolled back from
-    let held: Generation | null = null;
-    const hold = await readHold(this.o.home);
-    if (hold && holdMatches(hold, good.manifestDigest, good.commit)) {
-      held = await readGeneration(this.o.home, hold.generation).catch(() => null);
-      if (!held) {
-        this.emit('warning', `hold.json names generation ${hold.generation}, which is not in the history any more; releasing it`);
-        await clearHold(this.o.home);
-      } else if (this.heldGeneration !== held.generation) {
-        this.emit('hold', `holding generation ${held.generation} (rolled back: ${hold.reason}); edit the manifest or push a new commit to move on`, { generation: held.generation });
-      }
-    } else if (hold) {
-      await clearHold(this.o.home);
-      this.emit('hold-released', `the manifest changed: generation ${hold.generation} is no longer held`, { generation: hold.generation });
-      release = true;
-    }
-    this.heldGeneration = held?.generation ?? null;
-    const resources = held ? held.resources : good.resources;
-    const applyCommit = held ? (held.commit ?? null) : good.commit;
-    const digest = resourcesDigest(resources);
-    if (digest !== this.pending?.digest && digest !== this.generation?.resources_digest) release = true;
-
-    // 4. apply (same code and lock as `apply`), leaving resources in backoff alone
-    const now = Date.now();
-    if (release) this.backoff.release(now);
-    const exclude = this.backoff.blocked(now);
-    exclude.delete('(run)');
-    if (this.stopping) return;
-    const { applyOnce } = await import('../engine/run.js');
-    let result: ApplyFlowResult;
-    const progress = (line: string) => this.emit('progress', line, {});
-    // The plan line comes before the apply's progress. Drift: changes found in resources that were in
-    // sync the run before, while the desired state stayed the same and no file or commit changed.
-    const wasOk = new Set(Object.entries(this.resources).filter(([, r]) => r.result === 'ok').map(([a]) => a));
-    let drift = 0;
-    const onPlan = ({ plan }: { plan: ApplyFlowResult['plan'] }) => {
-      const errors = new Map<string, string[]>();
-      for (const d of plan.diagnostics) if (d.severity === 'error' && d.address) errors.set(d.address, [...(errors.get(d.address) ?? []), d.summary]);
-      const changing = plan.changes.filter((c) => c.action !== 'no-op' && !exclude.has(c.address) && !errors.has(c.address));
-      drift = this.prevDigest === digest && !words.has('file') && !words.has('git') ? changing.filter((c) => wasOk.has(c.address)).length : 0;
-      const s = plan.summary;
-      const inBackoff = [...exclude];
-      this.emit(
-        'plan',
-        `plan: ${s.add} to add, ${s.change} to change, ${s.destroy} to destroy${drift ? ` (drift: ${drift})` : ''}${errors.size ? `; errors in ${[...errors.keys()].join(', ')}` : ''}${inBackoff.length ? `; in backoff: ${inBackoff.join(', ')}` : ''}`,
-        { add: s.add, change: s.change, destroy: s.destroy, drift, errors: [...errors].map(([address, e]) => ({ address, error: e.join('; ') })), excluded: inBackoff },
-      );
-    };
-    try {
-      result = await applyOnce({
-        onPlan,
-        manifestPath,
-        home: this.o.home,
-        env: this.o.env,
-        resources,
-        manifestDigest: held ? held.manifest_digest : good.manifestDigest,
-        flags: this.o.flags,
-        parallelism: this.o.parallelism,
-        readTimeoutMs: this.o.readTimeoutMs,
-        tty: false,
-        signal: this.ac.signal,
-        command: 'watch',
-        lockTimeoutMs: 0,
-        partial: true,
-        exclude,
-        log: (address, line) => progress(`${address}: ${line}`),
-        progress,
-        auditExtra: {
-          watch: true,
-          ...(applyCommit ? { commit: applyCommit, source: this.o.git?.url } : {}),
-          ...(held ? { generation: held.generation } : {}),
-        },
-        stateSource: this.git ? { kind: 'git', url: this.o.git!.url, branch: this.git.branch ?? null, path: this.o.git!.path, commit: applyCommit } : undefined,
-      });
-    } catch (err) {
-      if (err instanceof OperationError && /another pmoves mini is running/.test(err.message)) {
-        if (!this.lockBusy) this.emit('busy', `${err.message.split('. ')[0]}; retrying every second`, {});
-        this.lockBusy = true;
-        this.lastRun = { at: new Date().toISOString(), trigger: reasons, result: 'error', ms: Date.now() - t0, error: 'lock held by another process' };
-        return;
-      }
-      throw err;
+    // apply
+    const applied = await applyStep({
+      work,
+      manifestPath: desired.manifestPath,
+      home: this.o.home,
+      env: this.o.env,
+      flags: this.o.flags,
+      parallelism: this.o.parallelism,
+      readTimeoutMs: this.o.readTimeoutMs,
+      signal: this.ac.signal,
+      git: this.git ? { url: this.o.git!.url, branch: this.git.branch ?? null, path: this.o.git!.path } : undefined,
+      wasOk: new Set(Object.entries(this.resources).filter(([, r]) => r.result === 'ok').map(([a]) => a)),
+      driftEligible: this.prevDigest === work.digest && !trigger.words.has('file') && !trigger.words.has('git'),
+      emit: (e) => this.report.event(e),
+    });
+    if (applied.kind === 'busy') {
+      if (!this.lockBusy) this.emit('busy', `${applied.message}; retrying every second`, {});
+      this.lockBusy = true;
+      return run('error', { error: 'lock held by another process' });
     }
     this.lockBusy = false;
     this.backoff.succeed('(run)');
 
-    // 5. per-resource outcome → backoff
-    const at = new Date().toISOString();
+    // record: per-resource outcome → backoff, watch.json, the apply line; then generations
     const done = Date.now();
-    const plan = result.plan;
-    const planErrors = new Map<string, string[]>();
-    const globalErrors: string[] = [];
-    for (const d of plan.diagnostics) {
-      if (d.severity !== 'error') continue;
-      if (d.address) planErrors.set(d.address, [...(planErrors.get(d.address) ?? []), d.summary]);
-      else globalErrors.push(formatDiagnostic(d));
-    }
-    const reports = new Map((result.report?.resources ?? []).map((r) => [r.address, r] as const));
-    const failed: { address: string; error: string; retry_in_ms: number }[] = [];
-    const skipped: { address: string; error: string }[] = [];
-    const addresses = new Set([...plan.changes.map((c) => c.address), ...planErrors.keys()]);
-    for (const a of addresses) {
-      const rep = reports.get(a);
-      const prev = this.backoff.get(a);
-      if (planErrors.has(a) && !exclude.has(a)) {
-        const error = planErrors.get(a)!.join('; ');
-        const delay = this.backoff.fail(a, done, error);
-        failed.push({ address: a, error, retry_in_ms: delay });
-        this.resources[a] = { result: 'error', error, at, failures: this.backoff.get(a)!.failures, next_retry: new Date(done + delay).toISOString() };
-      } else if (exclude.has(a)) {
-        if (prev) this.resources[a] = { result: 'failed', error: prev.error, at: this.resources[a]?.at ?? at, failures: prev.failures, next_retry: new Date(prev.until).toISOString() };
-      } else if (rep?.outcome === 'failed') {
-        const error = rep.error ?? 'failed';
-        const delay = this.backoff.fail(a, done, error);
-        failed.push({ address: a, error, retry_in_ms: delay });
-        this.resources[a] = { result: 'failed', error, at, failures: this.backoff.get(a)!.failures, next_retry: new Date(done + delay).toISOString() };
-      } else if (rep?.outcome === 'skipped') {
-        if (rep.error === 'cancelled') continue;
-        skipped.push({ address: a, error: rep.error ?? 'skipped' });
-        this.resources[a] = { result: 'skipped', error: rep.error, at };
-      } else {
-        this.backoff.succeed(a);
-        if (rep?.outcome === 'deleted') delete this.resources[a];
-        else this.resources[a] = { result: 'ok', at };
-      }
-    }
-    this.backoff.retain(new Set([...addresses, '(run)']));
-    for (const a of Object.keys(this.resources)) if (!addresses.has(a)) delete this.resources[a];
-    this.metrics.failing = this.backoff.size;
+    const outcome = recordOutcome({ plan: applied.result.plan, report: applied.result.report, exclude: work.exclude, backoff: this.backoff, previous: this.resources, now: done });
+    this.resources = outcome.resources;
+    this.prevDigest = work.digest;
+    this.report.event(applyEvent(outcome, Date.now() - t0, work.commit));
+    const summary = run(outcome.result, { at: new Date(done).toISOString(), drift: applied.drift, failedRun: Boolean(outcome.failed.length || outcome.globalErrors.length) });
+    if (this.stopping) return summary;
+    if (outcome.converged) this.lastSuccess = done;
+    await this.generationStep(desired, work, outcome, done);
+    return summary;
+  }
 
-    this.metrics.driftFound += drift;
-    this.prevDigest = digest;
-    const excluded = [...exclude];
-    const r = result.report;
-    const converged = !failed.length && !skipped.length && !globalErrors.length && this.backoff.size === 0;
-    const ms = Date.now() - t0;
-    const counts = { added: r?.added ?? 0, changed: r?.changed ?? 0, destroyed: r?.destroyed ?? 0 };
-    const applyResult = failed.length || skipped.length || globalErrors.length || excluded.length ? 'failed' : r?.resources.length ? 'ok' : 'no-changes';
-    const failText = [
-      ...failed.map((f) => `${f.address} (retry in ${secs(f.retry_in_ms)}): ${f.error}`),
-      ...skipped.map((x) => `${x.address} skipped: ${x.error}`),
-      ...globalErrors,
-    ];
-    this.emit(
-      'apply',
-      applyResult === 'ok'
-        ? `converged in ${secs(ms)}: ${counts.added} added, ${counts.changed} changed, ${counts.destroyed} destroyed`
-        : applyResult === 'no-changes'
-          ? `in sync (${secs(ms)})`
-          : `not converged (${secs(ms)}): ${counts.added} added, ${counts.changed} changed, ${counts.destroyed} destroyed${failText.length ? `\n  ${failText.join('\n  ')}` : ''}${excluded.length ? `\n  still in backoff: ${excluded.join(', ')}` : ''}`,
-      { result: applyResult, ...counts, failed, skipped, errors: globalErrors, excluded, ms, commit: applyCommit },
-    );
-    this.lastRun = { at, trigger: reasons, result: applyResult === 'no-changes' ? 'no-changes' : applyResult, ms };
-    if (failed.length || globalErrors.length) this.metrics.failures++;
-
-    // 6. generations and rollback
-    if (this.stopping) return;
-    if (converged) {
-      this.lastSuccess = at;
-      this.metrics.lastSuccess = done;
-      this.pending = null;
-      if (held) this.generation = held;
-      else if (!this.generation || this.generation.resources_digest !== digest || (this.generation.commit ?? null) !== applyCommit) {
-        this.generation = await recordGeneration(this.o.home, {
-          manifest_path: good.manifestPath,
-          manifest_digest: good.manifestDigest,
-          ...(applyCommit ? { commit: applyCommit, source: this.o.git!.url } : {}),
-          resources,
-        });
-        this.emit('generation', `generation ${this.generation.generation} recorded${applyCommit ? ` (commit ${applyCommit.slice(0, 12)})` : ''}`, {
-          generation: this.generation.generation,
-          manifest_digest: good.manifestDigest,
-          commit: applyCommit,
-        });
-        if (this.git) await this.pruneTrees();
-      }
-      this.metrics.generation = this.generation.generation;
+  /** The load step's outcome applied to the watcher: the desired state in force, or why there is none. */
+  private async loadStep(): Promise<Desired | null | 'waiting'> {
+    const manifestPath = this.git ? this.git.manifestPath() : this.o.manifestPath;
+    if (!manifestPath) {
+      this.emit('waiting', 'no accepted commit yet: nothing to apply');
+      return 'waiting';
+    }
+    if (!this.files) await this.watchFiles([manifestPath]);
+    const loaded = await loadDesired({ manifestPath, commit: this.git?.commit ?? null, env: this.o.env, home: this.o.home, overrides: this.o.overrides });
+    if (loaded.kind === 'invalid') {
+      this.manifestValid = false;
+      const inv = invalidEvent(loaded.errors, Boolean(this.good), this.lastInvalid);
+      if (inv.event) this.report.event(inv.event);
+      this.lastInvalid = inv.text;
+      await this.watchFiles([manifestPath, ...(this.good?.inputs ?? [])]);
     } else {
-      if (this.pending?.digest !== digest) this.pending = { digest, since: done };
-      const overdue = done - this.pending.since >= this.o.convergeTimeoutMs;
-      if (this.o.rollbackOnFailure && !held && this.generation && this.generation.resources_digest !== digest && overdue) {
-        await this.rollback(good, [...failed.map((f) => f.address), ...skipped.map((x) => x.address), ...excluded]);
-      } else if (this.o.rollbackOnFailure && !held && !this.generation && overdue && !this.warnedNoGeneration) {
+      this.manifestValid = true;
+      this.lastInvalid = null;
+      const gate = gateRemovals({ previous: this.good, next: loaded.desired, local: !this.git, pending: this.removal, now: Date.now(), settleMs: this.removalSettleMs, manifestName: path.basename(manifestPath) });
+      if (gate.accept) {
+        this.removal = null;
+        this.good = loaded.desired;
+        for (const d of loaded.warnings) this.emit('warning', d, { diagnostic: d });
+      } else {
+        this.removal = gate.pending; // the settle timer brings the next look (schedule)
+        if (gate.event) this.report.event(gate.event);
+      }
+      await this.watchFiles(gate.accept ? loaded.desired.inputs : [...new Set([...this.good!.inputs, ...loaded.desired.inputs])]);
+    }
+    if (!this.good) return null;
+    this.docker ??= composeProjects(this.good.resources).length ? this.startDocker() : null;
+    this.docker?.setProjects(composeProjects(this.good.resources));
+    return this.good;
+  }
+
+  /** Generations and rollback, from the record step's decision. */
+  private async generationStep(desired: Desired, work: Work, outcome: Outcome, now: number): Promise<void> {
+    const n = nextGeneration({
+      converged: outcome.converged,
+      held: Boolean(work.held),
+      generation: this.generation,
+      digest: work.digest,
+      commit: work.commit,
+      converging: this.converging,
+      now,
+      rollbackOnFailure: this.o.rollbackOnFailure,
+      convergeTimeoutMs: this.o.convergeTimeoutMs,
+      warnedNoGeneration: this.warnedNoGeneration,
+    });
+    this.converging = n.converging;
+    switch (n.step.kind) {
+      case 'keep-held':
+        this.generation = ref(work.held!);
+        break;
+      case 'record': {
+        const g = await recordGeneration(this.o.home, {
+          manifest_path: desired.manifestPath,
+          manifest_digest: desired.manifestDigest,
+          ...(work.commit ? { commit: work.commit, source: this.o.git!.url } : {}),
+          resources: work.resources,
+        });
+        this.generation = ref(g);
+        this.emit('generation', `generation ${g.generation} recorded${work.commit ? ` (commit ${work.commit.slice(0, 12)})` : ''}`, { generation: g.generation, manifest_digest: desired.manifestDigest, commit: work.commit });
+        if (this.git) await this.pruneTrees();
+        break;
+      }
+      case 'rollback':
+        await this.rollback(desired, [...outcome.failed.map((f) => f.address), ...outcome.skipped.map((x) => x.address), ...outcome.excluded]);
+        break;
+      case 'warn-no-generation':
         this.warnedNoGeneration = true;
         this.emit('warning', `not converged within ${secs(this.o.convergeTimeoutMs)}, and there is no earlier generation to roll back to; retrying`);
+        break;
+      case 'unchanged':
+      case 'wait':
+        break;
+      default: {
+        const never: never = n.step;
+        throw new Error(`unexpected generation step ${JSON.stringify(never)}`);
       }
     }
   }
@@ -484,7 +383,7 @@ export class Watcher {
     await writeHold(this.o.home, { generation: to.generation, avoid: { manifest_digest: good.manifestDigest, commit: good.commit }, since: new Date().toISOString(), reason });
     this.emit('rollback', `${reason}; rolling back to generation ${to.generation}`, { to: to.generation, failing, manifest_digest: good.manifestDigest, commit: good.commit });
     for (const a of failing) this.backoff.succeed(a);
-    this.pending = null;
+    this.converging = null;
     this.trigger('rollback');
   }
 
@@ -497,27 +396,18 @@ export class Watcher {
     await this.git!.prune(keep).catch(() => {});
   }
 
-  // ---- triggers ---------------------------------------------------------------------------------
+  // ---- trigger sources and timers ---------------------------------------------------------------
 
-  private async setWatched(files: string[]): Promise<void> {
-    const next = new Set(files.map((f) => path.resolve(f)));
-    if (!this.fsWatcher) {
-      const { watch } = await import('chokidar');
-      const w = watch([...next], { ignoreInitial: true, persistent: true, atomic: true });
-      w.on('all', (ev: string, p: string) => {
+  private async watchFiles(files: string[]): Promise<void> {
+    this.files ??= await watchFiles({
+      settleMs: this.o.debounceMs,
+      onChange: (changed) => {
         if (this.stopping) return;
-        if (ev === 'change' || ev === 'add' || ev === 'unlink') this.debouncer.push(`file ${path.relative(process.cwd(), p) || p}`);
-      });
-      w.on('error', (err: unknown) => this.emit('warning', `file watcher: ${messageOf(err)}`));
-      this.fsWatcher = w as unknown as NonNullable<Watcher['fsWatcher']>;
-      this.watched = next;
-      return;
-    }
-    const add = [...next].filter((f) => !this.watched.has(f));
-    const remove = [...this.watched].filter((f) => !next.has(f));
-    if (add.length) this.fsWatcher.add(add);
-    if (remove.length) this.fsWatcher.unwatch(remove);
-    this.watched = next;
+        for (const p of changed) this.trigger(`file ${path.relative(process.cwd(), p) || p}`);
+      },
+      onWarning: (m) => this.emit('warning', m),
+    });
+    this.files.set(files);
   }
 
   private startDocker(): DockerEventsHandle {
@@ -539,8 +429,9 @@ export class Watcher {
     at('interval', now + Math.round(this.o.intervalMs * (0.9 + Math.random() * 0.2)));
     const retry = this.backoff.next();
     if (retry !== undefined) at('retry', retry);
-    if (this.git && this.gitFailures) at('fetch-retry', this.nextFetchAt);
-    if (this.o.rollbackOnFailure && this.pending) at('converge-timeout', this.pending.since + this.o.convergeTimeoutMs);
+    if (this.git && this.fetch.failures) at('fetch-retry', this.fetch.nextFetchAt);
+    if (this.o.rollbackOnFailure && this.converging) at('converge-timeout', this.converging.since + this.o.convergeTimeoutMs);
+    if (this.removal) at('settle', this.removal.since + this.removalSettleMs);
     if (this.lockBusy) at('lock-busy', now + 1000);
   }
 
@@ -548,16 +439,6 @@ export class Watcher {
     for (const t of this.timers.values()) clearTimeout(t);
     this.timers.clear();
     this.due.clear();
-  }
-
-  private sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const t = setTimeout(resolve, ms);
-      this.ac.signal.addEventListener('abort', () => {
-        clearTimeout(t);
-        resolve();
-      }, { once: true });
-    });
   }
 
   private async writeState(stopped = false): Promise<void> {
@@ -575,11 +456,10 @@ export class Watcher {
       ...(this.heldGeneration !== null ? { hold: { generation: this.heldGeneration, since: (await readHold(this.o.home))?.since ?? '' } } : {}),
       manifest_valid: this.manifestValid,
       ...(this.lastRun ? { last_run: this.lastRun } : {}),
-      ...(this.lastSuccess ? { last_success: this.lastSuccess } : {}),
+      ...(this.lastSuccess !== null ? { last_success: new Date(this.lastSuccess).toISOString() } : {}),
       resources: this.resources,
       next_run: stopped || next === null ? null : new Date(next).toISOString(),
     };
     await writeWatchFile(this.o.home, w);
   }
 }
-
