@@ -1,7 +1,7 @@
 // Watch mode's pure parts and small modules: backoff, debounce, metrics text, --listen parsing,
 // history and holds, the systemd unit (checked by systemd-analyze where it exists).
 import { execa } from 'execa';
-import { existsSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -13,8 +13,8 @@ import { sourceSlug } from '../src/watch/git-source.js';
 import { clearHold, holdMatches, latestGeneration, listGenerations, readGeneration, readHold, recordGeneration, resourcesDigest, writeHold } from '../src/watch/history.js';
 import { newMetrics, parseListen, renderMetrics } from '../src/watch/metrics.js';
 import { watchStatus, writeWatchFile } from '../src/watch/state-file.js';
-import { renderUnit } from '../src/watch/systemd-unit.js';
-import { tempDir } from './helpers.js';
+import { envAssignment, execArg, renderUnit, unitPath } from '../src/watch/systemd-unit.js';
+import { cli, tempDir } from './helpers.js';
 
 test('backoff: 5 s doubling, capped', () => {
   assert.equal([1, 2, 3, 4, 5, 6, 7, 8, 9].map((n) => backoffDelay(n, 5_000, 300_000)), [5_000, 10_000, 20_000, 40_000, 80_000, 160_000, 300_000, 300_000, 300_000]);
@@ -174,6 +174,66 @@ test('systemd unit: quoting, hardening, and systemd-analyze verify (where instal
       assert.not.match(String(v.stderr), /pmoves-mini-watch\.service:\d+:/, String(v.stderr));
     }
     assert.ok(existsSync(t.dir));
+  } finally {
+    t.cleanup();
+  }
+});
+
+test('systemd escaping: specifiers, $, quotes, backslashes, spaces (systemd.service(5) "Command lines", systemd.unit(5) "Specifiers")', () => {
+  const table: [string, string][] = [
+    ['--interval', '--interval'],
+    ['/opt/pmoves/cli.js', '/opt/pmoves/cli.js'],
+    ['/srv/my dir/pmoves.mini.yaml', '"/srv/my dir/pmoves.mini.yaml"'],
+    ['/srv/100%/m.yaml', '"/srv/100%%/m.yaml"'],
+    ['/srv/$HOME/m.yaml', '"/srv/$$HOME/m.yaml"'],
+    ['a"b\\c', '"a\\"b\\\\c"'],
+    ['tab\there', '"tab\\there"'],
+    [';', '\\;'],
+  ];
+  for (const [raw, want] of table) assert.is(execArg(raw), want, raw);
+  assert.is(execArg('/opt/a $b/node', true), '"/opt/a $b/node"', 'the executable is not variable-expanded: its $ stays');
+  assert.is(execArg('/opt/50%/node', true), '"/opt/50%%/node"');
+  assert.is(unitPath('/srv/my dir %i'), '/srv/my dir %%i', 'WorkingDirectory: never quoted, spaces kept, % doubled');
+  assert.throws(() => unitPath('relative/dir'), /expected an absolute path/);
+  assert.throws(() => unitPath('/a\nb'), /cannot be written in a unit/);
+  assert.is(envAssignment('PMOVES_HOME', '/var/lib/pmoves'), 'PMOVES_HOME=/var/lib/pmoves');
+  assert.is(envAssignment('CODEX_HOME', '/home/e/my codex %h'), '"CODEX_HOME=/home/e/my codex %%h"');
+  assert.is(envAssignment('X', '$literal "q"'), '"X=$literal \\"q\\""', 'Environment= does not expand $');
+});
+
+test('--print-systemd-unit: a manifest path with a space and a %, the agents\' and profiles\' environment carried over; systemd-analyze verify accepts it', async () => {
+  const t = tempDir('pmoves-watch-unit-');
+  try {
+    const dir = path.join(t.dir, 'edge config 100%');
+    const profiles = path.join(t.dir, 'my profiles');
+    mkdirSync(dir);
+    mkdirSync(profiles);
+    writeFileSync(path.join(dir, 'pmoves.mini.yaml'), 'apiVersion: pmoves.ai/mini/v1\n');
+    const home = path.join(t.dir, 'home $x');
+    const env = { CODEX_HOME: path.join(t.dir, 'codex home'), XDG_CONFIG_HOME: path.join(t.dir, 'xdg'), CRUSH_GLOBAL_CONFIG: path.join(t.dir, 'crush'), PMOVES_PROFILES_DIR: undefined };
+    const r = await cli(['mini', 'watch', '--profiles-dir', profiles, '--removal-settle', '30s', '--print-systemd-unit'], { home, cwd: dir, env });
+    assert.is(r.exitCode, 0, String(r.stderr));
+    const unit = String(r.stdout);
+    const pct = (s: string) => s.replace(/%/g, '%%');
+    const line = (k: string) => unit.split('\n').find((l) => l.startsWith(`${k}=`));
+    assert.is(line('WorkingDirectory'), `WorkingDirectory=${pct(dir)}`);
+    const exec = line('ExecStart')!;
+    assert.ok(exec.includes(` --manifest "${pct(path.join(dir, 'pmoves.mini.yaml'))}" `), exec);
+    assert.ok(exec.includes(` --profiles-dir "${profiles}" `), exec);
+    assert.ok(exec.includes(' --removal-settle 30s '), exec);
+    const envLines = unit.split('\n').filter((l) => l.startsWith('Environment='));
+    assert.ok(envLines.includes(`Environment="PMOVES_HOME=${home}"`), envLines.join('\n'));
+    assert.ok(envLines.includes(`Environment="CODEX_HOME=${env.CODEX_HOME}"`), envLines.join('\n'));
+    assert.ok(envLines.includes(`Environment=XDG_CONFIG_HOME=${env.XDG_CONFIG_HOME}`), envLines.join('\n'));
+    assert.ok(envLines.includes(`Environment=CRUSH_GLOBAL_CONFIG=${env.CRUSH_GLOBAL_CONFIG}`), envLines.join('\n'));
+    const which = await execa('sh', ['-c', 'command -v systemd-analyze'], { reject: false });
+    if (which.exitCode === 0) {
+      const file = path.join(t.dir, 'pmoves-mini-watch.service');
+      writeFileSync(file, unit.replace(/^User=.*\n/m, '')); // the unit names the current user, who may be a system one
+      const v = await execa('systemd-analyze', ['verify', file], { reject: false });
+      assert.is(v.exitCode, 0, String(v.stderr));
+      assert.not.match(String(v.stderr), /pmoves-mini-watch\.service:\d+:/, String(v.stderr));
+    }
   } finally {
     t.cleanup();
   }

@@ -53,6 +53,8 @@ export function registerWatch(mini: Command): void {
         const args: string[] = [];
         if (!gitUrl) args.push('--manifest', manifestPath);
         if (g.profile) args.push('--profile', g.profile);
+        // --profiles-dir (a global option) is in PMOVES_PROFILES_DIR by now (src/commands/profile.ts)
+        if (process.env.PMOVES_PROFILES_DIR) args.push('--profiles-dir', path.resolve(process.env.PMOVES_PROFILES_DIR));
         if (gitUrl) args.push('--git', gitUrl, ...(o.branch ? ['--branch', o.branch as string] : []), '--path', gitPath);
         if (o.verifySignatures) args.push('--verify-signatures');
         if (o.allowedSigners) args.push('--allowed-signers', path.resolve(o.allowedSigners as string));
@@ -66,8 +68,10 @@ export function registerWatch(mini: Command): void {
         if (o.parallelism !== 8) args.push('--parallelism', String(o.parallelism));
         if (o.probe) args.push('--probe');
         args.push('--json');
+        // what the service needs to find the same things as this shell: agent config folders (MCP
+        // clients), the GnuPG keyring (--verify-signatures), the Docker Engine
         const env: Record<string, string> = {};
-        if (process.env.GNUPGHOME) env.GNUPGHOME = path.resolve(process.env.GNUPGHOME);
+        for (const k of ['CODEX_HOME', 'XDG_CONFIG_HOME', 'CRUSH_GLOBAL_CONFIG', 'GNUPGHOME']) if (process.env[k]) env[k] = path.resolve(process.env[k]!);
         if (process.env.DOCKER_HOST) env.DOCKER_HOST = process.env.DOCKER_HOST;
         process.stdout.write(
           renderUnit({

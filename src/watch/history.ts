@@ -117,3 +117,13 @@ export async function clearHold(home: Home): Promise<void> {
 export function holdMatches(hold: Hold, manifestDigest: string, commit: string | null | undefined): boolean {
   return hold.avoid.manifest_digest === manifestDigest && (hold.avoid.commit ?? null) === (commit ?? null);
 }
+
+/** Commits some generation in the history came from (their worktrees are kept). */
+export async function commitsInHistory(home: Home): Promise<Set<string>> {
+  const keep = new Set<string>();
+  for (const n of await listGenerations(home)) {
+    const g = await readGeneration(home, n).catch(() => null);
+    if (g?.commit) keep.add(g.commit);
+  }
+  return keep;
+}

@@ -11,60 +11,32 @@
 // so it never holds the others. An invalid manifest is reported and the last valid one stays in force.
 // A local manifest that drops resources is accepted only once it has stayed the same for the removal
 // settle window, so a half-saved file never tears anything down.
-import { promises as fsp } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { messageOf, OperationError, UserError } from '../core/errors.js';
-import type { Home } from '../core/home.js';
-import { processAlive } from '../engine/lock.js';
+import { messageOf } from '../core/errors.js';
 import { applyStep } from './apply-step.js';
 import { Backoff } from './backoff.js';
 import { debounce, type Debouncer } from './debounce.js';
 import { composeProjects, watchDockerEvents, type DockerEventsHandle } from './docker-events.js';
 import { watchFiles, type FileEvents } from './file-events.js';
 import { GitSource } from './git-source.js';
-import { latestGeneration, listGenerations, readGeneration, readHold, recordGeneration, writeHold, type Generation } from './history.js';
+import { commitsInHistory, latestGeneration, readHold, recordGeneration, writeHold, type Generation } from './history.js';
 import { fetchSource, gateRemovals, invalidEvent, loadDesired, type Desired, type PendingRemoval } from './load-step.js';
 import { newMetrics, serveMetrics, type Metrics } from './metrics.js';
 import { resolveHold, selectWork, type Work } from './plan-step.js';
 import { applyEvent, nextGeneration, recordOutcome, type Converging, type Outcome } from './record-step.js';
-import { fanOut, journalReporter, metricsReporter, secs, type Reporter, type RunReport, type WatchEvent, type WatchStatus } from './report.js';
-import { readWatchFile, writeWatchFile, type ResourceRun, type WatchFile } from './state-file.js';
+import { fanOut, journalReporter, metricsReporter, secs, type RunReport, type WatchStatus } from './report.js';
+import { writeWatchFile, type ResourceRun, type WatchFile } from './state-file.js';
+import { checkBeforeWatch, DEFAULT_REMOVAL_SETTLE_MS, type WatchOptions } from './options.js';
+import { Timers } from './timers.js';
 import { readTrigger } from './trigger.js';
 
 export type { Reporter, RunReport, WatchEvent, WatchStatus } from './report.js';
-
-export interface WatchOptions {
-  /** Local manifest (unused with a git source). */
-  manifestPath: string;
-  home: Home;
-  env: NodeJS.ProcessEnv;
-  /** Quiet period after a file (or Docker) event before a run. */
-  debounceMs: number;
-  /** A local manifest that drops resources must stay the same this long before they are removed. */
-  removalSettleMs?: number;
-  intervalMs: number;
-  minBackoffMs: number;
-  maxBackoffMs: number;
-  git?: { url: string; branch?: string; path: string; verifySignatures: boolean; allowedSigners?: string };
-  rollbackOnFailure: boolean;
-  convergeTimeoutMs: number;
-  listen?: { host: string; port: number };
-  parallelism: number;
-  readTimeoutMs: number;
-  flags: Record<string, unknown>;
-  overrides?: Record<string, unknown>;
-  /** The journal line stream: one event per call; `message` is the human line. */
-  emit(e: WatchEvent): void;
-  /** More reporters (e.g. an MQTT status reporter), after the journal and the metrics. */
-  reporters?: Reporter[];
-}
+export { DEFAULT_REMOVAL_SETTLE_MS, type WatchOptions } from './options.js';
 
 /** The generation in force, without its resources (read from history when needed). */
 type GenerationRef = Pick<Generation, 'generation' | 'resources_digest' | 'commit'>;
 const ref = (g: Generation): GenerationRef => ({ generation: g.generation, resources_digest: g.resources_digest, commit: g.commit });
-
-export const DEFAULT_REMOVAL_SETTLE_MS = 10_000;
 
 export class Watcher {
   private readonly ac = new AbortController();
@@ -75,8 +47,7 @@ export class Watcher {
   private files: FileEvents | null = null;
   private docker: DockerEventsHandle | null = null;
   private readonly git: GitSource | null;
-  private readonly timers = new Map<string, NodeJS.Timeout>();
-  private readonly due = new Map<string, number>();
+  private readonly timers = new Timers((name) => this.trigger(name));
   private server: import('node:http').Server | null = null;
   readonly metrics: Metrics = newMetrics();
   private readonly report: ReturnType<typeof fanOut>;
@@ -139,17 +110,7 @@ export class Watcher {
   }
 
   async run(): Promise<void> {
-    if (!this.git) {
-      const st = await fsp.stat(this.o.manifestPath).catch((err: NodeJS.ErrnoException) => err.code);
-      if (st === 'ENOENT') {
-        const rel = path.relative(process.cwd(), this.o.manifestPath) || this.o.manifestPath;
-        throw new UserError(`${rel}: no such file: watch needs a manifest to converge to (pass -m PATH, or start from pmoves.mini.yaml.example)`);
-      }
-    }
-    const other = await readWatchFile(this.o.home);
-    if (other && !other.stopped_at && other.pid !== process.pid && other.host === os.hostname() && processAlive(other.pid)) {
-      throw new OperationError(`another pmoves mini watch runs on ${this.o.home.root} (pid ${other.pid}, since ${other.started_at}); stop it first (one watcher per PMOVES_HOME)`);
-    }
+    await checkBeforeWatch(this.o);
     await this.writeState(); // claim this PMOVES_HOME before the first run
     if (this.o.listen) {
       const { server, address } = await serveMetrics(this.o.listen, this.metrics, () => this.health());
@@ -180,7 +141,7 @@ export class Watcher {
         if (this.stopping) break;
         const reasons = [...this.queue];
         this.queue.clear();
-        this.clearTimers();
+        this.timers.clear();
         const t0 = Date.now();
         let summary: Omit<RunReport, 'status' | 'ms'> | null;
         try {
@@ -201,7 +162,7 @@ export class Watcher {
         await this.writeState().catch((err) => this.emit('error', `cannot write watch.json: ${messageOf(err)}`));
       }
     } finally {
-      this.clearTimers();
+      this.timers.clear();
       this.debouncer.cancel();
       this.docker?.close();
       this.files?.close();
@@ -357,7 +318,7 @@ export class Watcher {
         });
         this.generation = ref(g);
         this.emit('generation', `generation ${g.generation} recorded${work.commit ? ` (commit ${work.commit.slice(0, 12)})` : ''}`, { generation: g.generation, manifest_digest: desired.manifestDigest, commit: work.commit });
-        if (this.git) await this.pruneTrees();
+        if (this.git) await this.git.prune(await commitsInHistory(this.o.home)).catch(() => {});
         break;
       }
       case 'rollback':
@@ -387,15 +348,6 @@ export class Watcher {
     this.trigger('rollback');
   }
 
-  private async pruneTrees(): Promise<void> {
-    const keep = new Set<string>();
-    for (const n of await listGenerations(this.o.home)) {
-      const g = await readGeneration(this.o.home, n).catch(() => null);
-      if (g?.commit) keep.add(g.commit);
-    }
-    await this.git!.prune(keep).catch(() => {});
-  }
-
   // ---- trigger sources and timers ---------------------------------------------------------------
 
   private async watchFiles(files: string[]): Promise<void> {
@@ -420,11 +372,7 @@ export class Watcher {
 
   private schedule(): void {
     const now = Date.now();
-    const at = (name: string, when: number) => {
-      const delay = Math.max(0, when - now);
-      this.due.set(name, now + delay);
-      this.timers.set(name, setTimeout(() => this.trigger(name), delay));
-    };
+    const at = (name: string, when: number) => this.timers.at(name, when, now);
     // ±10 % jitter so a fleet of devices does not fetch and read in lockstep
     at('interval', now + Math.round(this.o.intervalMs * (0.9 + Math.random() * 0.2)));
     const retry = this.backoff.next();
@@ -435,14 +383,8 @@ export class Watcher {
     if (this.lockBusy) at('lock-busy', now + 1000);
   }
 
-  private clearTimers(): void {
-    for (const t of this.timers.values()) clearTimeout(t);
-    this.timers.clear();
-    this.due.clear();
-  }
-
   private async writeState(stopped = false): Promise<void> {
-    const next = this.due.size ? Math.min(...this.due.values()) : null;
+    const next = this.timers.next();
     const w: WatchFile = {
       pid: process.pid,
       host: os.hostname(),
