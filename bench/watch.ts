@@ -1,10 +1,11 @@
-// Watch mode figures: reaction time (saving a manifest change → the apply finished, debounce included)
+// Watch mode figures: reaction time (saving a manifest change, in place or by an atomic rename → the
+// apply finished, the 50 ms settle included)
 // and idle footprint (RSS and CPU of a watcher over an idle window, watching a manifest with a stack,
 // secrets and MCP servers). The idle window is BENCH_WATCH_IDLE_S seconds (default 15; the issue's
 // figure is over a minute: BENCH_WATCH_IDLE_S=60 npm run bench watch).
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -96,7 +97,7 @@ function secretsManifest(labels: string[]): string {
   ].join('\n');
 }
 
-async function reaction(env: NodeJS.ProcessEnv): Promise<Row> {
+async function reaction(env: NodeJS.ProcessEnv, how: 'in-place write' | 'atomic rename'): Promise<Row> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'pmoves-bench-watch-'));
   const w0 = { ...env, PMOVES_HOME: path.join(dir, 'home') };
   const file = path.join(dir, 'pmoves.mini.yaml');
@@ -106,16 +107,27 @@ async function reaction(env: NodeJS.ProcessEnv): Promise<Row> {
   try {
     await w.next((e) => e.event === 'apply');
     const samples: number[] = [];
+    const runs: number[] = [];
     for (let i = 0; i < 15; i++) {
       const labels = i % 2 ? ['SUPABASE_*'] : ['SUPABASE_*', 'MEILI_*'];
       await new Promise((r) => setTimeout(r, 150)); // not a burst: each save is its own change
       const t0 = process.hrtime.bigint();
-      writeFileSync(file, secretsManifest(labels));
-      const { at } = await w.next((e) => e.event === 'apply' && e.changed >= 1);
+      if (how === 'atomic rename') {
+        writeFileSync(file + '.tmp', secretsManifest(labels));
+        renameSync(file + '.tmp', file);
+      } else writeFileSync(file, secretsManifest(labels));
+      const { e, at } = await w.next((e) => e.event === 'apply' && e.changed >= 1);
       samples.push(Number(at - t0) / 1e6);
+      runs.push(e.ms);
     }
     const ms = median(samples);
-    return { name: 'watch: save → apply finished (debounce 300 ms)', ms, target: '< 500 ms', ok: ms < 500, note: `${samples.length} edits, min ${Math.min(...samples).toFixed(0)} max ${Math.max(...samples).toFixed(0)} ms` };
+    return {
+      name: `watch: save (${how}) → applied`,
+      ms,
+      target: '< 150 ms',
+      ok: ms < 150,
+      note: `${samples.length} edits, min ${Math.min(...samples).toFixed(0)} max ${Math.max(...samples).toFixed(0)} ms; 50 ms settle, then the run itself (load, lock, refresh, plan, apply): median ${median(runs).toFixed(0)} ms`,
+    };
   } finally {
     await w.stop();
     rmSync(dir, { recursive: true, force: true });
@@ -161,8 +173,8 @@ async function idle(env: NodeJS.ProcessEnv): Promise<Row[]> {
     const runs = w.events.filter((x) => x.event === 'trigger').length - 1;
     const what = `${docker ? 'a stack, ' : ''}2 secrets, 2 MCP servers${docker ? '' : ' (no Docker: stack left out)'}`;
     return [
-      { name: `watch idle ${seconds}s: RSS at the end (${what})`, ms: first.e.ms, rssMb: b.rssKb / 1024, target: '< 80 MB', ok: b.rssKb / 1024 < 80, note: `ms: the first run; peak RSS incl. it ${(b.hwmKb / 1024).toFixed(0)} MB` },
-      { name: `watch idle ${seconds}s: CPU ms used`, ms: (b.cpuTicks - a.cpuTicks) * 10, note: `${cpuPct.toFixed(2)} % of one core (${(b.cpuTicks - a.cpuTicks) * 10} ms CPU in ${wall.toFixed(0)} s; ${runs} interval run(s), default 60 s interval)`, target: 'near zero', ok: cpuPct < 1 },
+      { name: `watch idle ${seconds}s: RSS at the end (${what})`, ms: first.e.ms, rssMb: b.rssKb / 1024, target: '< 50 MB', ok: b.rssKb / 1024 < 50, note: `ms: the first run; peak RSS incl. it ${(b.hwmKb / 1024).toFixed(0)} MB; RSS at the start of the window ${(a.rssKb / 1024).toFixed(0)} MB` },
+      { name: `watch idle ${seconds}s: CPU ms used`, ms: (b.cpuTicks - a.cpuTicks) * 10, note: `${cpuPct.toFixed(2)} % of one core (${(b.cpuTicks - a.cpuTicks) * 10} ms CPU in ${wall.toFixed(0)} s; ${runs} interval run(s), default 60 s interval)`, target: '~0 % (< 1 % of a core)', ok: cpuPct < 1 },
     ];
   } finally {
     await w.stop();
@@ -178,5 +190,5 @@ async function idle(env: NodeJS.ProcessEnv): Promise<Row[]> {
 
 export async function bench(): Promise<Row[]> {
   const env = { ...process.env, NO_COLOR: '1' };
-  return [await reaction(env), ...(await idle(env))];
+  return [await reaction(env, 'in-place write'), await reaction(env, 'atomic rename'), ...(await idle(env))];
 }
