@@ -10,8 +10,9 @@ import { registerStacks } from './stacks.js';
 import { registerWatch } from './watch.js';
 import { registerProfile } from './profile.js';
 import { registerCrush } from './crush.js';
+import { registerBootstrap } from './bootstrap.js';
 
 /** Adds commands to `mini`. Read global options with `cmd.optsWithGlobals()` (see common.ts). */
 export type Register = (mini: Command) => void;
 
-export const commands: Register[] = [registerCore, registerSecrets, registerInit, registerStacks, registerWatch, registerMcp, registerModels, registerProfile, registerCrush];
+export const commands: Register[] = [registerCore, registerSecrets, registerInit, registerStacks, registerWatch, registerMcp, registerModels, registerProfile, registerCrush, registerBootstrap];
