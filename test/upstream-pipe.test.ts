@@ -23,6 +23,10 @@ const listings = [
   ['mini', 'profile', 'show', 'desktop-9950xd'],
   ['mini', 'mcp', 'list', '--catalog'],
   ['mini', 'crush', 'preview'],
+  ['mini', 'deps', 'check'],
+  ['mini', 'automations', 'list'],
+  ['mini', 'mcp', 'health'],
+  ['mini', 'status'],
 ];
 
 for (const args of listings) {

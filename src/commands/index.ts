@@ -11,8 +11,11 @@ import { registerWatch } from './watch.js';
 import { registerProfile } from './profile.js';
 import { registerCrush } from './crush.js';
 import { registerBootstrap } from './bootstrap.js';
+import { registerAutomations } from './automations.js';
+import { registerDeps } from './deps.js';
+import { registerTailscale } from './tailscale.js';
 
 /** Adds commands to `mini`. Read global options with `cmd.optsWithGlobals()` (see common.ts). */
 export type Register = (mini: Command) => void;
 
-export const commands: Register[] = [registerCore, registerSecrets, registerInit, registerStacks, registerWatch, registerMcp, registerModels, registerProfile, registerCrush, registerBootstrap];
+export const commands: Register[] = [registerCore, registerSecrets, registerInit, registerStacks, registerWatch, registerMcp, registerModels, registerProfile, registerCrush, registerBootstrap, registerAutomations, registerDeps, registerTailscale];
