@@ -2,6 +2,7 @@
 // pmoves — entry point. Kept tiny: only commander loads at start; each command imports what it needs
 // when it runs, so `--version` and `--help` stay fast.
 import { Command, Option } from 'commander';
+import { setMaxListeners } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { commands } from './commands/index.js';
 import { handleError } from './commands/common.js';
@@ -38,6 +39,16 @@ export function buildProgram(): Command {
   for (const register of commands) register(mini);
   return program;
 }
+
+// A closed pipe (`… | head -1`) is the reader saying "enough": exit quietly with 0, as `cat` would.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(0);
+    handleError(err, process.argv.includes('--debug'));
+  });
+}
+// Many resources read at once each add a process/AbortSignal listener: not a leak, so no warning.
+setMaxListeners(256);
 
 buildProgram()
   .parseAsync(process.argv)

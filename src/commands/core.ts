@@ -1,5 +1,7 @@
 // plan, apply, validate, status: the engine's own commands.
 import type { Command } from 'commander';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
 import { collect, globals, homeOf, parseDuration, parseIntOption, printDiagnostics, type Globals } from './common.js';
 
 export interface EngineFlags {
@@ -92,17 +94,34 @@ export function registerCore(mini: Command): void {
       process.exitCode = hasErrors(r.diagnostics) ? 1 : 0;
     });
 
-  withPlanOptions(mini.command('status').description('one line per declared resource: in-sync, drifted, missing or error, and why')).action(
+  withPlanOptions(
+    mini
+      .command('status')
+      .description("upstream's lines (active profile, provisioning bundle, Glancer), then one line per declared resource: in-sync, drifted, missing or error, and why")
+      .option('--provisioning-path <dir>', 'expected provisioning bundle folder (default: CATACLYSM_STUDIOS_INC/PMOVES-PROVISIONS under the repository root)'),
+  ).action(
     async (o: Record<string, unknown>, cmd: Command) => {
       const g = globals(cmd);
       const { statusReport, renderStatus } = await import('../engine/status.js');
-      const report = await statusReport({ ...(await flowBase(g, o, { ...cmdFlags(o), status: true })), log: () => {} });
+      const up = await import('../upstream/provisioning.js');
+      const { readPin } = await import('../providers/hardware/profiles.js');
+      const staging = o.provisioningPath ? path.resolve(o.provisioningPath as string) : up.defaultProvisioningDest(up.repoRoot());
+      const upstream = await up.upstreamStatus((await readPin(await homeOf(g))).id ?? null, staging);
+      delete o.provisioningPath;
+      const explicit = (cmd.optsWithGlobals() as { manifest?: string }).manifest !== undefined;
+      if (!explicit && !existsSync(g.manifest)) {
+        const note = `No manifest at ${g.manifest}: per-resource readiness needs one (pmoves mini init writes a starter).`;
+        if (g.json) process.stdout.write(JSON.stringify({ upstream, manifest: null, resources: [], notes: [note] }, null, 2) + '\n');
+        else process.stdout.write([...up.upstreamStatusLines(upstream), note].join('\n') + '\n');
+        return;
+      }
+      const report = Object.assign(await statusReport({ ...(await flowBase(g, o, { ...cmdFlags(o), status: true })), log: () => {} }), { upstream });
       const watch = await (await import('../watch/state-file.js')).watchStatus(await homeOf(g));
       if (watch) Object.assign(report, { watch: watch.json, notes: [...report.notes, watch.line] });
       const edge = await (await import('../providers/hardware/detect.js')).edgeReport(process.env);
       if (edge.lines.length) Object.assign(report, { devices: edge.json, notes: [...report.notes, ...edge.lines] });
       if (g.json) process.stdout.write(JSON.stringify(report, null, 2) + '\n');
-      else process.stdout.write(renderStatus(report, await textStyle(g)));
+      else process.stdout.write(up.upstreamStatusLines(upstream).join('\n') + '\n' + renderStatus(report, await textStyle(g)));
       process.exitCode = report.resources.some((r) => r.status === 'error') ? 1 : 0;
     },
   );

@@ -9,8 +9,13 @@ import { registerSecrets } from './secrets.js';
 import { registerStacks } from './stacks.js';
 import { registerWatch } from './watch.js';
 import { registerProfile } from './profile.js';
+import { registerCrush } from './crush.js';
+import { registerBootstrap } from './bootstrap.js';
+import { registerAutomations } from './automations.js';
+import { registerDeps } from './deps.js';
+import { registerTailscale } from './tailscale.js';
 
 /** Adds commands to `mini`. Read global options with `cmd.optsWithGlobals()` (see common.ts). */
 export type Register = (mini: Command) => void;
 
-export const commands: Register[] = [registerCore, registerSecrets, registerInit, registerStacks, registerWatch, registerMcp, registerModels, registerProfile];
+export const commands: Register[] = [registerCore, registerSecrets, registerInit, registerStacks, registerWatch, registerMcp, registerModels, registerProfile, registerCrush, registerBootstrap, registerAutomations, registerDeps, registerTailscale];

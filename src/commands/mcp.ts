@@ -121,6 +121,41 @@ export async function dockerToolkitCheck(env: NodeJS.ProcessEnv = process.env): 
   return { ok: !missing.length, missing };
 }
 
+/** Upstream's `mcp setup ID`: the catalog entry's checklist; an unknown id is upstream's "not found" and exit 1. */
+async function printChecklists(ids: string[]): Promise<void> {
+  const { catalogEntry } = await import('../providers/mcp/catalog.js');
+  for (const id of ids) {
+    const e = await catalogEntry(id);
+    if (!e) {
+      process.stdout.write(`MCP tool '${id}' not found.\n`);
+      process.exitCode = 1;
+      return;
+    }
+    process.stdout.write(`${e.name} (${e.id}) setup checklist:\n${e.setup_instructions.map((x) => `  - ${x}\n`).join('')}`);
+  }
+  process.stdout.write(`To register: declare it in the manifest (mcp: { ${ids[0]}: { from: ${ids[0]} } }), then pmoves mini mcp setup ${ids.join(' ')}.\n`);
+}
+
+/** Upstream's `mcp health`: each catalog entry's health_check command; no command counts as ok. */
+export async function catalogHealth(env: NodeJS.ProcessEnv = process.env): Promise<{ id: string; ok: boolean; command: string[] | null }[]> {
+  const { catalogEntry, catalogIds } = await import('../providers/mcp/catalog.js');
+  const { parse } = await import('yaml');
+  const { readFile } = await import('node:fs/promises');
+  const { execa } = await import('execa');
+  const ids = await catalogIds();
+  return Promise.all(
+    ids.map(async (id) => {
+      const e = (await catalogEntry(id))!;
+      const data = parse(await readFile(e.file, 'utf8')) as { health_check?: { command?: unknown } };
+      const c = data.health_check?.command;
+      const command = Array.isArray(c) && c.length && c.every((x) => typeof x === 'string') ? (c as string[]) : typeof c === 'string' && c ? [c] : null;
+      if (!command) return { id, ok: true, command: null };
+      const r = await execa(command[0]!, command.slice(1), { reject: false, env, stdin: 'ignore', timeout: 30_000 });
+      return { id, ok: r.exitCode === 0, command };
+    }),
+  );
+}
+
 export function registerMcp(mini: Command): void {
   const mcp = mini.command('mcp').description('MCP servers for local agents: list readiness, register them');
 
@@ -131,7 +166,8 @@ export function registerMcp(mini: Command): void {
     .option('--catalog', "list the catalog (profiles/mcp) in upstream's format instead of the manifest's servers")
     .action(async (o: Record<string, unknown>, cmd: Command) => {
       const g = globals(cmd);
-      if (o.catalog) {
+      const explicit = (cmd.optsWithGlobals() as { manifest?: string }).manifest !== undefined;
+      if (o.catalog || (!explicit && !(await import('node:fs')).existsSync(g.manifest))) {
         process.stdout.write(await catalogRows());
         return;
       }
@@ -146,8 +182,20 @@ export function registerMcp(mini: Command): void {
     });
 
   mcp
+    .command('health')
+    .description("Run MCP health checks: each catalog server's health_check command (`id: ok|failed`, as upstream)")
+    .action(async (_o: unknown, cmd: Command) => {
+      const g = globals(cmd);
+      const rows = await catalogHealth();
+      if (g.json) process.stdout.write(JSON.stringify({ servers: rows }, null, 2) + '\n');
+      else process.stdout.write(rows.map((r) => `${r.id}: ${r.ok ? 'ok' : 'failed'}`).join('\n') + '\n');
+      process.exitCode = rows.some((r) => !r.ok) ? 1 : 0;
+    });
+
+  mcp
     .command('setup [ids...]')
-    .description('register these MCP servers (default: all declared) with their clients and check they answer')
+    .description("register these MCP servers (default: all declared) with their clients and check they answer; with no manifest, prints upstream's setup checklist for catalog ids instead")
+    .option('--apply', 'register even where the checklist would be printed (needs a manifest that declares the ids)')
     .option('--auto-approve', 'do not ask for confirmation')
     .option('--force', 'overwrite hand-written entries of the same name')
     .option('--no-probe', 'skip the handshakes')
@@ -155,12 +203,18 @@ export function registerMcp(mini: Command): void {
     .option('-t, --target <address>', 'also apply this resource (repeatable)', collect)
     .action(async (ids: string[], o: Record<string, unknown>, cmd: Command) => {
       const g = globals(cmd);
+      const { existsSync } = await import('node:fs');
+      if (!o.apply && ids.length && !existsSync(g.manifest)) {
+        await printChecklists(ids);
+        return;
+      }
       const { loadManifest, hasErrors } = await import('../manifest/load.js');
       const { kinds, expanders } = await import('../reconcilers/index.js');
       const { homeOf } = await import('./common.js');
       const loaded = await loadManifest(g.manifest, { env: process.env, home: await homeOf(g), kinds, expanders, overrides: g.profile ? { profile: g.profile } : undefined });
       if (!loaded.manifest || hasErrors(loaded.diagnostics)) throw new UserError('the manifest is not valid', loaded.diagnostics);
       const declared = loaded.manifest.resources.filter((r) => r.section === 'mcp');
+      delete o.apply;
       const wanted = ids.length ? ids : declared.map((r) => r.name);
       if (!wanted.length) throw new UserError('no MCP servers declared in the manifest (add an `mcp:` section; known servers: pmoves mini mcp list --catalog)');
       for (const id of wanted) {

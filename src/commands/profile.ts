@@ -111,7 +111,10 @@ export function registerProfile(mini: Command): void {
       const machine = await detectFromEnv(process.env);
       const ranked = rankProfiles(set.profiles.values(), machine);
       const best = bestProfile(ranked);
-      const shown = ranked.filter((r) => r.score > 0).slice(0, o.top);
+      // Candidates (eligible, best first) in upstream's `id (name) – score N`; ruled-out ones after, in
+      // a block whose lines never match that shape, so a script taking the top score cannot pick one.
+      const shown = ranked.filter((r) => r.eligible && r.score > 0).slice(0, o.top);
+      const ruledOut = ranked.filter((r) => !r.eligible && r.score > 0);
       if (g.json) {
         json({
           best: best?.profile.id ?? null,
@@ -124,6 +127,11 @@ export function registerProfile(mini: Command): void {
           out(`${r.profile.id} (${r.profile.name}) – score ${r.score}`);
           for (const e of r.evidence) out(`  ${evidenceLine(e)}`);
           for (const u of r.unknown) out(`  ?  ${u}`);
+        }
+        if (ruledOut.length) {
+          out('');
+          out('Ruled out (this machine does not meet their requirements):');
+          for (const r of ruledOut) out(`  x ${r.profile.id} (${r.profile.name}): ${r.unmet.join('; ')}`);
         }
         out('');
         for (const l of machineSummary(machine)) out(l);

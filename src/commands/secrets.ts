@@ -2,7 +2,8 @@
 // upstream's tools (chit_encode_secrets.py, chit_decode_secrets.py, chit_security.py). No command prints
 // or logs a value. The bodies live in secrets-run.ts and load only when a command runs.
 import type { Command } from 'commander';
-import { collect, globals } from './common.js';
+import { UserError } from '../core/errors.js';
+import { globals } from './common.js';
 
 export function registerSecrets(mini: Command): void {
   const secrets = mini.command('secrets').description('CHIT secrets bundles: encode, decode, diff, rotate, sign, verify');
@@ -10,12 +11,12 @@ export function registerSecrets(mini: Command): void {
   secrets
     .command('encode')
     .description('encode an env file into a CHIT CGP v0.1 bundle (as upstream chit_encode_secrets.py)')
-    .requiredOption('--env-file <file>', 'env file to encode (KEY=value lines, read as upstream does)')
-    .requiredOption('--out <bundle>', 'bundle to write (JSON)')
+    .option('-e, --env-file <file>', 'env file to encode (KEY=value lines, read as upstream does)', 'pmoves/env.shared')
+    .option('-o, --out <bundle>', 'bundle to write (JSON)', 'pmoves/data/chit/env.cgp.json')
     .option('--no-cleartext', 'store values base64-encoded in text_b64 (encoding, not encryption)')
     .option('--namespace <ns>', 'namespace stored in the bundle', 'pmoves.secrets')
     .option('--description <text>', 'description stored in the bundle', 'PMOVES shared secrets')
-    .option('--keys <key>', 'only this key (repeatable)', collect)
+    .option('--keys <key...>', 'only these keys (space-separated, or repeat the flag)')
     .option('--sign', 'add an HMAC-SHA256 signature (passphrase from CHIT_PASSPHRASE or a prompt)')
     .action(async (o: Record<string, unknown>, cmd: Command) => {
       const { encodeCommand } = await import('./secrets-run.js');
@@ -25,14 +26,16 @@ export function registerSecrets(mini: Command): void {
   secrets
     .command('decode')
     .description('write a bundle out as an env file (KEY=value sorted, as upstream chit_decode_secrets.py)')
-    .requiredOption('--bundle <bundle>', 'CHIT CGP bundle to read')
-    .requiredOption('--out <file>', 'env file to write (mode 0600)')
-    .option('--keys <key>', 'only this key (repeatable)', collect)
+    .option('--bundle <bundle>', 'CHIT CGP bundle to read (default: pmoves/data/chit/env.cgp.json)')
+    .option('-c, --cgp <bundle>', "the same as --bundle (upstream's spelling)")
+    .option('-o, --out <file>', "env file to write (mode 0600; default upstream's pmoves/pmoves/data/chit/env.decoded)", 'pmoves/pmoves/data/chit/env.decoded')
+    .option('--keys <key...>', 'only these keys (space-separated, or repeat the flag)')
     .option('--allow-multiline', 'write values that contain a newline (upstream does; the file is then broken)')
     .option('--verify', 'refuse unless the bundle carries a valid signature')
     .action(async (o: Record<string, unknown>, cmd: Command) => {
       const { decodeCommand } = await import('./secrets-run.js');
-      await decodeCommand(globals(cmd), o);
+      if (o.bundle && o.cgp && o.bundle !== o.cgp) throw new UserError('secrets decode: give the bundle once (--bundle or --cgp/-c), not two different files');
+      await decodeCommand(globals(cmd), { ...o, bundle: o.bundle ?? o.cgp ?? 'pmoves/data/chit/env.cgp.json' });
     });
 
   secrets
