@@ -9,8 +9,11 @@ import { registerSecrets } from './secrets.js';
 import { registerStacks } from './stacks.js';
 import { registerWatch } from './watch.js';
 import { registerProfile } from './profile.js';
+import { registerAgents } from './agents.js';
+import { registerApprove } from './approve.js';
+import { registerMcpServe } from './mcp-serve.js';
 
 /** Adds commands to `mini`. Read global options with `cmd.optsWithGlobals()` (see common.ts). */
 export type Register = (mini: Command) => void;
 
-export const commands: Register[] = [registerCore, registerSecrets, registerInit, registerStacks, registerWatch, registerMcp, registerModels, registerProfile];
+export const commands: Register[] = [registerCore, registerSecrets, registerInit, registerStacks, registerWatch, registerMcp, registerModels, registerProfile, registerAgents, registerApprove, registerMcpServe];
