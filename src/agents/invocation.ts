@@ -88,7 +88,10 @@ function codex(i: InvocationInput): Invocation {
       if (Object.keys(s.env).length) argv.push('-c', `${key}.env=${toml(s.env)}`);
       if (s.env_from_secrets.length) argv.push('-c', `${key}.env_vars=${toml(s.env_from_secrets)}`);
     }
-    argv.push('-c', `${key}.startup_timeout_sec=60`, '-c', `${key}.tool_timeout_sec=600`);
+    // pmoves' own tools run without asking (its apply is gated by a human approval of the plan); other
+    // servers' tools only when annotated read-only, except in a privileged run.
+    const approval = s.name === 'pmoves' || i.permission === 'privileged' ? 'approve' : 'writes';
+    argv.push('-c', `${key}.startup_timeout_sec=60`, '-c', `${key}.tool_timeout_sec=600`, '-c', `${key}.default_tools_approval_mode="${approval}"`);
   }
   argv.push('-');
   return { argv, env: {}, files: [], permissionNote: note, jsonLines: true };

@@ -27,18 +27,20 @@ interface ToolResult {
 }
 
 const TOOLS = [
-  { name: 'validate', description: 'Check the manifest (schema, references, files) without touching the machine.', inputSchema: { type: 'object', properties: {} } },
+  { name: 'validate', description: 'Check the manifest (schema, references, files) without touching the machine.', inputSchema: { type: 'object', properties: {} }, annotations: { readOnlyHint: true } },
   {
     name: 'plan',
     description: 'Refresh and plan: what apply would change. Returns the plan as text and JSON, and plan_hash: a human approves it with `pmoves mini approve <plan_hash>` before apply accepts it.',
     inputSchema: { type: 'object', properties: { targets: { type: 'array', items: { type: 'string' }, description: 'only these addresses (and what they depend on)' } } },
+    annotations: { readOnlyHint: true },
   },
-  { name: 'status', description: 'One line per declared resource: in-sync, drifted, missing or error, and why.', inputSchema: { type: 'object', properties: {} } },
-  { name: 'profile_detect', description: "This machine's hardware and the profiles that match it.", inputSchema: { type: 'object', properties: {} } },
+  { name: 'status', description: 'One line per declared resource: in-sync, drifted, missing or error, and why.', inputSchema: { type: 'object', properties: {} }, annotations: { readOnlyHint: true } },
+  { name: 'profile_detect', description: "This machine's hardware and the profiles that match it.", inputSchema: { type: 'object', properties: {} }, annotations: { readOnlyHint: true } },
   {
     name: 'apply',
     description: 'Apply exactly the saved plan with this hash. Refused unless a human approved it (`pmoves mini approve <plan_hash>`), and refused when the machine changed since the plan (stale).',
     inputSchema: { type: 'object', properties: { plan_hash: { type: 'string', description: 'the plan_hash the plan tool returned' } }, required: ['plan_hash'] },
+    annotations: { readOnlyHint: false, destructiveHint: true },
   },
 ] as const;
 
