@@ -14,8 +14,28 @@ import { registerBootstrap } from './bootstrap.js';
 import { registerAutomations } from './automations.js';
 import { registerDeps } from './deps.js';
 import { registerTailscale } from './tailscale.js';
+import { registerAgents } from './agents.js';
+import { registerApprove } from './approve.js';
+import { registerMcpServe } from './mcp-serve.js';
 
 /** Adds commands to `mini`. Read global options with `cmd.optsWithGlobals()` (see common.ts). */
 export type Register = (mini: Command) => void;
 
-export const commands: Register[] = [registerCore, registerSecrets, registerInit, registerStacks, registerWatch, registerMcp, registerModels, registerProfile, registerCrush, registerBootstrap, registerAutomations, registerDeps, registerTailscale];
+export const commands: Register[] = [
+  registerCore,
+  registerSecrets,
+  registerInit,
+  registerStacks,
+  registerWatch,
+  registerMcp,
+  registerModels,
+  registerProfile,
+  registerCrush,
+  registerBootstrap,
+  registerAutomations,
+  registerDeps,
+  registerTailscale,
+  registerAgents,
+  registerApprove,
+  registerMcpServe,
+];
