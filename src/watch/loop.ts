@@ -41,6 +41,8 @@ export interface WatchOptions {
   readTimeoutMs: number;
   flags: Record<string, unknown>;
   overrides?: Record<string, unknown>;
+  /** [fleet] --fleet: the manifest (and overrides) of this device's group in a commit's tree; null: nothing to apply (src/fleet/watch-hook.ts). */
+  fleet?: (tree: string) => Promise<{ manifestPath: string; overrides: Record<string, unknown> } | null>;
   /** One event per call; `message` is the human line. */
   emit(e: WatchEvent): void;
 }
@@ -241,7 +243,14 @@ export class Watcher {
     if (this.stopping) return;
 
     // 2. the manifest: a valid one becomes the desired state; an invalid one leaves the last valid in force
-    const manifestPath = this.git ? this.git.manifestPath() : this.o.manifestPath;
+    let manifestPath = this.git ? this.git.manifestPath() : this.o.manifestPath;
+    let overrides = this.o.overrides; // [fleet]
+    if (this.o.fleet && this.git?.commit) { // [fleet] the group's manifest in this commit; no group: do nothing
+      const pick = await this.o.fleet(this.git.treeOf(this.git.commit)); // [fleet]
+      if (!pick) return void (this.lastRun = { at: new Date().toISOString(), trigger: reasons, result: 'error', ms: Date.now() - t0, error: 'fleet: no group to apply' }); // [fleet]
+      manifestPath = pick.manifestPath; // [fleet]
+      overrides = { ...overrides, ...pick.overrides }; // [fleet]
+    } // [fleet]
     if (!manifestPath) {
       this.lastRun = { at: new Date().toISOString(), trigger: reasons, result: 'error', ms: Date.now() - t0, error: 'no accepted commit yet' };
       this.emit('waiting', 'no accepted commit yet: nothing to apply');
@@ -250,7 +259,7 @@ export class Watcher {
     if (!this.fsWatcher) await this.setWatched([manifestPath]);
     const { loadManifest, hasErrors } = await import('../manifest/load.js');
     const { kinds, expanders } = await import('../reconcilers/index.js');
-    const loaded = await loadManifest(manifestPath, { env: this.o.env, home: this.o.home, kinds, expanders, overrides: this.o.overrides });
+    const loaded = await loadManifest(manifestPath, { env: this.o.env, home: this.o.home, kinds, expanders, overrides }); // [fleet] was overrides: this.o.overrides
     const commit = this.git?.commit ?? null;
     if (!loaded.manifest || hasErrors(loaded.diagnostics)) {
       this.manifestValid = false;
