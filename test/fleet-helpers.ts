@@ -54,8 +54,8 @@ export interface Broker {
   stop(): Promise<void>;
 }
 
-export async function startBroker(dir: string, o: { users: Record<string, string>; tls?: Awaited<ReturnType<typeof makeCerts>> }): Promise<Broker> {
-  const port = await freePort();
+export async function startBroker(dir: string, o: { users: Record<string, string>; tls?: Awaited<ReturnType<typeof makeCerts>>; port?: number }): Promise<Broker> {
+  const port = o.port ?? (await freePort());
   const tlsPort = o.tls ? await freePort() : null;
   const pw = path.join(dir, 'passwd');
   writeFileSync(pw, '');

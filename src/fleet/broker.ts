@@ -32,7 +32,8 @@ export function parseBroker(value: string, flag: string, flags: BrokerFlags = {}
   if (u.username || u.password) throw new UserError(`${flag}: put no user or password in the URL; use --…-auth BUNDLE (a CHIT bundle with MQTT_USERNAME and MQTT_PASSWORD labels)`);
   const tls = u.protocol === 'mqtts:';
   const prefix = decodeURIComponent(u.pathname.replace(/^\/+|\/+$/g, '')) || 'pmoves';
-  if (/[+#]/.test(prefix)) throw new UserError(`${flag}: the topic prefix "${prefix}" may not contain + or #`);
+  const rawPath = value.replace(/^[a-z]+:\/\/[^/]*/i, '');
+  if (/[+#?]/.test(rawPath)) throw new UserError(`${flag}: the topic prefix "${rawPath.replace(/^\/+/, '')}" may not contain +, # or ?`);
   if ((flags.cert && !flags.key) || (flags.key && !flags.cert)) throw new UserError(`${flag}: a client certificate needs both the certificate and the key file`);
   if (!tls && (flags.ca || flags.cert)) throw new UserError(`${flag}: CA and client certificate files need an mqtts:// URL`);
   return { url: `${u.protocol}//${u.hostname.includes(':') ? `[${u.hostname}]` : u.hostname}:${u.port || (tls ? 8883 : 1883)}`, prefix, tls, flags };
