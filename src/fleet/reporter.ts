@@ -5,7 +5,7 @@
 // counts) and events wait in a bounded queue whose overflow is dropped and counted in /metrics.
 import type { MqttClient } from 'mqtt';
 import { messageOf } from '../core/errors.js';
-import { connectOptions, mqttModule, type Broker } from './broker.js';
+import { mqttConnect, type Broker } from './broker.js';
 import { foldEvent, newStatus, topics, type DeviceStatus } from './status-message.js';
 
 export interface ReporterOptions {
@@ -45,10 +45,7 @@ export class Reporter {
   }
 
   async start(): Promise<void> {
-    const mqtt = await mqttModule();
-    const opts = await connectOptions(this.o.broker);
-    const client = mqtt.connect(this.o.broker.url, {
-      ...opts,
+    const client = await mqttConnect(this.o.broker, {
       clientId: `pmoves-${this.o.device}`.slice(0, 128),
       clean: true,
       keepalive: 30,

@@ -3,7 +3,7 @@
 // --watch keeps the subscription and reprints on every change.
 import { randomBytes } from 'node:crypto';
 import { messageOf, OperationError } from '../core/errors.js';
-import { connectOptions, mqttModule, type Broker } from './broker.js';
+import { mqttConnect, type Broker } from './broker.js';
 import { FleetView, renderTable } from './status.js';
 
 export interface StatusOptions {
@@ -27,11 +27,10 @@ export async function repoHead(url: string, branch?: string): Promise<string> {
 }
 
 export async function runStatus(broker: Broker, o: StatusOptions): Promise<void> {
+  const t0 = Date.now();
   const head = o.repo ? await repoHead(o.repo, o.branch) : null;
-  const mqtt = await mqttModule();
   const view = new FleetView(broker.prefix);
-  const client = mqtt.connect(broker.url, {
-    ...(await connectOptions(broker)),
+  const client = await mqttConnect(broker, {
     clientId: `pmoves-status-${randomBytes(6).toString('hex')}`,
     clean: true,
     connectTimeout: Math.max(1000, o.waitMs),
@@ -50,16 +49,31 @@ export async function runStatus(broker: Broker, o: StatusOptions): Promise<void>
         clearTimeout(t);
         resolve();
       });
-      client.once('error', (err) => {
+      client.on('error', (err) => {
+        // TLS errors come twice (the stream and MQTT.js); the first one decides, later ones are dropped
         clearTimeout(t);
         reject(new OperationError(`broker ${broker.url}: ${messageOf(err)}`));
       });
     });
-    await client.subscribeAsync([`${broker.prefix}/+/status`, `${broker.prefix}/+/online`], { qos: 1 });
+    const trace = process.env.PMOVES_FLEET_TRACE ? (w: string) => process.stderr.write(`${Date.now() - t0} ms ${w} (${view.messages} messages)\n`) : () => {};
+    trace('connected');
+    await client.subscribeAsync([`${broker.prefix}/+/status`, `${broker.prefix}/+/online`], { qos: 0 }); // retained state: no acks needed
+    trace('subscribed');
+    // The broker queues a subscription's retained messages before it reads our next packet: a message
+    // we publish to a probe topic of our own comes back after all of them. Where the broker refuses the
+    // probe (ACLs), a quiet period ends the wait instead.
+    const probe = `${broker.prefix}/_probe/${randomBytes(6).toString('hex')}`;
+    let probed = false;
+    client.on('message', (topic) => {
+      if (topic === probe) probed = true;
+    });
+    await client.subscribeAsync(probe, { qos: 0 }).catch(() => {});
+    client.publish(probe, 'end', { qos: 0 });
     last = Date.now();
     const end = Date.now() + o.waitMs;
-    const settle = o.settleMs ?? 300;
-    while (Date.now() - last < settle && Date.now() < end) await new Promise((r) => setTimeout(r, 25));
+    const settle = o.settleMs ?? 500;
+    while (!probed && Date.now() - last < settle && Date.now() < end) await new Promise((r) => setTimeout(r, 10));
+    trace(probed ? 'retained messages received (probe back)' : 'retained messages received (quiet)');
 
     const print = () => {
       const rows = view.rows({ head, staleMs: o.staleMs });
