@@ -48,6 +48,11 @@ export async function planDevices(fleet: Fleet, devices: DeviceDescriptor[], o: 
       p.diagnostics.push(...loaded.diagnostics);
       p.resources = loaded.manifest?.resources.map((x) => x.address) ?? [];
     }
+    const seen = new Set<string>(); // the group's overrides and the manifest loader read the same file: say each thing once
+    p.diagnostics = p.diagnostics.filter((x) => {
+      const k = `${x.severity}|${x.location}|${x.summary}`;
+      return !seen.has(k) && Boolean(seen.add(k));
+    });
     out.push(p);
   }
   return out;
