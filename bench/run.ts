@@ -12,6 +12,7 @@ const benches: Bench[] = [
   { name: 'profile', load: () => import('./profile.js') },
   { name: 'mcp', load: () => import('./mcp.js') },
   { name: 'watch', load: () => import('./watch.js') },
+  { name: 'fleet', load: () => import('./fleet.js') },
 ];
 
 function fmt(rows: Row[]): string {

@@ -17,6 +17,8 @@ import { registerTailscale } from './tailscale.js';
 import { registerAgents } from './agents.js';
 import { registerApprove } from './approve.js';
 import { registerMcpServe } from './mcp-serve.js';
+import { registerFleet } from './fleet.js';
+import { registerDevice } from './device.js';
 
 /** Adds commands to `mini`. Read global options with `cmd.optsWithGlobals()` (see common.ts). */
 export type Register = (mini: Command) => void;
@@ -38,4 +40,6 @@ export const commands: Register[] = [
   registerAgents,
   registerApprove,
   registerMcpServe,
+  registerFleet,
+  registerDevice,
 ];

@@ -6,6 +6,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { UserError } from '../core/errors.js';
 import { globals, homeOf, parseDuration, parseIntOption, type Globals } from './common.js';
+import { addFleetOptions, fleetUnitArgs } from '../fleet/watch-hook.js'; // [fleet]
 
 function fmtDuration(ms: number): string {
   if (ms % 3_600_000 === 0) return `${ms / 3_600_000}h`;
@@ -67,6 +68,7 @@ export function registerWatch(mini: Command): void {
         if (listen) args.push('--listen', `${listen.host.includes(':') ? `[${listen.host}]` : listen.host}:${listen.port}`);
         if (o.parallelism !== 8) args.push('--parallelism', String(o.parallelism));
         if (o.probe) args.push('--probe');
+        args.push(...fleetUnitArgs(o)); // [fleet]
         args.push('--json');
         // what the service needs to find the same things as this shell: agent config folders (MCP
         // clients), the GnuPG keyring (--verify-signatures), the Docker Engine
@@ -87,7 +89,8 @@ export function registerWatch(mini: Command): void {
       }
 
       const { Watcher } = await import('../watch/loop.js');
-      const emit = eventWriter(g);
+      const fleet = await (await import('../fleet/watch-hook.js')).startFleet(o, { home, env: process.env, profile: g.profile, git: Boolean(gitUrl), emit: eventWriter(g) }); // [fleet]
+      const emit = fleet.emit; // [fleet] was eventWriter(g)
       const watcher = new Watcher({
         manifestPath,
         home,
@@ -106,7 +109,9 @@ export function registerWatch(mini: Command): void {
         flags: { probe: Boolean(o.probe) },
         overrides: g.profile ? { profile: g.profile } : undefined,
         emit,
+        fleet: fleet.select, // [fleet]
       });
+      watcher.metrics.extra = fleet.metrics; // [fleet]
       let signalled = 0;
       const onStop = (sig: NodeJS.Signals) => {
         signalled++;
@@ -124,12 +129,14 @@ export function registerWatch(mini: Command): void {
       try {
         await watcher.run();
       } finally {
+        await fleet.close(); // [fleet]
         process.off('SIGTERM', onStop);
         process.off('SIGINT', onStop);
         process.off('SIGHUP', onHup);
       }
       process.exitCode = 0;
     });
+  addFleetOptions(mini.commands.find((c) => c.name() === 'watch')!); // [fleet]
 
   mini
     .command('rollback [generation]')

@@ -210,6 +210,7 @@ export class Watcher {
     if (this.stopping) return null;
     const desired = await this.loadStep();
     if (desired === 'waiting') return run('error', { error: 'no accepted commit yet' });
+    if (desired === 'no-group') return run('error', { error: 'fleet: no group to apply' });
     if (!desired) return run('invalid-manifest');
 
     // plan: what this run converges to, and what it leaves alone
@@ -256,14 +257,22 @@ export class Watcher {
   }
 
   /** The load step's outcome applied to the watcher: the desired state in force, or why there is none. */
-  private async loadStep(): Promise<Desired | null | 'waiting'> {
-    const manifestPath = this.git ? this.git.manifestPath() : this.o.manifestPath;
+  private async loadStep(): Promise<Desired | null | 'waiting' | 'no-group'> {
+    let manifestPath = this.git ? this.git.manifestPath() : this.o.manifestPath;
     if (!manifestPath) {
       this.emit('waiting', 'no accepted commit yet: nothing to apply');
       return 'waiting';
     }
+    let overrides = this.o.overrides;
+    if (this.o.fleet && this.git?.commit) {
+      // --fleet: this device's group in the commit's fleet.yaml (src/fleet/watch-hook.ts says why when none).
+      const pick = await this.o.fleet(this.git.treeOf(this.git.commit));
+      if (!pick) return 'no-group';
+      manifestPath = pick.manifestPath;
+      overrides = { ...overrides, ...pick.overrides };
+    }
     if (!this.files) await this.watchFiles([manifestPath]);
-    const loaded = await loadDesired({ manifestPath, commit: this.git?.commit ?? null, env: this.o.env, home: this.o.home, overrides: this.o.overrides });
+    const loaded = await loadDesired({ manifestPath, commit: this.git?.commit ?? null, env: this.o.env, home: this.o.home, overrides });
     if (loaded.kind === 'invalid') {
       this.manifestValid = false;
       const inv = invalidEvent(loaded.errors, Boolean(this.good), this.lastInvalid);

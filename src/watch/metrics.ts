@@ -12,6 +12,8 @@ export interface Metrics {
   failing: number;
   manifestValid: boolean;
   startedAt: number;
+  /** [fleet] extra lines (the MQTT reporter's counters). */
+  extra?: () => string;
 }
 
 export function newMetrics(): Metrics {
@@ -32,7 +34,7 @@ export function renderMetrics(m: Metrics): string {
   metric('pmoves_watch_generation', 'gauge', 'Generation in force (0: none yet).', [`pmoves_watch_generation ${m.generation ?? 0}`]);
   metric('pmoves_watch_manifest_valid', 'gauge', '1 when the manifest on disk is valid, 0 while the last valid one stays in force.', [`pmoves_watch_manifest_valid ${m.manifestValid ? 1 : 0}`]);
   metric('pmoves_watch_start_time_seconds', 'gauge', 'Unix time the watcher started.', [`pmoves_watch_start_time_seconds ${(m.startedAt / 1000).toFixed(3)}`]);
-  return out.join('\n') + '\n';
+  return out.join('\n') + '\n' + (m.extra?.() ?? ''); // [fleet] + m.extra
 }
 
 export function parseListen(v: string): { host: string; port: number } {

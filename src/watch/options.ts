@@ -30,6 +30,8 @@ export interface WatchOptions {
   readTimeoutMs: number;
   flags: Record<string, unknown>;
   overrides?: Record<string, unknown>;
+  /** --fleet: the manifest (and overrides) of this device's group in a commit's tree; null: nothing to apply (src/fleet/watch-hook.ts). */
+  fleet?: (tree: string) => Promise<{ manifestPath: string; overrides: Record<string, unknown> } | null>;
   /** The journal line stream: one event per call; `message` is the human line. */
   emit(e: WatchEvent): void;
   /** More reporters (e.g. an MQTT status reporter), after the journal and the metrics. */

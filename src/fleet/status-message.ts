@@ -1,0 +1,102 @@
+// The messages a device publishes, and the pure step that turns watch events into them. Every field
+// is an address, a count, a commit, a time or a one-line reason from the engine: never a value.
+export type DeviceResult = 'converged' | 'failed' | 'blocked' | 'unknown';
+
+export interface DeviceStatus {
+  v: 1;
+  device: string;
+  hostname: string;
+  group: string | null;
+  profile: string | null;
+  commit: string | null;
+  generation: number | null;
+  result: DeviceResult;
+  /** Why, when failed or blocked (one line). */
+  reason?: string;
+  counts: { added: number; changed: number; destroyed: number; failed: number; excluded: number };
+  failing: { address: string; reason: string }[];
+  /** Last run that applied (or checked) the desired state. */
+  last_apply: string | null;
+  /** When this message was made. */
+  time: string;
+}
+
+export interface ApplyEvent {
+  v: 1;
+  device: string;
+  group: string | null;
+  commit: string | null;
+  result: string;
+  added: number;
+  changed: number;
+  destroyed: number;
+  failed: string[];
+  ms: number;
+  time: string;
+}
+
+export const topics = (prefix: string, device: string) => ({
+  status: `${prefix}/${device}/status`,
+  events: `${prefix}/${device}/events`,
+  online: `${prefix}/${device}/online`,
+});
+
+/** One line, bounded: reasons from kinds are short already; this keeps a message small whatever happens. */
+export const oneLine = (s: unknown) => String(s ?? '').split('\n')[0]!.slice(0, 240);
+
+export function newStatus(device: string, hostname: string, profile: string | null): DeviceStatus {
+  return { v: 1, device, hostname, group: null, profile, commit: null, generation: null, result: 'unknown', counts: { added: 0, changed: 0, destroyed: 0, failed: 0, excluded: 0 }, failing: [], last_apply: null, time: new Date().toISOString() };
+}
+
+type Ev = { event: string; message: string; [k: string]: any };
+
+/**
+ * Fold one watch event into the status. Returns what to publish: 'status' (the run ended: publish the
+ * retained status), 'event' (also one apply event), or null (nothing yet).
+ */
+export function foldEvent(s: DeviceStatus, e: Ev, now = new Date()): { publish: 'status' | 'event' | null; event?: ApplyEvent } {
+  const time = now.toISOString();
+  switch (e.event) {
+    case 'fleet':
+      if (e.action === 'group') {
+        s.group = e.group ?? null;
+        return { publish: null };
+      }
+      s.group = null;
+      s.result = 'blocked';
+      s.reason = oneLine(e.message);
+      s.time = time;
+      return { publish: 'status' };
+    case 'apply': {
+      const failed = [...(e.failed ?? []), ...(e.skipped ?? [])] as { address: string; error: string }[];
+      s.commit = e.commit ?? s.commit;
+      s.counts = { added: e.added ?? 0, changed: e.changed ?? 0, destroyed: e.destroyed ?? 0, failed: failed.length + (e.errors?.length ?? 0), excluded: e.excluded?.length ?? 0 };
+      s.failing = [...failed.map((f) => ({ address: f.address, reason: oneLine(f.error) })), ...(e.errors ?? []).map((x: string) => ({ address: '(plan)', reason: oneLine(x) })), ...(e.excluded ?? []).filter((a: string) => !failed.some((f) => f.address === a)).map((a: string) => ({ address: a, reason: 'in retry backoff' }))];
+      s.result = e.result === 'failed' ? 'failed' : 'converged';
+      if (s.result === 'converged') delete s.reason;
+      else s.reason = `${s.failing.length} resource(s) not converged`;
+      s.last_apply = time;
+      s.time = time;
+      const event: ApplyEvent = { v: 1, device: s.device, group: s.group, commit: s.commit, result: e.result, added: s.counts.added, changed: s.counts.changed, destroyed: s.counts.destroyed, failed: s.failing.map((f) => f.address), ms: e.ms ?? 0, time };
+      return { publish: 'event', event };
+    }
+    case 'generation':
+      s.generation = e.generation ?? s.generation;
+      s.time = time;
+      return { publish: 'status' };
+    case 'invalid-manifest':
+    case 'waiting':
+    case 'busy':
+      s.result = 'blocked';
+      s.reason = e.event === 'invalid-manifest' ? 'the manifest is not valid (see the device log)' : oneLine(e.message);
+      s.time = time;
+      return { publish: 'status' };
+    case 'error':
+      s.result = 'failed';
+      s.reason = oneLine(e.message);
+      s.time = time;
+      return { publish: 'status' };
+    default:
+      return { publish: null };
+  }
+}
