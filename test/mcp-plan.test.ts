@@ -6,7 +6,7 @@ import { pmovesHome } from '../src/core/home.js';
 import { resolveUserPath } from '../src/manifest/load.js';
 import type { StateEntry } from '../src/core/types.js';
 import { CLIENTS, type ClientId } from '../src/providers/mcp/clients.js';
-import { detectClients, mcpKind, registryEntry, type McpActual, type McpSpec } from '../src/reconcilers/mcp.js';
+import { detectClients, mcpKind, registryEntry, type McpActual, type McpSpec } from '../src/reconcilers/mcp/index.js';
 import { mkdirSync } from 'node:fs';
 import nodePath from 'node:path';
 import { tempDir } from './helpers.js';

@@ -46,7 +46,7 @@ async function listRows(g: Globals, o: Record<string, unknown>): Promise<{ rows:
   const { reads } = await planWith(session, base);
   const rows: McpListRow[] = [];
   for (const t of session.targets) {
-    const spec = t.desired!.spec as import('../reconcilers/mcp.js').McpSpec;
+    const spec = t.desired!.spec as import('../reconcilers/mcp/index.js').McpSpec;
     const read = reads.get(t.address);
     const row: McpListRow = {
       id: t.name,
@@ -67,7 +67,7 @@ async function listRows(g: Globals, o: Record<string, unknown>): Promise<{ rows:
       rows.push(row);
       continue;
     }
-    const a = read.actual as import('../reconcilers/mcp.js').McpActual;
+    const a = read.actual as import('../reconcilers/mcp/index.js').McpActual;
     for (const c of a.clients) (a.files[c]?.entry !== undefined ? row.clients : row.missing_clients).push(c);
     row.missing_commands = a.missing;
     if (a.missing.length) {
