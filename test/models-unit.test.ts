@@ -10,7 +10,7 @@ import { pmovesHome } from '../src/core/home.js';
 import { bundleIds, bundleResources } from '../src/manifest/expanders/model-bundles.js';
 import { OllamaClient, ollamaBaseUrl } from '../src/providers/models/ollama.js';
 import { formatBytes, parseSize, Progress } from '../src/providers/models/transfer-progress.js';
-import { budget, modelsKind, samePath, type ModelActual, type ModelSpec, type OllamaModelActual } from '../src/reconcilers/models.js';
+import { budget, modelsKind, samePath, type ModelActual, type ModelSpec, type OllamaModelActual } from '../src/reconcilers/models/index.js';
 import { fixtures } from './helpers.js';
 import { OllamaPeer, registryModel } from './ollama-peer.js';
 

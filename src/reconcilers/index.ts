@@ -5,7 +5,7 @@ import type { Expander } from '../manifest/load.js';
 import { mcpExpander, mcpKind } from './mcp/index.js';
 import { secretsKind, secretsManifestExpander } from './secrets.js';
 import { stacksExpander, stacksKind } from './stacks.js';
-import { modelsKind } from './models.js';
+import { modelsKind } from './models/index.js';
 import { manifestBundlesExpander } from '../manifest/expanders/model-bundles.js';
 import { profileExpander } from '../manifest/expanders/profile.js';
 
