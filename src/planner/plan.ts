@@ -1,5 +1,4 @@
 // Computing the plan: a pure function of (targets with desired + prior state, read outcomes).
-import { createHmac } from 'node:crypto';
 import type { Kind, PlanContext, Target } from '../core/kind.js';
 import type { Change, Diagnostic, PlanResult } from '../core/types.js';
 import type { ReadOutcome } from './refresh.js';
@@ -143,8 +142,4 @@ export function computePlan(args: {
 
 export function planHasErrors(p: Plan): boolean {
   return p.diagnostics.some((d) => d.severity === 'error');
-}
-
-export function hmacWith(key: Buffer): (s: string) => string {
-  return (s) => createHmac('sha256', key).update(s).digest('hex');
 }

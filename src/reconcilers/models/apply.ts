@@ -2,6 +2,7 @@
 // model through its REST API, with progress lines.
 import type { RunContext, Target } from '../../core/kind.js';
 import type { ApplyResult, PlanResult } from '../../core/types.js';
+import { digestMatches } from '../../providers/models/digest.js';
 import type { FileModelState } from '../../providers/models/model-file.js';
 import { formatBytes } from '../../providers/models/transfer-progress.js';
 import { digestOk } from './plan.js';
@@ -72,7 +73,7 @@ export async function applyModel(ctx: RunContext, t: Target<ModelSpec>, actual: 
     const now = (await client.tags()).find((m) => sameModel(m.name, spec.model));
     if (!now) throw new Error(`Ollama reported success, but ${spec.model} is not in /api/tags`);
     digest = now.digest;
-    if (spec.digest && !now.digest.toLowerCase().startsWith(spec.digest)) {
+    if (spec.digest && !digestMatches(now.digest, spec.digest)) {
       throw new Error(`pulled ${spec.model}, but its digest is ${shortDigest(now.digest)} and the manifest pins ${shortDigest(spec.digest)} (the registry's tag moved; pin the new digest or use a tag that has it)`);
     }
     log(`pulled ${spec.model} (digest ${shortDigest(now.digest)}, ${formatBytes(now.size)})`);

@@ -2,6 +2,7 @@
 import type { PlanContext, Target } from '../../core/kind.js';
 import type { PlanResult } from '../../core/types.js';
 import type { FileModelActual, FileModelState } from '../../providers/models/model-file.js';
+import { digestMatches } from '../../providers/models/digest.js';
 import { formatBytes } from '../../providers/models/transfer-progress.js';
 import { shortDigest, type FileModelSpec, type ModelSpec, type OllamaModelActual, type OllamaModelSpec, type OllamaModelState } from './spec.js';
 
@@ -87,7 +88,7 @@ export function planOllama(t: Target<ModelSpec>, a: OllamaModelActual, ctx: Plan
 
 export function digestOk(a: OllamaModelActual, spec: OllamaModelSpec): boolean {
   if (!spec.digest || !a.present) return true;
-  return a.present.digest.toLowerCase().replace(/^sha256:/, '').startsWith(spec.digest);
+  return digestMatches(a.present.digest, spec.digest);
 }
 
 export function planFile(t: Target<ModelSpec>, a: FileModelActual, ctx: PlanContext): PlanResult {

@@ -2,6 +2,7 @@
 // changed) per model file; free disk only where a download may be needed.
 import path from 'node:path';
 import type { RunContext, Target } from '../../core/kind.js';
+import { digestMatches } from '../../providers/models/digest.js';
 import type { DiskInfo, FileModelState } from '../../providers/models/model-file.js';
 import type { FileModelSpec, ModelActual, ModelSpec, ModelStateData, OllamaModelSpec, OllamaModelState } from './spec.js';
 
@@ -33,7 +34,7 @@ export async function readOne(ctx: RunContext, targets: Target<ModelSpec>[]): Pr
           const p = tags.find((m) => sameModel(m.name, model) || (m.model !== undefined && sameModel(m.model, model)));
           const l = ps.find((m) => sameModel(m.name, model) || (m.model !== undefined && sameModel(m.model, model)));
           const present = p ? { name: p.name, digest: p.digest, size: p.size } : null;
-          const mayPull = !error && spec && spec.state !== 'absent' && (!present || (spec.digest && !present.digest.toLowerCase().startsWith(spec.digest)));
+          const mayPull = !error && spec && spec.state !== 'absent' && (!present || (spec.digest && !digestMatches(present.digest, spec.digest)));
           if (mayPull && disk === undefined) disk = isLocalOllama(base) ? await diskFor(ollamaModelsDir(ctx.env)) : null;
           out.set(t.address, {
             provider: 'ollama',
