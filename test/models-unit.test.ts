@@ -84,7 +84,7 @@ function ollamaTarget(spec: Partial<ModelSpec> | null, owned?: boolean): Target<
 }
 
 function ollamaActual(present: boolean, loaded = false, digest = digestA, error: string | null = null): OllamaModelActual {
-  return { provider: 'ollama', host: 'http://127.0.0.1:11434', error, present: present ? { name: 'qwen2.5:14b', digest, size: 9e9 } : null, loaded: loaded ? { size_vram: 9e9 } : null, disk: null };
+  return { provider: 'ollama', host: 'http://127.0.0.1:11434', error, present: present ? { name: 'qwen2.5:14b', digest, size: 9e9 } : null, loaded: loaded ? { size_vram: 9e9 } : null, volatile: { disk: null } };
 }
 
 test('plan: one row per situation (action, verb, reason)', () => {

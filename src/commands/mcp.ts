@@ -73,16 +73,16 @@ async function listRows(g: Globals, o: Record<string, unknown>): Promise<{ rows:
     if (a.missing.length) {
       row.status = `missing commands: ${a.missing.join(', ')}`;
       row.ready = false;
-    } else if (a.probe?.ok) {
+    } else if (a.volatile.probe?.ok) {
       row.status = 'ready';
       row.ready = true;
-      row.tools = a.probe.tools.length;
-      row.tool_names = a.probe.tools;
-    } else if (a.probe) {
-      row.status = `not ready: ${a.probe.error}`;
+      row.tools = a.volatile.probe.tools.length;
+      row.tool_names = a.volatile.probe.tools;
+    } else if (a.volatile.probe) {
+      row.status = `not ready: ${a.volatile.probe.error}`;
       row.ready = false;
-      row.error = a.probe.error;
-      if (a.probe.stderr) row.stderr = a.probe.stderr;
+      row.error = a.volatile.probe.error;
+      if (a.volatile.probe.stderr) row.stderr = a.volatile.probe.stderr;
     } else {
       row.status = 'not probed (--no-probe)';
     }

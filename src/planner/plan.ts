@@ -62,11 +62,21 @@ export function canonical(v: unknown): string {
     .join(',')}}`;
 }
 
+/**
+ * Keyed digest of what a plan was computed from (its targets' reads and prior state); a saved plan
+ * applies only while it still matches. An actual state's top-level `volatile` field is left out (the
+ * Kind contract: live readings such as handshakes and free disk).
+ */
 export function digestOf(key: (s: string) => string, targets: Target<unknown>[], reads: Map<string, ReadOutcome>): string {
   const parts = targets
-    .map((t) => [t.address, reads.get(t.address) ?? null, t.prior ?? null] as const)
+    .map((t) => [t.address, stable(reads.get(t.address)) ?? null, t.prior ?? null] as const)
     .sort((a, b) => (a[0] < b[0] ? -1 : 1));
   return key(canonical(parts));
+}
+
+function stable(read: ReadOutcome | undefined): ReadOutcome | undefined {
+  if (!read?.ok || read.actual === null || typeof read.actual !== 'object' || !('volatile' in read.actual)) return read;
+  return { ...read, actual: { ...(read.actual as object), volatile: undefined } };
 }
 
 export function computePlan(args: {

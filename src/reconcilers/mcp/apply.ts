@@ -51,6 +51,8 @@ export async function applyMcp(ctx: RunContext, t: Target<McpSpec>, actual: McpA
   if (planned.action === 'delete') return { outcome: 'deleted', state: null, messages };
   const state: StateEntry = {
     section: 'mcp',
+    // The registration is always this tool's (isOwned reads it); which client entries it wrote, and so may
+    // remove, is the finer record in data.clients.
     owned: true,
     digest: ctx.digest(JSON.stringify(registryEntry(t.desired!.spec, actual.clients))),
     data: { clients: owned, registry: reg } satisfies McpState,

@@ -60,9 +60,10 @@ export const mcpKind: Kind<McpSpec, McpActual> = {
 
   describe(_t, actual) {
     const out: string[] = [];
+    const probe = actual.volatile.probe;
     if (actual.missing.length) out.push(`missing commands: ${actual.missing.join(', ')}`);
-    else if (actual.probe?.ok) out.push(`ready, ${actual.probe.tools.length} tools`);
-    else if (actual.probe) out.push(`not ready: ${actual.probe.error}`);
+    else if (probe?.ok) out.push(`ready, ${probe.tools.length} tools`);
+    else if (probe) out.push(`not ready: ${probe.error}`);
     const have = actual.clients.filter((c) => actual.files[c]?.entry !== undefined);
     if (have.length) out.push(`clients: ${have.join(', ')}`);
     return out;

@@ -1,6 +1,7 @@
 // Planning mcp.<name> (pure): one part per agent config file, the registry entry as the resource's
 // value, and readiness as diagnostics, never as a change.
 import type { PlanContext, Target } from '../../core/kind.js';
+import { isOwned } from '../../core/ownership.js';
 import type { Change, Diagnostic, PlanResult } from '../../core/types.js';
 import { CLIENTS, type ClientId } from '../../providers/mcp/clients.js';
 import { intentsOf, newText, registryText, tilde } from './intents.js';
@@ -10,14 +11,15 @@ function readinessDiagnostics(t: Target<McpSpec>, actual: McpActual, registered:
   const spec = t.desired?.spec;
   if (!spec) return [];
   const prefix = registered ? 'registered, not ready' : 'not ready';
+  const probe = actual.volatile.probe;
   const out: Diagnostic[] = [];
   if (actual.missing.length) {
     out.push({ severity: 'warning', address: t.address, summary: `${prefix}: missing commands: ${actual.missing.join(', ')}`, ...(spec.setup_instructions.length ? { detail: spec.setup_instructions.map((s) => `- ${s}`).join('\n') } : {}) });
-  } else if (actual.probe && !actual.probe.ok) {
-    const lines = actual.probe.stderr ? actual.probe.stderr.split('\n').slice(-5) : [];
-    out.push({ severity: 'warning', address: t.address, summary: `${prefix}: ${actual.probe.error}`, ...(lines.length ? { detail: `stderr: ${lines.join('\n')}` } : {}) });
-  } else if (actual.probe?.ok && spec.enabled_tools) {
-    const unknown = spec.enabled_tools.filter((x) => !(actual.probe as { tools: string[] }).tools.includes(x));
+  } else if (probe && !probe.ok) {
+    const lines = probe.stderr ? probe.stderr.split('\n').slice(-5) : [];
+    out.push({ severity: 'warning', address: t.address, summary: `${prefix}: ${probe.error}`, ...(lines.length ? { detail: `stderr: ${lines.join('\n')}` } : {}) });
+  } else if (probe?.ok && spec.enabled_tools) {
+    const unknown = spec.enabled_tools.filter((x) => !probe.tools.includes(x));
     if (unknown.length) out.push({ severity: 'warning', address: t.address, summary: `enabled_tools names tools the server does not offer: ${unknown.join(', ')}` });
   }
   if (actual.unset.length) {
@@ -86,7 +88,7 @@ export function planMcp(t: Target<McpSpec>, actual: McpActual, ctx: PlanContext)
   diagnostics.push(...readinessDiagnostics(t, actual, registeredEverywhere));
 
   if (!spec) {
-    if (!changing || !t.prior?.owned) return { action: 'no-op', reason: 'not declared any more', before, after: before, parts, diagnostics };
+    if (!changing || !isOwned(t.prior)) return { action: 'no-op', reason: 'not declared any more', before, after: before, parts, diagnostics };
     return { action: 'delete', reason: 'it is no longer in the manifest; only the entries pmoves wrote are removed', before, after: null, parts, diagnostics, verb: 'unregistered' };
   }
   const after = registryEntry(spec, actual.clients);

@@ -100,9 +100,7 @@ export async function readOne(ctx: RunContext, t: Target<McpSpec>): Promise<McpA
   const unset = spec ? [...spec.env_from_secrets, ...Object.values(spec.headers_from_secrets)].filter((l) => !ctx.env[l]) : [];
   const probing = spec && ctx.flags.probe !== false && !missing.length ? probeOnce(ctx, spec).then((r) => redacted(r, spec, ctx.env)) : Promise.resolve(null);
   const [probed] = await Promise.all([probing, ...reads]);
-  const actual = { clients, files, stale, registry, missing, unset, home: ctx.env.HOME ?? null } as McpActual;
-  // Readiness is health, not state: kept out of the actual-state digest (not enumerable), so a saved
-  // plan does not go stale because a handshake took 12 ms longer or a server logged another line.
-  Object.defineProperty(actual, 'probe', { value: probed, enumerable: false });
-  return actual;
+  // Readiness is health, not state: `volatile`, out of the actual-state digest, so a saved plan does not
+  // go stale because a handshake took 12 ms longer or a server logged another line.
+  return { clients, files, stale, registry, missing, unset, volatile: { probe: probed }, home: ctx.env.HOME ?? null };
 }

@@ -46,7 +46,8 @@ export interface McpActual {
   missing: string[];
   /** Secret labels not set in this environment (names only). */
   unset: string[];
-  probe: ProbeResult | null;
+  /** Readiness is health, not state (the Kind contract's `volatile`): not in a saved plan's digest. */
+  volatile: { probe: ProbeResult | null };
   /** HOME where it was read (paths under it are shown as ~/…). */
   home: string | null;
 }

@@ -1,6 +1,7 @@
 // Applying models.<name>: download and verify a model file, or pull / load / unload / delete an Ollama
 // model through its REST API, with progress lines.
 import type { RunContext, Target } from '../../core/kind.js';
+import { ownedAfter } from '../../core/ownership.js';
 import type { ApplyResult, PlanResult } from '../../core/types.js';
 import { digestMatches } from '../../providers/models/digest.js';
 import type { FileModelState } from '../../providers/models/model-file.js';
@@ -33,7 +34,7 @@ export async function applyModel(ctx: RunContext, t: Target<ModelSpec>, actual: 
       outcome: planned.action === 'create' ? 'created' : 'updated',
       state: {
         section: 'models',
-        owned: t.prior?.owned ?? planned.action === 'create',
+        owned: ownedAfter(t.prior, planned.action === 'create'),
         digest: ctx.digest(`${spec.path}\n${spec.sha256}`),
         data: { provider: 'file', path: spec.path, url: spec.url, sha256: spec.sha256, size: r.size, mtimeMs: r.mtimeMs } satisfies FileModelState,
       },
@@ -89,7 +90,7 @@ export async function applyModel(ctx: RunContext, t: Target<ModelSpec>, actual: 
     outcome: planned.action === 'create' ? 'created' : 'updated',
     state: {
       section: 'models',
-      owned: t.prior?.owned ?? (planned.action === 'create' && pulled),
+      owned: ownedAfter(t.prior, planned.action === 'create' && pulled),
       digest: ctx.digest(`${spec.model}\n${digest ?? ''}`),
       data: { provider: 'ollama', model: spec.model, host: actual.host, digest } satisfies OllamaModelState,
     },

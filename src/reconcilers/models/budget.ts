@@ -22,12 +22,12 @@ export function downloadOf(t: Target<ModelSpec>, actual: ModelActual, result: Pl
   if (!spec) return null;
   if (spec.provider === 'file' && actual.provider === 'file') {
     const total = spec.size ?? actual.remoteSize;
-    return { address: t.address, bytes: total === null ? null : Math.max(0, total - actual.partial), disk: actual.disk };
+    return { address: t.address, bytes: total === null ? null : Math.max(0, total - actual.partial), disk: actual.volatile.disk };
   }
   if (spec.provider === 'ollama' && actual.provider === 'ollama') {
     const pulls = !actual.present || !digestOk(actual, spec);
     if (!pulls || spec.state === 'unloaded') return null;
-    return { address: t.address, bytes: spec.size, disk: actual.disk };
+    return { address: t.address, bytes: spec.size, disk: actual.volatile.disk };
   }
   return null;
 }

@@ -1,5 +1,6 @@
 // Planning models.<name> (pure), per provider; the removal rule is shared by both.
 import type { PlanContext, Target } from '../../core/kind.js';
+import { isOwned } from '../../core/ownership.js';
 import type { PlanResult } from '../../core/types.js';
 import type { FileModelActual, FileModelState } from '../../providers/models/model-file.js';
 import { digestMatches } from '../../providers/models/digest.js';
@@ -23,12 +24,12 @@ function planRemoval(
   const spec = t.desired?.spec;
   const remove = (reason: string): PlanResult => ({ action: 'delete', reason, before: w.before, after: null, ...(w.verb ? { verb: w.verb } : {}) });
   if (!spec) {
-    if (w.present && t.prior?.owned) return remove(`it is no longer in the manifest and this tool ${w.fetched} it`);
+    if (w.present && isOwned(t.prior)) return remove(`it is no longer in the manifest and this tool ${w.fetched} it`);
     return { action: 'no-op', reason: 'not declared any more', before: w.before, after: w.before };
   }
   if (spec.state !== 'absent') return undefined;
   if (!w.present) return { action: 'no-op', reason: 'absent', before: null, after: null };
-  if (t.prior?.owned) return remove(`the manifest says absent and this tool ${w.fetched} it`);
+  if (isOwned(t.prior)) return remove(`the manifest says absent and this tool ${w.fetched} it`);
   if (force(ctx)) return remove(`the manifest says absent (--force: it was not ${w.fetched} by this tool)`);
   return {
     action: 'no-op',

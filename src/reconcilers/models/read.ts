@@ -42,7 +42,7 @@ export async function readOne(ctx: RunContext, targets: Target<ModelSpec>[]): Pr
             error,
             present,
             loaded: l ? { size_vram: l.size_vram ?? null } : null,
-            disk: mayPull ? (disk ?? null) : null,
+            volatile: { disk: mayPull ? (disk ?? null) : null },
           });
         }
       })(),

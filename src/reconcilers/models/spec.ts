@@ -46,8 +46,8 @@ export interface OllamaModelActual {
   present: { name: string; digest: string; size: number } | null;
   /** Loaded into memory (expires_at is left out: it moves on every use and would make saved plans stale). */
   loaded: { size_vram: number | null } | null;
-  /** Free disk where a local Ollama keeps models, read only when a pull may be needed. */
-  disk: DiskInfo | null;
+  /** Free disk where a local Ollama keeps models, read only when a pull may be needed (a live reading: volatile). */
+  volatile: { disk: DiskInfo | null };
 }
 
 export type ModelActual = OllamaModelActual | FileModelActual;
