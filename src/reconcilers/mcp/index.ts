@@ -11,7 +11,6 @@ import { planMcp } from './plan.js';
 import { readOne } from './read.js';
 import { normalizeSpec, type McpActual, type McpSpec } from './spec.js';
 
-export { mcpExpander } from './expand.js';
 export { detectClients } from './read.js';
 export { registryEntry, type McpActual, type McpSpec } from './spec.js';
 
