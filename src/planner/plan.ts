@@ -1,3 +1,4 @@
+// src/planner/ — refresh (read), the pure plan, and its renderers (text, JSON); decides nothing with I/O.
 // Computing the plan: a pure function of (targets with desired + prior state, read outcomes).
 import type { Kind, PlanContext, Target } from '../core/kind.js';
 import type { Change, Diagnostic, PlanResult } from '../core/types.js';

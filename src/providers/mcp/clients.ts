@@ -1,3 +1,5 @@
+// providers/mcp/ — MCP servers and the local agents that use them: the catalog, each agent's config file
+// (clients, json-edit, toml-edit) and readiness by a real handshake (probe).
 // The local agents an MCP server can be registered with: where each keeps its config (by its own rules),
 // which map holds the servers, and how one server is written in its format. Pure, no I/O.
 import os from 'node:os';

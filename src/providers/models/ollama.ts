@@ -1,3 +1,5 @@
+// providers/models/ — models: Ollama's REST API (this file), verified model files (model-file), the one
+// digest rule (digest) and download progress (transfer-progress).
 // Ollama over its REST API (docs/api.md in ollama/ollama): /api/tags, /api/ps, /api/show, /api/pull
 // (NDJSON progress), /api/generate (load/unload with keep_alive), /api/delete.
 //
