@@ -4,11 +4,6 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { collect, globals, homeOf, parseDuration, parseIntOption, printDiagnostics, type Globals } from './common.js';
 
-export interface EngineFlags {
-  parallelism: number;
-  target?: string[];
-}
-
 function withPlanOptions(c: Command): Command {
   return c
     .option('-t, --target <address>', 'only this resource and what it depends on (repeatable)', collect)

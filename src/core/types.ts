@@ -1,3 +1,5 @@
+// src/core/ — the vocabulary and contracts every other folder uses (types, kind, ownership, errors) and
+// the few helpers beneath them (fs, home, paths). Imports nothing outside core/.
 // The engine's vocabulary. Every resource kind speaks it; nothing here does I/O.
 
 /** What apply will do to one resource. Values read as the plan's own words. */

@@ -1,3 +1,5 @@
+// src/engine/ — one command's session (manifest, state, lock, audit) and the flows over it: plan, apply,
+// status.
 // The flows commands share: refresh → plan, and lock → refresh → plan → confirm → apply.
 // `apply`, `bring-up`, `models pull`, `mcp setup` and `watch` all go through applyOnce.
 import { OperationError, UserError } from '../core/errors.js';

@@ -1,3 +1,5 @@
+// src/manifest/ — the manifest: YAML with positions, ${VAR}, JSON Schema (built from the registry),
+// resources, the dependency graph; expanders/ adds what profiles, bundles and catalogs bring.
 // Manifest v1: read → parse (positions kept) → ${VAR} expansion → JSON Schema → resources → checks.
 // Returns a value, never throws for bad input: { resources, diagnostics }. The caller decides.
 import { createHash } from 'node:crypto';
@@ -69,7 +71,7 @@ export async function loadManifest(file: string, opts: LoadOptions): Promise<Loa
   if (hasErrors(diagnostics)) return { diagnostics };
   const data = { ...(expanded.value as Record<string, unknown>), ...(opts.overrides ?? {}) };
 
-  diagnostics.push(...validate('manifest.schema.json', expanded.value, source));
+  diagnostics.push(...validate('manifest.schema.json', expanded.value, source, [], opts.kinds));
   if (hasErrors(diagnostics)) return { diagnostics };
 
   const dir = path.dirname(abs);

@@ -1,3 +1,5 @@
+// providers/chit/ — the CHIT world: CGP bundles read and written as upstream does (bundle, codec,
+// python-json), env files (env-file), upstream's secrets manifest; this file is what the secrets kind uses.
 // The secrets kind's outside world: the CHIT bundle it reads and the env file it writes.
 import { UserError } from '../../core/errors.js';
 import { displayPath } from '../../manifest/yaml-source.js';

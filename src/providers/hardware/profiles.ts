@@ -1,3 +1,5 @@
+// providers/hardware/ — this machine: what it is (detect), hardware profiles (this file) and `requires:`
+// checks against it (requirements).
 // Hardware profiles: loading (built-in profiles/, $PMOVES_HOME/profiles/, --profiles-dir), the active
 // profile pin ($PMOVES_HOME/profile.yaml, or upstream's profile.json), and scoring against the machine.
 // Loading returns values (profiles + diagnostics with file:line:column), never throws for bad input.

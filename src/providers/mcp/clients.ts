@@ -1,3 +1,5 @@
+// providers/mcp/ — MCP servers and the local agents that use them: the catalog, each agent's config file
+// (clients, json-edit, toml-edit) and readiness by a real handshake (probe).
 // The local agents an MCP server can be registered with: where each keeps its config (by its own rules),
 // which map holds the servers, and how one server is written in its format. Pure, no I/O.
 import os from 'node:os';
@@ -187,8 +189,4 @@ function claudeDesktopDir(env: NodeJS.ProcessEnv, platform: NodeJS.Platform): st
   if (platform === 'darwin') return path.join(home(env), 'Library', 'Application Support', 'Claude');
   if (platform === 'win32') return path.join(env.APPDATA || path.join(home(env), 'AppData', 'Roaming'), 'Claude');
   return path.join(xdgConfig(env), 'Claude');
-}
-
-export function isClientId(s: string): s is ClientId {
-  return (CLIENT_IDS as readonly string[]).includes(s);
 }

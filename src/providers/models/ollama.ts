@@ -1,3 +1,5 @@
+// providers/models/ — models: Ollama's REST API (this file), verified model files (model-file), the one
+// digest rule (digest) and download progress (transfer-progress).
 // Ollama over its REST API (docs/api.md in ollama/ollama): /api/tags, /api/ps, /api/show, /api/pull
 // (NDJSON progress), /api/generate (load/unload with keep_alive), /api/delete.
 //
@@ -65,11 +67,6 @@ export function fullModelName(name: string): string {
 
 export function sameModel(a: string, b: string): boolean {
   return fullModelName(a).toLowerCase() === fullModelName(b).toLowerCase();
-}
-
-/** A digest as Ollama reports it (hex, no prefix); a pin may be a prefix of it. */
-export function digestMatches(actual: string, pin: string): boolean {
-  return actual.toLowerCase().replace(/^sha256:/, '').startsWith(pin.toLowerCase().replace(/^sha256:/, ''));
 }
 
 export interface OllamaModel {
