@@ -14,18 +14,6 @@ import type { Expander, Manifest } from '../load.js';
 
 type Catalog = (ids: string[], origin: string, ctx: LoadContext, kinds: Kind[]) => Promise<{ resources: Resource[]; diagnostics: Diagnostic[] }>;
 
-/** A module another kind owns, if this build has it (null when it does not exist yet). */
-async function optionalModule<T>(rel: string): Promise<T | null> {
-  const url = new URL(rel, import.meta.url).href;
-  try {
-    return (await import(url)) as T;
-  } catch (err) {
-    const e = err as NodeJS.ErrnoException;
-    if (e.code === 'ERR_MODULE_NOT_FOUND' && e.message.includes(path.basename(rel))) return null;
-    throw err;
-  }
-}
-
 export interface Choice {
   profile: Profile;
   /** How it was chosen, for the plan's notes. */
@@ -101,14 +89,15 @@ export const profileExpander: Expander = async (m: Manifest, ctx: LoadContext, k
     }
 
     // model bundles and MCP servers: resources from the catalogs their kinds own
-    const catalogs: { ids: string[]; section: string; module: string; fn: string; what: string }[] = [
-      { ids: p.model_bundles, section: 'models', module: './model-bundles.js', fn: 'bundleResources', what: 'model bundles' },
-      { ids: p.mcp, section: 'mcp', module: '../../providers/mcp/catalog.js', fn: 'catalogResources', what: 'MCP servers' },
+    // Literal import() paths: the bundler follows them (a computed URL would miss the bundle's chunks).
+    const catalogs: { ids: string[]; section: string; load: () => Promise<Record<string, unknown>>; fn: string; what: string }[] = [
+      { ids: p.model_bundles, section: 'models', load: () => import('./model-bundles.js'), fn: 'bundleResources', what: 'model bundles' },
+      { ids: p.mcp, section: 'mcp', load: () => import('../../providers/mcp/catalog.js'), fn: 'catalogResources', what: 'MCP servers' },
     ];
     for (const c of catalogs) {
       if (!c.ids.length) continue;
-      const mod = kindNames.has(c.section) ? await optionalModule<Record<string, Catalog>>(c.module) : null;
-      const fn = mod?.[c.fn];
+      const mod = kindNames.has(c.section) ? await c.load() : null;
+      const fn = mod?.[c.fn] as Catalog | undefined;
       if (!fn) {
         diags.push({ severity: 'warning', summary: `profile ${p.id}: ${c.what} ${quoteList(c.ids)} not added: this build has no ${c.section} catalog yet` });
         continue;
