@@ -30,3 +30,43 @@ export function repeat(n: number, f: () => RunStats): { ms: number; rssMb: numbe
   const runs = Array.from({ length: n }, f);
   return { ms: median(runs.map((r) => r.ms)), rssMb: Math.max(...runs.map((r) => r.rssMb)) };
 }
+
+/** Wall time of any command (a peer such as `docker compose up -d`); throws on a non-zero exit. */
+export function runCmd(cmd: string, args: string[], env: NodeJS.ProcessEnv, cwd?: string): RunStats {
+  const start = process.hrtime.bigint();
+  const r = spawnSync(cmd, args, { env, cwd, encoding: 'utf8', maxBuffer: 1 << 28 });
+  const ms = Number(process.hrtime.bigint() - start) / 1e6;
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} exited ${r.status}: ${(r.stderr ?? '').slice(-300)}`);
+  return { ms, rssMb: NaN, status: r.status };
+}
+
+export interface PairStats {
+  a: { ms: number; rssMb: number };
+  b: { ms: number; rssMb: number };
+  /** Median of the per-pair ratios a/b. */
+  ratio: number;
+  n: number;
+}
+
+/**
+ * A figure and its peer measured in the same run: n pairs, A B A B …, so that whatever else loads the
+ * machine hits both alike; the ratio is taken pair by pair and its median reported.
+ */
+export function pairs(n: number, a: () => RunStats, b: () => RunStats): PairStats {
+  const as: RunStats[] = [];
+  const bs: RunStats[] = [];
+  for (let i = 0; i < n; i++) {
+    as.push(a());
+    bs.push(b());
+  }
+  const rss = (xs: RunStats[]) => Math.max(...xs.map((r) => r.rssMb));
+  return {
+    a: { ms: median(as.map((r) => r.ms)), rssMb: rss(as) },
+    b: { ms: median(bs.map((r) => r.ms)), rssMb: rss(bs) },
+    ratio: median(as.map((r, i) => r.ms / bs[i]!.ms)),
+    n,
+  };
+}
+
+/** Where the bundled CLI is (the package's `bin`). */
+export const cliPath = new URL('../../dist/src/cli.js', import.meta.url).pathname;

@@ -5,6 +5,7 @@ import type { Row } from './types.js';
 type Bench = { name: string; load: () => Promise<{ bench: () => Promise<Row[]> }> };
 
 const benches: Bench[] = [
+  { name: 'speed', load: () => import('./speed.js') },
   { name: 'engine', load: () => import('./engine.js') },
   { name: 'secrets', load: () => import('./secrets.js') },
   { name: 'stacks', load: () => import('./stacks.js') },
@@ -18,7 +19,7 @@ const benches: Bench[] = [
 function fmt(rows: Row[]): string {
   const lines = ['| measurement | median ms | peak RSS MB | target | met | note |', '|---|---:|---:|---|---|---|'];
   for (const r of rows) {
-    lines.push(`| ${r.name} | ${r.ms.toFixed(0)} | ${r.rssMb === undefined ? '' : r.rssMb.toFixed(0)} | ${r.target ?? ''} | ${r.ok === undefined ? '' : r.ok ? 'yes' : 'NO'} | ${r.note ?? ''} |`);
+    lines.push(`| ${r.name} | ${Number.isNaN(r.ms) ? '' : r.ms.toFixed(0)} | ${r.rssMb === undefined || Number.isNaN(r.rssMb) ? '' : r.rssMb.toFixed(0)} | ${r.target ?? ''} | ${r.ok === undefined ? '' : r.ok ? 'yes' : 'NO'} | ${r.note ?? ''} |`);
   }
   return lines.join('\n');
 }

@@ -4,10 +4,13 @@
 import { Command, Option } from 'commander';
 import { setMaxListeners } from 'node:events';
 import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { commands } from './commands/index.js';
 import { handleError } from './commands/common.js';
+import { packageRoot } from './core/paths.js';
 
-const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+// From the package root, not from this file: in the bundle this code sits in dist/src/chunks/.
+const pkg = JSON.parse(readFileSync(path.join(packageRoot, 'package.json'), 'utf8')) as { version: string };
 
 /** Options every mini command understands, before or after the command name (commander reads a
  *  parent's options anywhere on the line unless positional options are enabled). */

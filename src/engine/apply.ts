@@ -10,7 +10,7 @@ import { formatSeconds, withTimeout } from '../planner/concurrency.js';
 import type { Plan } from '../planner/plan.js';
 import { audit } from './audit.js';
 import type { Session } from './session.js';
-import { saveState } from './state.js';
+import { StateWriter } from './state.js';
 
 export interface ApplyOptions {
   parallelism: number;
@@ -47,6 +47,7 @@ export async function applyPlan(session: Session, plan: Plan, opts: ApplyOptions
   const { kindOf, state, home } = session;
   const byAddress = new Map(session.targets.map((t) => [t.address, t] as const));
   const planned = plan.changes.filter((c) => c.action !== 'no-op' || needsStateCleanup(byAddress.get(c.address)));
+  const plannedByAddress = new Map(planned.map((c) => [c.address, c] as const));
   const order = new Map(session.kinds.map((k) => [k.section, k.order] as const));
   const graph = buildGraph(
     planned.map((c) => ({
@@ -56,24 +57,8 @@ export async function applyPlan(session: Session, plan: Plan, opts: ApplyOptions
     })),
   );
   // State writes are coalesced: a change waits for a write that starts after it; concurrent changes share one.
-  let inflight: Promise<void> | null = null;
-  let queued: Promise<void> | null = null;
-  const persist = (): Promise<void> => {
-    if (queued) return queued;
-    if (!inflight) {
-      inflight = saveState(home, state).finally(() => {
-        inflight = null;
-      });
-      return inflight;
-    }
-    queued = inflight
-      .catch(() => {})
-      .then(() => {
-        queued = null;
-        return persist();
-      });
-    return queued;
-  };
+  const writer = new StateWriter(home, state);
+  const persist = (address: string): Promise<void> => writer.record(address);
   const reports = new Map<string, ResourceReport>();
   const done = new Map<string, Promise<ResourceReport>>();
   let running = 0;
@@ -96,7 +81,7 @@ export async function applyPlan(session: Session, plan: Plan, opts: ApplyOptions
   const one = async (address: string): Promise<ResourceReport> => {
     const waits = [...(graph.waitsFor.get(address) ?? [])];
     await Promise.all(waits.map((w) => done.get(w)));
-    const change = planned.find((c) => c.address === address)!;
+    const change = plannedByAddress.get(address)!;
     const t = byAddress.get(address)!;
     const kind = kindOf.get(change.section)!;
     const blockedBy = (graph.deps.get(address) ?? []).filter(failedOrSkipped);
@@ -133,6 +118,7 @@ export async function applyPlan(session: Session, plan: Plan, opts: ApplyOptions
     done.set(c.address, p);
   }
   const all = await Promise.all(done.values());
+  await writer.close();
   const count = (o: Outcome) => all.filter((r) => r.outcome === o).length;
   return {
     resources: all,
@@ -154,7 +140,7 @@ async function applyOne(
   t: Target<unknown>,
   plannedAction: Action,
   opts: ApplyOptions,
-  persist: () => Promise<void>,
+  persist: (address: string) => Promise<void>,
   start: number,
 ): Promise<ResourceReport> {
   const { run, state, home } = session;
@@ -172,7 +158,7 @@ async function applyOne(
     if (action === 'no-op') {
       if (!t.desired && prior) {
         delete state.resources[address];
-        await persist();
+        await persist(address);
       }
       return { address, action, outcome: 'unchanged', ms: Date.now() - start };
     }
@@ -183,11 +169,11 @@ async function applyOne(
       owned: ownedAfter(prior, action === 'create'),
       pending: action,
     };
-    await persist();
+    await persist(address);
     const result = await kind.apply(run, target, actual, fresh);
     if (result.state) state.resources[address] = { ...result.state, applied_at: new Date().toISOString() };
     else delete state.resources[address];
-    await persist();
+    await persist(address);
     const ms = Date.now() - start;
     for (const m of result.messages ?? []) opts.progress(`${address}: ${m}`);
     opts.progress(`${address}: ${DONE[action]} after ${formatSeconds(Math.round(ms / 100) * 100)}`);

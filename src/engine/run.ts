@@ -40,7 +40,7 @@ export async function planWith(session: Session, opts: FlowOptions): Promise<Pla
     kindOf: session.kindOf,
     ctx: session.planCtx,
     manifestDigest: session.manifestDigest,
-    actualDigest: digestOf(session.run.digest, session.targets, reads),
+    actualDigest: () => digestOf(session.run.digest, session.targets, reads),
     notes: session.notes,
   });
   plan.diagnostics.unshift(...session.diagnostics);

@@ -22,9 +22,32 @@ export function displayPath(file: string): string {
   return rel && !rel.startsWith('..') && !path.isAbsolute(rel) ? rel : file;
 }
 
+/**
+ * A source whose YAML is parsed only when something asks for a node or a position (`doc`, `lines`,
+ * `locate`): the manifest loader uses it when the parsed data came from its cache.
+ */
+export function lazyYamlSource(file: string, text: string): YamlSource {
+  let parsed: YamlSource | undefined;
+  const get = () => (parsed ??= parseYamlText(file, text).source);
+  return {
+    file,
+    display: displayPath(file),
+    text,
+    get doc() {
+      return get().doc;
+    },
+    get lines() {
+      return get().lines;
+    },
+    locate: (p, opts) => get().locate(p, opts),
+  };
+}
+
 export function parseYamlText(file: string, text: string): { source: YamlSource; diagnostics: Diagnostic[] } {
   const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+  // Duplicate keys are found below in one pass: yaml's own check (uniqueKeys) compares every key with
+  // every earlier one of its map, quadratic in a section of 10,000 resources.
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: false });
   const display = displayPath(file);
   const at = (offset: number) => {
     const { line, col } = lines.linePos(offset);
@@ -52,28 +75,52 @@ export function parseYamlText(file: string, text: string): { source: YamlSource;
     if (opts.key && keyNode?.range) return at(keyNode.range[0]);
     return at(best);
   };
-  const diagnostics: Diagnostic[] = [];
-  for (const e of [...doc.errors, ...doc.warnings]) {
-    const offset = e.pos?.[0] ?? 0;
-    diagnostics.push({
-      severity: doc.errors.includes(e as never) ? 'error' : 'warning',
-      summary: `invalid YAML: ${firstLine(e.message)}`,
-      location: at(offset),
-    });
-  }
+  const found: { offset: number; severity: 'error' | 'warning'; message: string }[] = [];
+  for (const e of doc.errors) found.push({ offset: e.pos?.[0] ?? 0, severity: 'error', message: e.message });
+  for (const e of doc.warnings) found.push({ offset: e.pos?.[0] ?? 0, severity: 'warning', message: e.message });
+  for (const offset of duplicateKeys(doc.contents)) found.push({ offset, severity: 'error', message: 'Map keys must be unique' });
+  found.sort((a, b) => (a.severity === b.severity ? a.offset - b.offset : a.severity === 'error' ? -1 : 1));
+  const diagnostics: Diagnostic[] = found.map((e) => ({ severity: e.severity, summary: `invalid YAML: ${firstLine(e.message)}`, location: at(e.offset) }));
   return { source: { file, display, text, doc, lines, locate }, diagnostics };
 }
 
-export async function readYamlFile(file: string): Promise<{ source?: YamlSource; diagnostics: Diagnostic[] }> {
-  let text: string;
+/** The text of a YAML file, or the diagnostic saying why it cannot be read. */
+export async function readYamlText(file: string): Promise<{ text?: string; diagnostics: Diagnostic[] }> {
   try {
-    text = await fsp.readFile(file, 'utf8');
+    return { text: await fsp.readFile(file, 'utf8'), diagnostics: [] };
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a folder, expected a YAML file' : `cannot read (${code})`;
     return { diagnostics: [{ severity: 'error', summary: why, location: displayPath(file) }] };
   }
-  return parseYamlText(file, text);
+}
+
+export async function readYamlFile(file: string): Promise<{ source?: YamlSource; diagnostics: Diagnostic[] }> {
+  const r = await readYamlText(file);
+  if (r.text === undefined) return { diagnostics: r.diagnostics };
+  return parseYamlText(file, r.text);
+}
+
+/** Offsets of keys that repeat an earlier scalar key of the same map, in one walk (a Set per map). */
+function duplicateKeys(root: unknown): number[] {
+  const out: number[] = [];
+  const stack: unknown[] = [root];
+  while (stack.length) {
+    const node = stack.pop();
+    if (isMap(node)) {
+      const seen = new Set<unknown>();
+      for (const it of node.items) {
+        if (isScalar(it.key)) {
+          if (seen.has(it.key.value)) out.push((it.key as Node).range?.[0] ?? 0);
+          else seen.add(it.key.value);
+        }
+        stack.push(it.value);
+      }
+    } else if (isSeq(node)) {
+      for (const it of node.items) stack.push(it);
+    }
+  }
+  return out;
 }
 
 function firstLine(s: string): string {

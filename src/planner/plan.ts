@@ -86,7 +86,8 @@ export function computePlan(args: {
   kindOf: Map<string, Kind>;
   ctx: PlanContext;
   manifestDigest: string;
-  actualDigest: string;
+  /** The digest, or how to compute it: only a saved plan or a stale-plan check reads it. */
+  actualDigest: string | (() => string);
   notes?: string[];
 }): Plan {
   const changes: Change[] = [];
@@ -139,9 +140,14 @@ export function computePlan(args: {
     summaryExtras.push(...(f.summary ?? []));
     diagnostics.push(...(f.diagnostics ?? []));
   }
+  const digest = args.actualDigest;
+  let actualDigest: string | undefined = typeof digest === 'string' ? digest : undefined;
   return {
     manifestDigest: args.manifestDigest,
-    actualDigest: args.actualDigest,
+    // Computed on first read: canonical JSON of every read, a cost a plain `plan` does not need.
+    get actualDigest(): string {
+      return (actualDigest ??= (digest as () => string)());
+    },
     changes,
     results,
     diagnostics,

@@ -23,7 +23,9 @@ export async function refresh(
   for (const t of targets) {
     if (t.desired?.unsatisfied) continue; // this machine cannot run it: nothing to read
     const section = t.desired?.section ?? t.prior!.section;
-    bySection.set(section, [...(bySection.get(section) ?? []), t]);
+    const list = bySection.get(section);
+    if (list) list.push(t);
+    else bySection.set(section, [t]);
   }
   const batches: Promise<void>[] = [];
   const single: { kind: Kind; target: Target<unknown> }[] = [];
