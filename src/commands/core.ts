@@ -1,6 +1,6 @@
 // plan, apply, validate, status: the engine's own commands.
 import type { Command } from 'commander';
-import { collect, globals, homeOf, parseDuration, parseIntOption, printDiagnostics, type Globals } from './common.js';
+import { askYes, collect, consentOf, globals, homeOf, noConsent, parseDuration, parseIntOption, printDiagnostics, type Globals } from './common.js';
 
 export interface EngineFlags {
   parallelism: number;
@@ -41,6 +41,7 @@ export function registerCore(mini: Command): void {
       .command('plan')
       .description('show what apply would change, without changing anything')
       .option('--out <file>', 'save the plan; `apply FILE` applies exactly it')
+      .option('--force', 'plan as `apply --force` would (take over files and entries this tool did not create)')
       .option('--detailed-exitcode', 'exit 0 for no changes, 2 for changes, 1 for errors'),
   ).action(async (o: Record<string, unknown>, cmd: Command) => {
     const g = globals(cmd);
@@ -59,7 +60,8 @@ export function registerCore(mini: Command): void {
       await savePlan(o.out as string, p, (o.target as string[] | undefined) ?? []);
       if (!g.json) process.stdout.write(`\nSaved the plan to ${o.out as string}. To apply exactly it: pmoves mini apply ${o.out as string}\n`);
     }
-    const changes = p.plan.summary.add + p.plan.summary.change + p.plan.summary.destroy > 0;
+    // a conflict is not "no changes": the machine does not match the manifest until it is resolved
+    const changes = p.plan.summary.add + p.plan.summary.change + p.plan.summary.destroy + p.plan.summary.conflict > 0;
     process.exitCode = errors ? 1 : o.detailedExitcode && changes ? 2 : 0;
   });
 
@@ -134,7 +136,8 @@ export async function runApply(g: Globals, o: Record<string, unknown>, a: ApplyC
   let saved: Awaited<ReturnType<typeof loadSavedPlan>> | undefined;
   if (a.planfile) saved = await loadSavedPlan(a.planfile);
   const out = g.json ? process.stderr : process.stdout;
-  const interactive = Boolean(process.stdin.isTTY && process.stdout.isTTY) && !g.nonInteractive && !o.autoApprove;
+  // a saved plan is the consent (as Terraform's `apply PLANFILE`)
+  const consent = saved ? 'auto' : consentOf(g, o);
   const result = await applyOnce({
     ...base,
     ...(a.extra ?? {}),
@@ -149,7 +152,11 @@ export async function runApply(g: Globals, o: Record<string, unknown>, a: ApplyC
         for (const n of a.notes ?? []) out.write(`\n${st.yellow(n)}\n`);
       }
     },
-    confirm: interactive && !saved ? confirmOnTty : undefined,
+    confirm: async () => {
+      if (consent === 'auto') return true;
+      if (consent === 'ask') return askYes();
+      throw noConsent(a.command, g);
+    },
   });
   if (g.json) {
     const { planToJson } = await import('../planner/render-json.js');
@@ -178,16 +185,4 @@ export async function runApply(g: Globals, o: Record<string, unknown>, a: ApplyC
   }
   void summaryLine;
   process.exitCode = r.failed.length || r.skipped.length ? 1 : 0;
-}
-
-async function confirmOnTty(): Promise<boolean> {
-  const { createInterface } = await import('node:readline/promises');
-  const rl = createInterface({ input: process.stdin, output: process.stdout });
-  try {
-    process.stdout.write('\nDo you want to perform these actions?\n  Only "yes" will be accepted to approve.\n\n');
-    const answer = await rl.question('  Enter a value: ');
-    return answer.trim() === 'yes';
-  } finally {
-    rl.close();
-  }
 }

@@ -9,7 +9,7 @@ import type { Diagnostic, Resource } from '../core/types.js';
 import { findCycles } from './graph.js';
 import { interpolate } from './interpolate.js';
 import { validate } from './schema.js';
-import { readYamlFile, type YamlSource } from './yaml-source.js';
+import { readYamlFile, yamlData, type YamlSource } from './yaml-source.js';
 
 export interface Manifest {
   path: string;
@@ -54,7 +54,9 @@ export async function loadManifest(file: string, opts: LoadOptions): Promise<Loa
   const source = read.source;
   if (!source || hasErrors(diagnostics)) return { diagnostics };
 
-  const raw = source.doc.toJS({ maxAliasCount: 100 }) as unknown;
+  const js = yamlData(source);
+  if (js.diagnostics.length) return { diagnostics: [...diagnostics, ...js.diagnostics] };
+  const raw = js.value;
   if (raw === null || raw === undefined || typeof raw !== 'object' || Array.isArray(raw)) {
     diagnostics.push({
       severity: 'error',
@@ -65,7 +67,7 @@ export async function loadManifest(file: string, opts: LoadOptions): Promise<Loa
   }
 
   const expanded = interpolate(raw, opts.env, (p) => source.locate(p));
-  diagnostics.push(...expanded.diagnostics);
+  for (const d of expanded.diagnostics) diagnostics.push(d);
   if (hasErrors(diagnostics)) return { diagnostics };
   const data = { ...(expanded.value as Record<string, unknown>), ...(opts.overrides ?? {}) };
 
