@@ -6,7 +6,7 @@ import { pmovesHome } from '../src/core/home.js';
 import { resolveUserPath } from '../src/manifest/load.js';
 import type { StateEntry } from '../src/core/types.js';
 import { CLIENTS, type ClientId } from '../src/providers/mcp/clients.js';
-import { detectClients, mcpKind, registryEntry, type McpActual, type McpSpec } from '../src/reconcilers/mcp.js';
+import { detectClients, mcpKind, registryEntry, type McpActual, type McpSpec } from '../src/reconcilers/mcp/index.js';
 import { mkdirSync } from 'node:fs';
 import nodePath from 'node:path';
 import { tempDir } from './helpers.js';
@@ -38,7 +38,7 @@ function actual(s: McpSpec, texts: Partial<Record<ClientId, string | null>>, reg
   const files: McpActual['files'] = {};
   for (const c of s.clients!) files[c] = file(c, s.paths[c], texts[c] ?? null);
   const reg = registry === null ? null : registry;
-  return { clients: s.clients!, files, stale, registry: { path: '/pm/mcp/registry.json', text: reg, mode: null, entry: reg ? (JSON.parse(reg) as { servers: Record<string, unknown> }).servers.mem : undefined }, missing: [], unset: [], probe: null, home: '/h' };
+  return { clients: s.clients!, files, stale, registry: { path: '/pm/mcp/registry.json', text: reg, mode: null, entry: reg ? (JSON.parse(reg) as { servers: Record<string, unknown> }).servers.mem : undefined }, missing: [], unset: [], volatile: { probe: null }, home: '/h' };
 }
 
 const owned = (s: McpSpec, clients: ClientId[]): StateEntry => ({
@@ -165,9 +165,9 @@ test('readiness: a failed probe or missing commands are warnings; describe says 
   a.missing = ['docker'];
   const r = mcpKind.plan(target(s), a, planCtx());
   assert.equal(r.diagnostics!.map((d) => [d.severity, d.summary]), [['warning', 'not ready: missing commands: docker']]);
-  const ok = { ...actual(s, {}), probe: { ok: true as const, tools: ['a', 'b'], server: 's 1', transport: 'stdio', ms: 5 } };
+  const ok = { ...actual(s, {}), volatile: { probe: { ok: true as const, tools: ['a', 'b'], server: 's 1', transport: 'stdio', ms: 5 } } };
   assert.equal(mcpKind.describe!(target(s), ok), ['ready, 2 tools']);
-  const bad = { ...actual(s, {}), probe: { ok: false as const, error: 'handshake timed out after 10 s', stderr: 'line1\nline2', ms: 10000 } };
+  const bad = { ...actual(s, {}), volatile: { probe: { ok: false as const, error: 'handshake timed out after 10 s', stderr: 'line1\nline2', ms: 10000 } } };
   const rb = mcpKind.plan(target(s), bad, planCtx());
   assert.equal(rb.diagnostics![0]!.summary, 'not ready: handshake timed out after 10 s');
   assert.is(rb.diagnostics![0]!.detail, 'stderr: line1\nline2');

@@ -10,7 +10,7 @@ import { pmovesHome } from '../src/core/home.js';
 import { catalogResources } from '../src/providers/mcp/catalog.js';
 import { editJsonEntry } from '../src/providers/mcp/json-edit.js';
 import { editTomlEntry } from '../src/providers/mcp/toml-edit.js';
-import { mcpKind } from '../src/reconcilers/mcp.js';
+import { mcpKind } from '../src/reconcilers/mcp/index.js';
 import { dockerToolkitCheck } from '../src/commands/mcp.js';
 import { cli, fixtures, repoRoot, tempDir } from './helpers.js';
 

@@ -10,7 +10,7 @@ import { pmovesHome } from '../src/core/home.js';
 import { bundleIds, bundleResources } from '../src/manifest/expanders/model-bundles.js';
 import { OllamaClient, ollamaBaseUrl } from '../src/providers/models/ollama.js';
 import { formatBytes, parseSize, Progress } from '../src/providers/models/transfer-progress.js';
-import { budget, modelsKind, samePath, type ModelActual, type ModelSpec, type OllamaModelActual } from '../src/reconcilers/models.js';
+import { budget, modelsKind, samePath, type ModelActual, type ModelSpec, type OllamaModelActual } from '../src/reconcilers/models/index.js';
 import { fixtures } from './helpers.js';
 import { OllamaPeer, registryModel } from './ollama-peer.js';
 
@@ -84,7 +84,7 @@ function ollamaTarget(spec: Partial<ModelSpec> | null, owned?: boolean): Target<
 }
 
 function ollamaActual(present: boolean, loaded = false, digest = digestA, error: string | null = null): OllamaModelActual {
-  return { provider: 'ollama', host: 'http://127.0.0.1:11434', error, present: present ? { name: 'qwen2.5:14b', digest, size: 9e9 } : null, loaded: loaded ? { size_vram: 9e9 } : null, disk: null };
+  return { provider: 'ollama', host: 'http://127.0.0.1:11434', error, present: present ? { name: 'qwen2.5:14b', digest, size: 9e9 } : null, loaded: loaded ? { size_vram: 9e9 } : null, volatile: { disk: null } };
 }
 
 test('plan: one row per situation (action, verb, reason)', () => {

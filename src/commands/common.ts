@@ -62,8 +62,6 @@ export function collect(v: string, prev: string[] = []): string[] {
   return [...prev, v];
 }
 
-export let exitCode = 0;
-
 /** The one top-level catch: user and operation errors → message, exit 1; anything else → one line + --debug hint. */
 export function handleError(err: unknown, debug: boolean): never {
   if (err instanceof UserError) {

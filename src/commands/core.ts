@@ -2,11 +2,6 @@
 import type { Command } from 'commander';
 import { askYes, collect, consentOf, globals, homeOf, noConsent, parseDuration, parseIntOption, printDiagnostics, type Globals } from './common.js';
 
-export interface EngineFlags {
-  parallelism: number;
-  target?: string[];
-}
-
 function withPlanOptions(c: Command): Command {
   return c
     .option('-t, --target <address>', 'only this resource and what it depends on (repeatable)', collect)

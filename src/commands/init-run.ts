@@ -12,7 +12,6 @@ import {
   reportOutputs,
   statusText,
 } from '../providers/chit/secrets-manifest.js';
-import { defaultManifestCandidates } from './init.js';
 
 export interface InitOptions {
   generate: boolean;
@@ -84,4 +83,16 @@ export async function runInit(o: InitOptions): Promise<number> {
   for (const [file, values] of outputs) await writeEnvFile(path.resolve(projectRoot, file), renderEnv(values), 0o600);
   out(reportOutputs(outputs) + '\n');
   return 0;
+}
+
+/** Where the default secrets manifest is: the nearest folder above cwd holding pmoves/chit/secrets_manifest.yaml. */
+function defaultManifestCandidates(cwd: string): string[] {
+  const out: string[] = [];
+  let dir = path.resolve(cwd);
+  for (;;) {
+    out.push(path.join(dir, 'pmoves', 'chit', 'secrets_manifest.yaml'));
+    const up = path.dirname(dir);
+    if (up === dir) return out;
+    dir = up;
+  }
 }

@@ -2,7 +2,6 @@
 // (pmoves.tools.onboarding_helper status|generate, which upstream's `mini_cli init` runs), same output
 // and same files, so scripts that read it keep working.
 import type { Command } from 'commander';
-import path from 'node:path';
 import { globals } from './common.js';
 
 export function registerInit(mini: Command): void {
@@ -17,16 +16,4 @@ export function registerInit(mini: Command): void {
       const { runInit } = await import('./init-run.js');
       process.exitCode = await runInit({ generate: Boolean(o.generate), secretsManifest: o.secretsManifest, repoRoot: o.repoRoot, cwd: process.cwd() });
     });
-}
-
-/** Where the default secrets manifest is: the nearest folder above cwd holding pmoves/chit/secrets_manifest.yaml. */
-export function defaultManifestCandidates(cwd: string): string[] {
-  const out: string[] = [];
-  let dir = path.resolve(cwd);
-  for (;;) {
-    out.push(path.join(dir, 'pmoves', 'chit', 'secrets_manifest.yaml'));
-    const up = path.dirname(dir);
-    if (up === dir) return out;
-    dir = up;
-  }
 }

@@ -46,7 +46,7 @@ async function listRows(g: Globals, o: Record<string, unknown>): Promise<{ rows:
   const { reads } = await planWith(session, base);
   const rows: McpListRow[] = [];
   for (const t of session.targets) {
-    const spec = t.desired!.spec as import('../reconcilers/mcp.js').McpSpec;
+    const spec = t.desired!.spec as import('../reconcilers/mcp/index.js').McpSpec;
     const read = reads.get(t.address);
     const row: McpListRow = {
       id: t.name,
@@ -67,22 +67,22 @@ async function listRows(g: Globals, o: Record<string, unknown>): Promise<{ rows:
       rows.push(row);
       continue;
     }
-    const a = read.actual as import('../reconcilers/mcp.js').McpActual;
+    const a = read.actual as import('../reconcilers/mcp/index.js').McpActual;
     for (const c of a.clients) (a.files[c]?.entry !== undefined ? row.clients : row.missing_clients).push(c);
     row.missing_commands = a.missing;
     if (a.missing.length) {
       row.status = `missing commands: ${a.missing.join(', ')}`;
       row.ready = false;
-    } else if (a.probe?.ok) {
+    } else if (a.volatile.probe?.ok) {
       row.status = 'ready';
       row.ready = true;
-      row.tools = a.probe.tools.length;
-      row.tool_names = a.probe.tools;
-    } else if (a.probe) {
-      row.status = `not ready: ${a.probe.error}`;
+      row.tools = a.volatile.probe.tools.length;
+      row.tool_names = a.volatile.probe.tools;
+    } else if (a.volatile.probe) {
+      row.status = `not ready: ${a.volatile.probe.error}`;
       row.ready = false;
-      row.error = a.probe.error;
-      if (a.probe.stderr) row.stderr = a.probe.stderr;
+      row.error = a.volatile.probe.error;
+      if (a.volatile.probe.stderr) row.stderr = a.volatile.probe.stderr;
     } else {
       row.status = 'not probed (--no-probe)';
     }

@@ -1,6 +1,6 @@
 // `models list`: one row per declared model — declared state vs what is present and loaded, with sizes.
 import type { Planned } from '../engine/run.js';
-import type { ModelActual, ModelSpec } from '../reconcilers/models.js';
+import type { ModelActual, ModelSpec } from '../reconcilers/models/index.js';
 import { formatBytes } from '../providers/models/transfer-progress.js';
 
 export interface ModelRow {

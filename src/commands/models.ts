@@ -3,7 +3,7 @@
 import type { Command } from 'commander';
 import { UserError } from '../core/errors.js';
 import type { Resource } from '../core/types.js';
-import type { ModelSpec, ModelState } from '../reconcilers/models.js';
+import type { ModelSpec, ModelState } from '../reconcilers/models/index.js';
 import { globals, parseDuration } from './common.js';
 
 type Verb = 'pull' | 'start' | 'stop';

@@ -1,6 +1,20 @@
-// The contract between the engine and one resource kind. A kind is a provider (src/providers/<kind>.ts,
-// talks to the world) plus a reconciler (src/reconcilers/<kind>.ts, implements this interface on top of
-// the provider). Registering a kind is one entry in src/reconcilers/index.ts.
+// The contract between the engine and one resource kind. A kind is a provider (src/providers/<world>/,
+// talks to the world) plus a reconciler (src/reconcilers/<kind>.ts or <kind>/index.ts, implements this
+// interface on top of the provider) plus a schema (schemas/<kind>.schema.json). Registering a kind is
+// one entry in src/reconcilers/index.ts; the manifest's JSON Schema is built from the registry.
+//
+// Rules every kind follows, one way each:
+// - Volatile read data. Live readings that are health, not state (an MCP handshake, free disk) go in
+//   one top-level field of the actual state named `volatile`. The saved-plan digest (digestOf in
+//   src/planner/plan.ts) leaves it out, so such a reading never makes `apply PLANFILE` stale.
+// - Secrets. `read` may hold secret values (they never leave the process); `plan` masks them in
+//   before/after as `{ $sensitive: ctx.fingerprint(value) }`. Nothing masked or unmasked is stored:
+//   state keeps only `ctx.digest(...)` and non-secret facts.
+// - Ownership. Whether this tool created a thing and may delete it is `StateEntry.owned`, read with
+//   `isOwned(prior)` and recorded with `ownedAfter(prior, created)` (src/core/ownership.ts). The engine
+//   writes the same rule ahead of an apply (pending), so a crash never loses ownership.
+// - Apply decides from structured plan data: the action, `parts` (their `action` and `cause`) or a
+//   re-plan from a fresh read; never from `reason`, `verb` or other display text.
 import type { Home } from './home.js';
 import type { ApplyResult, Diagnostic, PlanResult, Resource, StateEntry } from './types.js';
 
@@ -52,7 +66,11 @@ export interface Kind<S = any, A = any> {
   section: string;
   /** Implicit order between kinds: lower applies first (secrets 10, stacks 20, models 30, mcp 40). */
   order: number;
-  /** File name under schemas/ holding the JSON Schema of one spec. */
+  /**
+   * File name under schemas/ holding the JSON Schema of one spec (`$id` = the file name). The manifest's
+   * schema gets a section `<section>: {name: <this schema>}` from it, and the keys under the schema's
+   * `$defs.manifest` (the section's description, other top-level keys the kind owns, e.g. `compose`).
+   */
   schema: string;
   /** Spec after schema validation → normal form (defaults, absolute paths). No I/O. */
   normalize(spec: any, name: string, ctx: LoadContext): S;
@@ -64,15 +82,22 @@ export interface Kind<S = any, A = any> {
    * Read actual state. Must not change anything. A throw becomes an error diagnostic on the address and
    * the rest of the plan is still computed. The result must be JSON-serialisable (it is digested for
    * saved plans); it may hold secret values, which never leave the process except as keyed digests.
+   * Live readings that are not state go under a top-level `volatile` field (left out of that digest).
    */
   read(ctx: RunContext, target: Target<S>): Promise<A>;
   /** Optional batch read: one call for every target of the kind (e.g. one Docker API call). */
   readAll?(ctx: RunContext, targets: Target<S>[]): Promise<Map<string, A | Error>>;
-  /** Pure: what should happen. Never throws for a normal input; problems become diagnostics. */
+  /**
+   * Pure: what should happen. Never throws for a normal input; problems become diagnostics. Secrets in
+   * before/after are `{ $sensitive: ctx.fingerprint(value) }`; deleting needs `isOwned(target.prior)`
+   * (or an explicit --force the kind honours).
+   */
   plan(target: Target<S>, actual: A, ctx: PlanContext): PlanResult;
   /**
    * Make it so. Contract: on a failed create nothing was created (or the state says pending, so it is
    * owned and retried); after a failed delete the thing is assumed to still exist. Throws on failure.
+   * Decides from `planned.action`, `planned.parts` (action, cause) and `actual`, never from text.
+   * The state it returns records `owned: ownedAfter(target.prior, created)`.
    */
   apply(ctx: RunContext, target: Target<S>, actual: A, planned: PlanResult): Promise<ApplyResult>;
   /**

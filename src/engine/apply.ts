@@ -3,6 +3,7 @@
 // (pending) before the change is made, so a crash half-way never loses track of what this tool made.
 import type { Kind, Target } from '../core/kind.js';
 import { messageOf } from '../core/errors.js';
+import { ownedAfter } from '../core/ownership.js';
 import type { Action, Outcome, PlanResult } from '../core/types.js';
 import { buildGraph } from '../manifest/graph.js';
 import { formatSeconds, withTimeout } from '../planner/concurrency.js';
@@ -178,7 +179,8 @@ async function applyOne(
     opts.progress(`${address}: ${ING[action]}`);
     // Write-ahead: the state says we own what we are about to create, before it exists.
     state.resources[address] = {
-      ...(prior ?? { section: kind.section, owned: action === 'create' }),
+      ...(prior ?? { section: kind.section }),
+      owned: ownedAfter(prior, action === 'create'),
       pending: action,
     };
     await persist();

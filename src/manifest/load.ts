@@ -71,7 +71,7 @@ export async function loadManifest(file: string, opts: LoadOptions): Promise<Loa
   if (hasErrors(diagnostics)) return { diagnostics };
   const data = { ...(expanded.value as Record<string, unknown>), ...(opts.overrides ?? {}) };
 
-  diagnostics.push(...validate('manifest.schema.json', expanded.value, source));
+  diagnostics.push(...validate('manifest.schema.json', expanded.value, source, [], opts.kinds));
   if (hasErrors(diagnostics)) return { diagnostics };
 
   const dir = path.dirname(abs);

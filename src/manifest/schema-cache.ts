@@ -15,7 +15,7 @@ import { schemasDir } from '../core/paths.js';
 /** The ajv options of every validator (schema.ts compiles with them too). */
 export const AJV_OPTIONS = { allErrors: true, verbose: true, strict: true, allowUnionTypes: true } as const;
 
-let loaded: Map<string, ValidateFunction> | null | undefined;
+const loaded = new Map<string, Map<string, ValidateFunction> | null>();
 
 function schemaFiles(): string[] {
   const out: string[] = [];
@@ -30,10 +30,17 @@ function schemaFiles(): string[] {
   return out.sort();
 }
 
-function load(): Map<string, ValidateFunction> | null {
+/**
+ * The text of every schema under schemas/, sorted by file; `manifest` (the manifest schema built from a
+ * registry's kinds) stands in for schemas/manifest.schema.json when given.
+ */
+export function schemaTexts(manifest?: string): string[] {
+  return schemaFiles().map((f) => (manifest !== undefined && path.basename(f) === 'manifest.schema.json' ? manifest : readFileSync(f, 'utf8')));
+}
+
+function load(texts: string[]): Map<string, ValidateFunction> | null {
   if (process.env.PMOVES_SCHEMA_CACHE === '0') return null;
   const require = createRequire(import.meta.url);
-  const texts = schemaFiles().map((f) => readFileSync(f, 'utf8'));
   const ids = texts.map((t) => (JSON.parse(t) as { $id: string }).$id);
   const ajvVersion = (require('ajv/package.json') as { version: string }).version;
   const key = createHash('sha256').update(JSON.stringify([ajvVersion, AJV_OPTIONS, texts])).digest('hex').slice(0, 16);
@@ -55,14 +62,15 @@ function load(): Map<string, ValidateFunction> | null {
   return new Map(ids.map((id, i) => [id, mod[`v${i}`]!] as const));
 }
 
-/** The precompiled validator of a schema ($id), or undefined (then compile it in-process). */
-export function precompiled(schemaId: string): ValidateFunction | undefined {
-  if (loaded === undefined) {
+/** The precompiled validator of a schema ($id) among `texts`, or undefined (then compile it in-process). */
+export function precompiled(schemaId: string, texts: string[]): ValidateFunction | undefined {
+  const key = texts.join('\0');
+  if (!loaded.has(key)) {
     try {
-      loaded = load();
+      loaded.set(key, load(texts));
     } catch {
-      loaded = null;
+      loaded.set(key, null);
     }
   }
-  return loaded?.get(schemaId);
+  return loaded.get(key)?.get(schemaId);
 }

@@ -1,52 +1,63 @@
 // JSON Schema validation (draft 2020-12, ajv), compiled once per process, with errors mapped to
 // file:line:column and a "did you mean" for unknown keys.
 import { clip } from '../core/fs.js';
-import { readdirSync, readFileSync } from 'node:fs';
-import path from 'node:path';
 import type { ErrorObject, ValidateFunction } from 'ajv';
 import type * as Ajv2020Module from 'ajv/dist/2020.js';
 import { createRequire } from 'node:module';
+import type { Kind } from '../core/kind.js';
 import { schemasDir } from '../core/paths.js';
 import type { Diagnostic } from '../core/types.js';
+import { manifestSchemaText } from './manifest-schema.js';
 import { formatPath, type PathSeg, type YamlSource } from './yaml-source.js';
-import { AJV_OPTIONS, precompiled } from './schema-cache.js';
+import { AJV_OPTIONS, precompiled, schemaTexts } from './schema-cache.js';
 
 // ajv ships CommonJS: its class is the module's `default`. Loaded only when a schema is compiled
 // in-process (precompiled validators from schema-cache.ts need just ajv's small runtime files).
 type AjvInstance = InstanceType<typeof Ajv2020Module.Ajv2020>;
 
-let ajv: AjvInstance | undefined;
-const compiled = new Map<string, ValidateFunction>();
-
-function instance(): AjvInstance {
-  if (ajv) return ajv;
-  const Ajv2020 = (createRequire(import.meta.url)('ajv/dist/2020') as { default: typeof Ajv2020Module.Ajv2020 }).default;
-  ajv = new Ajv2020({ ...AJV_OPTIONS });
-  // Every schema under schemas/ (and its sub-folders) is known by its $id, so refs between them resolve.
-  const walk = (dir: string) => {
-    for (const ent of readdirSync(dir, { withFileTypes: true })) {
-      const full = path.join(dir, ent.name);
-      if (ent.isDirectory()) walk(full);
-      else if (ent.name.endsWith('.schema.json')) ajv!.addSchema(JSON.parse(readFileSync(full, 'utf8')));
-    }
-  };
-  walk(schemasDir);
-  return ajv;
+/** One set of schemas: the files under schemas/, with the manifest schema of one registry's kinds. */
+interface SchemaSet {
+  texts: string[];
+  ajv?: AjvInstance;
+  compiled: Map<string, ValidateFunction>;
 }
 
-export function validator(schemaId: string): ValidateFunction {
-  let v = compiled.get(schemaId);
+let fileSet: SchemaSet | undefined;
+const kindSets = new WeakMap<readonly Kind[], SchemaSet>();
+
+function setFor(kinds: readonly Kind[] | undefined): SchemaSet {
+  if (!kinds) return (fileSet ??= { texts: schemaTexts(), compiled: new Map() });
+  let s = kindSets.get(kinds);
+  if (!s) kindSets.set(kinds, (s = { texts: schemaTexts(manifestSchemaText(kinds)), compiled: new Map() }));
+  return s;
+}
+
+function instance(set: SchemaSet): AjvInstance {
+  if (set.ajv) return set.ajv;
+  const Ajv2020 = (createRequire(import.meta.url)('ajv/dist/2020') as { default: typeof Ajv2020Module.Ajv2020 }).default;
+  const ajv = new Ajv2020({ ...AJV_OPTIONS });
+  // Every schema under schemas/ (and its sub-folders) is known by its $id, so refs between them resolve.
+  for (const t of set.texts) ajv.addSchema(JSON.parse(t));
+  return (set.ajv = ajv);
+}
+
+function validator(schemaId: string, kinds: readonly Kind[] | undefined): ValidateFunction {
+  const set = setFor(kinds);
+  let v = set.compiled.get(schemaId);
   if (!v) {
-    v = precompiled(schemaId) ?? instance().getSchema(schemaId);
+    v = precompiled(schemaId, set.texts) ?? instance(set).getSchema(schemaId);
     if (!v) throw new Error(`schema ${schemaId} is not in ${schemasDir}`);
-    compiled.set(schemaId, v);
+    set.compiled.set(schemaId, v);
   }
   return v;
 }
 
-/** Validate `data` (taken from `source`, at `base` inside it) and return error diagnostics with positions. */
-export function validate(schemaId: string, data: unknown, source: YamlSource, base: PathSeg[] = []): Diagnostic[] {
-  const v = validator(schemaId);
+/**
+ * Validate `data` (taken from `source`, at `base` inside it) and return error diagnostics with positions.
+ * `kinds`: the registry whose manifest schema applies (default: schemas/manifest.schema.json as shipped).
+ */
+export function validate(schemaId: string, data: unknown, source: YamlSource, base: PathSeg[] = [], kinds?: readonly Kind[]): Diagnostic[] {
+  const v = validator(schemaId, kinds);
   if (v(data)) return [];
   return mapErrors(v.errors ?? [], data, source, base);
 }

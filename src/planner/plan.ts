@@ -1,5 +1,4 @@
 // Computing the plan: a pure function of (targets with desired + prior state, read outcomes).
-import { createHmac } from 'node:crypto';
 import type { Kind, PlanContext, Target } from '../core/kind.js';
 import type { Change, Diagnostic, PlanResult } from '../core/types.js';
 import type { ReadOutcome } from './refresh.js';
@@ -74,11 +73,21 @@ export function canonical(v: unknown): string {
     .join(',')}}`;
 }
 
+/**
+ * Keyed digest of what a plan was computed from (its targets' reads and prior state); a saved plan
+ * applies only while it still matches. An actual state's top-level `volatile` field is left out (the
+ * Kind contract: live readings such as handshakes and free disk).
+ */
 export function digestOf(key: (s: string) => string, targets: Target<unknown>[], reads: Map<string, ReadOutcome>): string {
   const parts = targets
-    .map((t) => [t.address, reads.get(t.address) ?? null, t.prior ?? null] as const)
+    .map((t) => [t.address, stable(reads.get(t.address)) ?? null, t.prior ?? null] as const)
     .sort((a, b) => (a[0] < b[0] ? -1 : 1));
   return key(canonical(parts));
+}
+
+function stable(read: ReadOutcome | undefined): ReadOutcome | undefined {
+  if (!read?.ok || read.actual === null || typeof read.actual !== 'object' || !('volatile' in read.actual)) return read;
+  return { ...read, actual: { ...(read.actual as object), volatile: undefined } };
 }
 
 export function computePlan(args: {
@@ -169,8 +178,4 @@ export function planIsClean(p: Plan): boolean {
 
 export function planHasErrors(p: Plan): boolean {
   return p.diagnostics.some((d) => d.severity === 'error');
-}
-
-export function hmacWith(key: Buffer): (s: string) => string {
-  return (s) => createHmac('sha256', key).update(s).digest('hex');
 }

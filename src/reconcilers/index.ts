@@ -2,10 +2,10 @@
 // one line here. Kinds import heavy libraries (dockerode, the MCP SDK…) lazily inside read/apply.
 import type { Kind } from '../core/kind.js';
 import type { Expander } from '../manifest/load.js';
-import { mcpExpander, mcpKind } from './mcp.js';
+import { mcpExpander, mcpKind } from './mcp/index.js';
 import { secretsKind, secretsManifestExpander } from './secrets.js';
 import { stacksExpander, stacksKind } from './stacks.js';
-import { modelsKind } from './models.js';
+import { modelsKind } from './models/index.js';
 import { manifestBundlesExpander } from '../manifest/expanders/model-bundles.js';
 import { profileExpander } from '../manifest/expanders/profile.js';
 

@@ -4,6 +4,7 @@ import type { Kind, LoadContext, PlanContext, Target } from '../core/kind.js';
 import type { Diagnostic, PlanResult, Resource } from '../core/types.js';
 import { UserError } from '../core/errors.js';
 import { exists, isInside, realOrSelf, writeTarget } from '../core/fs.js';
+import { isOwned, ownedAfter } from '../core/ownership.js';
 import type { Expander, Manifest } from '../manifest/load.js';
 import { displayPath } from '../manifest/yaml-source.js';
 import { compareCodePoints, formatMode, invalidKeys, isOurEnvFormat, parseEnv, renderEnv, showName, unsafeLabels } from '../providers/chit/env-file.js';
@@ -162,7 +163,7 @@ export const secretsKind: Kind<SecretsSpec, SecretsActual> = {
     const before = actual.file.exists ? display(envFile, actual.file.mode, current, ctx) : null;
 
     if (!t.desired) {
-      if (!actual.file.exists || !t.prior?.owned) return { action: 'no-op', reason: 'not declared any more', before, after: before };
+      if (!actual.file.exists || !isOwned(t.prior)) return { action: 'no-op', reason: 'not declared any more', before, after: before };
       return { action: 'delete', reason: 'it is no longer in the manifest and this tool created it', before, after: null };
     }
     const spec = t.desired.spec;
@@ -226,7 +227,7 @@ export const secretsKind: Kind<SecretsSpec, SecretsActual> = {
       outcome: planned.action === 'create' ? 'created' : 'updated',
       state: {
         section: 'secrets',
-        owned: t.prior?.owned ?? planned.action === 'create',
+        owned: ownedAfter(t.prior, planned.action === 'create'),
         digest: ctx.digest(text),
         data: { env_file: spec.env_file } satisfies SecretsState,
       },

@@ -141,8 +141,3 @@ export function checkRequires(req: Requires, m: MachineFacts): RequireResult {
   }
   return out;
 }
-
-/** Two requirements that must both hold. Sizes keep both rules by checking each separately. */
-export function bothRequire(a: Requires | undefined, b: Requires | undefined): Requires[] {
-  return [a, b].filter((x): x is Requires => Boolean(x && Object.keys(x).length));
-}

@@ -188,7 +188,3 @@ function claudeDesktopDir(env: NodeJS.ProcessEnv, platform: NodeJS.Platform): st
   if (platform === 'win32') return path.join(env.APPDATA || path.join(home(env), 'AppData', 'Roaming'), 'Claude');
   return path.join(xdgConfig(env), 'Claude');
 }
-
-export function isClientId(s: string): s is ClientId {
-  return (CLIENT_IDS as readonly string[]).includes(s);
-}

@@ -19,7 +19,7 @@ export interface DiskInfo {
   dir: string;
   /** Device id: downloads onto the same device add up. */
   dev: number;
-  /** Bytes available to this user, rounded down to 100 MB (non-enumerable: not part of a saved plan's digest). */
+  /** Bytes available to this user, rounded down to 100 MB. */
   free: number;
 }
 
@@ -36,7 +36,8 @@ export interface FileModelActual {
   partial: number;
   /** Content-Length from a HEAD request, only asked when the size is needed and not declared. */
   remoteSize: number | null;
-  disk: DiskInfo | null;
+  /** Free disk where the file goes, read only when a download is needed (a live reading: volatile). */
+  volatile: { disk: DiskInfo | null };
 }
 
 /** What state remembers about a file this tool wrote. */
@@ -84,11 +85,9 @@ export async function diskFor(target: string): Promise<DiskInfo | null> {
       if (st.isDirectory()) {
         const fs = await fsp.statfs(dir);
         const free = Math.floor((Number(fs.bavail) * Number(fs.bsize)) / FREE_GRAIN) * FREE_GRAIN;
-        // `free` is a live reading, not state: kept out of the digest of a saved plan (non-enumerable), so
-        // other writes on the disk do not make `apply PLANFILE` stale. Apply re-plans, so the check still runs.
-        const info = { dir, dev: st.dev } as DiskInfo;
-        Object.defineProperty(info, 'free', { value: free, enumerable: false });
-        return info;
+        // A live reading, not state: the kinds keep it under `volatile`, out of a saved plan's digest, so other
+        // writes on the disk do not make `apply PLANFILE` stale. Apply re-plans, so the check still runs.
+        return { dir, dev: st.dev, free };
       }
     } catch {
       // keep going up
@@ -182,7 +181,7 @@ export async function readModelFile(o: ReadFileOptions): Promise<FileModelActual
     hashed,
     partial,
     remoteSize,
-    disk: needed ? await diskFor(path.dirname(o.path)) : null,
+    volatile: { disk: needed ? await diskFor(path.dirname(o.path)) : null },
   };
 }
 

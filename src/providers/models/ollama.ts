@@ -67,11 +67,6 @@ export function sameModel(a: string, b: string): boolean {
   return fullModelName(a).toLowerCase() === fullModelName(b).toLowerCase();
 }
 
-/** A digest as Ollama reports it (hex, no prefix); a pin may be a prefix of it. */
-export function digestMatches(actual: string, pin: string): boolean {
-  return actual.toLowerCase().replace(/^sha256:/, '').startsWith(pin.toLowerCase().replace(/^sha256:/, ''));
-}
-
 export interface OllamaModel {
   name: string;
   model?: string;

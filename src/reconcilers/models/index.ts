@@ -1,0 +1,70 @@
+// models.<name>: an Ollama model (pulled, loaded, unloaded, deleted through Ollama's REST API) or a model
+// file (downloaded over HTTP(S), resumed, sha256 verified). The plan's summary line carries the download
+// budget: what apply will fetch and the disk it needs against what is free (finalize).
+// The kind is assembled here from spec.ts (shapes, normalize), read.ts, plan.ts (pure), budget.ts
+// (pure, finalize) and apply.ts.
+import type { Kind } from '../../core/kind.js';
+import type { Diagnostic, Resource } from '../../core/types.js';
+import { formatBytes } from '../../providers/models/transfer-progress.js';
+import { applyModel } from './apply.js';
+import { budget, downloadOf, samePath, type Download } from './budget.js';
+import { planFile, planOllama } from './plan.js';
+import { readOne } from './read.js';
+import { normalizeModel, type ModelActual, type ModelSpec } from './spec.js';
+
+export { budget, samePath } from './budget.js';
+export type { ModelActual, ModelSpec, ModelState, OllamaModelActual } from './spec.js';
+
+export const modelsKind: Kind<ModelSpec, ModelActual> = {
+  section: 'models',
+  order: 30,
+  schema: 'models.schema.json',
+
+  normalize: (spec, name, ctx) => normalizeModel(spec as Record<string, unknown>, name, ctx),
+
+  inputs: (r) => (r.spec.bundle_file ? [r.spec.bundle_file] : []),
+
+  async check(r: Resource<ModelSpec>, ctx) {
+    const out: Diagnostic[] = [];
+    for (const k of r.spec.stray ?? []) {
+      const other = r.spec.provider === 'file' ? 'ollama' : 'file';
+      out.push({ severity: 'error', address: r.address, summary: `${r.address}.${k}: only for provider: ${other} (this model has provider: ${r.spec.provider})`, location: ctx.locate(r.address, [k]) });
+    }
+    if (r.spec.provider === 'file' && !/^https?:\/\//.test(r.spec.url)) {
+      out.push({ severity: 'error', address: r.address, summary: `${r.address}.url: expected an http:// or https:// URL, got "${r.spec.url}"`, location: ctx.locate(r.address, ['url']) });
+    }
+    return out;
+  },
+
+  readAll: readOne,
+
+  async read(ctx, t) {
+    const r = (await readOne(ctx, [t])).get(t.address);
+    if (r instanceof Error) throw r;
+    if (!r) throw new Error('no result');
+    return r;
+  },
+
+  plan(t, actual, ctx) {
+    return actual.provider === 'ollama' ? planOllama(t, actual, ctx) : planFile(t, actual, ctx);
+  },
+
+  apply: (ctx, t, actual, planned) => applyModel(ctx, t, actual, planned),
+
+  finalize(planned) {
+    const downloads = planned.map((p) => downloadOf(p.target, p.actual, p.result)).filter((d): d is Download => d !== null);
+    const b = budget(downloads);
+    return { summary: b.summary ? [b.summary] : [], diagnostics: [...samePath(planned.map((p) => p.target)), ...b.diagnostics] };
+  },
+
+  describe(_t, a) {
+    if (a.provider === 'ollama') {
+      if (a.error) return ['Ollama not reachable'];
+      if (!a.present) return ['not pulled'];
+      const out = [`${a.present.name} ${formatBytes(a.present.size)}`];
+      if (a.loaded) out.push(`loaded${a.loaded.size_vram ? ` (${formatBytes(a.loaded.size_vram)} VRAM)` : ''}`);
+      return out;
+    }
+    return a.exists ? [`${formatBytes(a.size ?? 0)}`] : [];
+  },
+};
