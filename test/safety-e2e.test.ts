@@ -218,4 +218,33 @@ t('a read-only or full $PMOVES_HOME: a clear message, no empty lock left behind'
   }
 });
 
+t('models stop with no names only unloads: a model file is never downloaded', async () => {
+  writeFileSync(
+    path.join(dir, 'pmoves.mini.yaml'),
+    `apiVersion: pmoves.ai/mini/v1\nmodels:\n  big:\n    provider: file\n    url: http://127.0.0.1:9/big.bin\n    sha256: ${'a'.repeat(64)}\n    size: 489.9 MB\n    path: out/big.bin\n  chat:\n    model: qwen2.5:0.5b\n`,
+  );
+  const r = await run(['models', 'stop', '--auto-approve'], { OLLAMA_HOST: 'http://127.0.0.1:9' });
+  const all = String(r.stdout) + String(r.stderr);
+  assert.not.match(all, /models\.big/, 'the model file is not part of stop');
+  assert.not.match(all, /489\.9 MB|download/i);
+  noInternal(r);
+  writeFileSync(path.join(dir, 'pmoves.mini.yaml'), `apiVersion: pmoves.ai/mini/v1\nmodels:\n  big:\n    provider: file\n    url: http://127.0.0.1:9/big.bin\n    sha256: ${'a'.repeat(64)}\n    path: out/big.bin\n`);
+  const only = await run(['models', 'stop', '--auto-approve']);
+  assert.is(only.exitCode, 1);
+  assert.match(String(only.stderr), /models stop: no Ollama models are declared/);
+});
+
+t('mcp setup: `docker mcp` counts as present only when `docker mcp version` answers (not `--help`)', async () => {
+  // Docker 20.10 without the plugin: `docker mcp --help` prints the CLI's own help and exits 0
+  const bin = path.join(dir, 'bin');
+  mkdirSync(bin);
+  writeFileSync(path.join(bin, 'docker'), '#!/bin/sh\nif [ "$2" = "--help" ]; then echo "Usage:  docker [OPTIONS] COMMAND"; exit 0; fi\necho "docker: \'$1\' is not a docker command." >&2\nexit 1\n', { mode: 0o755 });
+  const { dockerToolkitCheck } = await import('../src/commands/mcp.js');
+  const r = await dockerToolkitCheck({ PATH: bin, DOCKER_HOST: 'tcp://127.0.0.1:2375' });
+  assert.not.ok(r.ok);
+  assert.match(r.missing.join('\n'), /`docker mcp` is not available/);
+  writeFileSync(path.join(bin, 'docker'), '#!/bin/sh\nif [ "$1 $2" = "mcp version" ]; then echo "v0.20.0"; exit 0; fi\nexit 1\n', { mode: 0o755 });
+  assert.ok((await dockerToolkitCheck({ PATH: bin, DOCKER_HOST: 'tcp://127.0.0.1:2375' })).ok);
+});
+
 t.run();

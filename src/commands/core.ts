@@ -167,17 +167,26 @@ export async function runApply(g: Globals, o: Record<string, unknown>, a: ApplyC
     return;
   }
   const r = result.report!;
+  const stuck = result.stuckRemovals ?? [];
   if (!g.json) {
-    if (!r.resources.length) {
+    if (!r.resources.length && !stuck.length) {
       // renderPlan already said "No changes."
-    } else if (!r.failed.length && !r.skipped.length) {
+    } else if (!r.failed.length && !r.skipped.length && !stuck.length) {
       out.write(`\n${st.green(st.bold(`Apply complete! Resources: ${r.added} added, ${r.changed} changed, ${r.destroyed} destroyed.`))}\n`);
     } else {
-      out.write(`\n${st.red(st.bold(`Apply failed: ${r.failed.length} failed, ${r.skipped.length} skipped.`))} Resources: ${r.added} added, ${r.changed} changed, ${r.destroyed} destroyed.\n`);
+      const counts = [`${r.failed.length + stuck.length} failed`, `${r.skipped.length} skipped`].join(', ');
+      out.write(`\n${st.red(st.bold(`Apply failed: ${counts}.`))} Resources: ${r.added} added, ${r.changed} changed, ${r.destroyed} destroyed.\n`);
       for (const f of r.failed) out.write(`${st.red('Error:')} ${f.address}: ${f.error}\n`);
+      for (const d of stuck) out.write(`${st.red('Error:')} ${d.address}: not removed: ${d.summary}\n`);
       for (const s of r.skipped) out.write(`Skipped: ${s.address}: ${s.error}\n`);
     }
   }
   void summaryLine;
-  process.exitCode = r.failed.length || r.skipped.length ? 1 : 0;
+  // a conflict is never "complete": say what was left alone (plan --detailed-exitcode returns 2 for it)
+  const conflicts = result.plan.changes.filter((c) => c.conflicts?.length);
+  if (conflicts.length && !g.json) {
+    out.write(`${st.yellow(`Not converged: ${conflicts.length} resource${conflicts.length === 1 ? '' : 's'} in conflict, left alone:`)}\n`);
+    for (const c of conflicts) for (const x of c.conflicts!) out.write(`  ${c.address}: ${x}\n`);
+  }
+  process.exitCode = r.failed.length || r.skipped.length || stuck.length ? 1 : 0;
 }

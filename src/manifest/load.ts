@@ -9,7 +9,7 @@ import type { Diagnostic, Resource } from '../core/types.js';
 import { findCycles } from './graph.js';
 import { interpolate } from './interpolate.js';
 import { validate } from './schema.js';
-import { readYamlFile, yamlData, type YamlSource } from './yaml-source.js';
+import { parseYamlText, readYamlFile, yamlData, type YamlSource } from './yaml-source.js';
 
 export interface Manifest {
   path: string;
@@ -34,6 +34,8 @@ export interface LoadOptions {
   home: Home;
   kinds: Kind[];
   expanders?: Expander[];
+  /** The manifest's text, when the caller has it already (the fuzz suite): the file is not read. */
+  text?: string;
   /** Values from the command line that override the manifest (e.g. `--profile`). */
   overrides?: Record<string, unknown>;
 }
@@ -49,7 +51,7 @@ export function hasErrors(ds: Diagnostic[]): boolean {
 
 export async function loadManifest(file: string, opts: LoadOptions): Promise<LoadResult> {
   const abs = path.resolve(file);
-  const read = await readYamlFile(abs);
+  const read = opts.text !== undefined ? parseYamlText(abs, opts.text) : await readYamlFile(abs);
   const diagnostics = [...read.diagnostics];
   const source = read.source;
   if (!source || hasErrors(diagnostics)) return { diagnostics };

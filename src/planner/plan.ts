@@ -170,12 +170,6 @@ export function computePlan(args: {
   };
 }
 
-/** Whether the plan has anything to apply or anything wrong: only a plan without either may say "No changes". */
-export function planIsClean(p: Plan): boolean {
-  const s = p.summary;
-  return !s.add && !s.change && !s.destroy && !s.blocked && !s.unreadable && !s.conflict && !planHasErrors(p);
-}
-
 export function planHasErrors(p: Plan): boolean {
   return p.diagnostics.some((d) => d.severity === 'error');
 }
