@@ -22,6 +22,16 @@ t('manifest loader: every input is a value or a located error', async () => {
   }
 });
 
+t('found by the fuzzer: a NUL in a path is a located error, not an internal one', async () => {
+  const m = manifestTarget();
+  try {
+    const v = await m.check('apiVersion: pmoves.ai/mini/v1\nsecrets:\n  env:\n    bundle: env.cgp.json\n    env_file: out/env\u0000\n');
+    assert.equal(v, { ok: true });
+  } finally {
+    m.cleanup();
+  }
+});
+
 t('CHIT decoder: a map of strings, or a located error', async () => clean(await runTarget(chitTarget, 1500, SEED)));
 t('env-file writer: refuses what it cannot write, and what it writes reads back', async () => clean(await runTarget(envTarget, 1500, SEED)));
 t('MCP config editors: the entry reads back as written, or a located syntax error', async () => clean(await runTarget(mcpTarget, 1000, SEED)));

@@ -21,6 +21,11 @@ export function interpolate(
   const diagnostics: Diagnostic[] = [];
   const walk = (v: unknown, p: PathSeg[]): unknown => {
     if (typeof v === 'string') {
+      if (v.includes('\0')) {
+        // no path, name or argument can hold a NUL: say where it is instead of failing later
+        diagnostics.push({ severity: 'error', summary: 'a value contains a NUL character (\\0)', location: locate(p) });
+        return v;
+      }
       // one message per problem and place: "$A" 200,000 times is one warning, not 200,000
       const seen = new Set<string>();
       return expandString(v, env, (d) => {
