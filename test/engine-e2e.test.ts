@@ -1,9 +1,11 @@
 // The engine end to end: the built CLI, spawned as a user would, on real files in temp folders.
-import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { copyFileSync, existsSync, readdirSync, readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
-import { execa } from 'execa';
+import { execFileSync } from 'node:child_process';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { cli, cliSpawn, fixtures, tempDir, waitFor } from './helpers.js';
@@ -119,7 +121,7 @@ t('plan --json: the documented shape, values masked', async () => {
   const j = JSON.parse(String(r.stdout));
   assert.is(j.format_version, '1.0');
   assert.match(j.manifest_digest, /^[0-9a-f]{64}$/);
-  assert.equal(j.summary, { add: 2, change: 0, destroy: 0 });
+  assert.equal(j.summary, { add: 2, change: 0, destroy: 0, blocked: 0, unreadable: 0, conflict: 0 });
   assert.equal(j.diagnostics, []);
   const c = j.resource_changes[0];
   assert.equal(Object.keys(c), ['address', 'section', 'name', 'action', 'reason', 'before', 'after', 'patch']);
@@ -206,7 +208,8 @@ t('a resource removed from the manifest is destroyed only if this tool created i
   write();
   mkdirOut();
   writeFileSync(path.join(dir, 'out', 'env.unicode'), 'HAND=made\n'); // exists before: not ours
-  assert.is((await run(['apply', '--auto-approve'])).exitCode, 0);
+  assert.is((await run(['apply', '--auto-approve'])).exitCode, 1, 'not replaced without --force');
+  assert.is((await run(['apply', '--auto-approve', '--force'])).exitCode, 0, 'taken over, still not ours');
   write(`apiVersion: pmoves.ai/mini/v1\nsecrets: {}\n`);
   const p = await run(['plan']);
   assert.match(String(p.stdout), /# secrets\.shared will be destroyed \(because it is no longer in the manifest and this tool created it\)/);
@@ -282,17 +285,41 @@ t('saved plans: apply FILE applies exactly it, and refuses when the actual state
   assert.match(String(notPlan.stderr), /not a saved plan/);
 });
 
-/** A bundle path that is a FIFO: reading it blocks until the test writes the bundle into it. */
-function fifo(name: string): string {
-  const f = path.join(dir, name);
-  execFileSync('mkfifo', [f]);
-  return f;
+/**
+ * A loopback HTTP server serving one model file, which holds every GET while `held` (an apply then
+ * stays in the middle of its download, holding the lock). A FIFO used to play this part; FIFOs are now
+ * refused before reading (issue 13).
+ */
+async function heldServer() {
+  const body = Buffer.from('model bytes '.repeat(100));
+  const sha256 = createHash('sha256').update(body).digest('hex');
+  let held = true;
+  const waiting: http.ServerResponse[] = [];
+  const server = http.createServer((req, res) => {
+    if (req.method === 'GET' && held) return void waiting.push(res);
+    res.writeHead(200, { 'content-length': body.length });
+    res.end(req.method === 'HEAD' ? undefined : body);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/m.bin`;
+  return {
+    model: (extra = '') => `models:\n  m:\n    provider: file\n    url: ${url}\n    sha256: ${sha256}\n    size: ${body.length}\n    path: out/m.bin\n${extra}`,
+    release() {
+      held = false;
+      for (const res of waiting.splice(0)) res.destroy();
+    },
+    close: () => new Promise<void>((r) => {
+      for (const res of waiting.splice(0)) res.destroy();
+      server.closeAllConnections();
+      server.close(() => r());
+    }),
+  };
 }
 
 t('a second apply is refused while the first runs, naming the holder; a dead holder\'s lock is taken over', async () => {
-  // the first apply blocks reading its bundle (a FIFO nobody writes), holding the lock
-  write(MANIFEST.replaceAll('env.cgp.json', 'slow.cgp.json'));
-  const pipe = fifo('slow.cgp.json');
+  // the first apply waits for its model download (a server that holds the request), holding the lock
+  const srv = await heldServer();
+  write(MANIFEST + srv.model());
   const first = cliSpawn(['mini', 'apply', '--auto-approve'], { cwd: dir, home });
   try {
     await waitFor(() => existsSync(path.join(home, 'lock')), 'the first apply to take the lock');
@@ -304,51 +331,50 @@ t('a second apply is refused while the first runs, naming the holder; a dead hol
     first.kill('SIGKILL');
     await first;
   }
-  unlinkSync(pipe);
-  copyFileSync(path.join(dir, 'env.cgp.json'), pipe);
-  const third = await run(['apply', '--auto-approve']);
-  assert.is(third.exitCode, 0, String(third.stderr));
-  assert.match(String(third.stdout), /Apply complete! Resources: 2 added/);
-  assert.not.ok(existsSync(path.join(home, 'lock')), 'lock released after apply');
+  srv.release();
+  try {
+    const third = await run(['apply', '--auto-approve']);
+    assert.is(third.exitCode, 0, String(third.stdout) + String(third.stderr));
+    assert.match(String(third.stdout), /Apply complete! Resources: \d added/);
+    assert.ok(existsSync(path.join(dir, 'out', 'm.bin')));
+    assert.not.ok(existsSync(path.join(home, 'lock')), 'lock released after apply');
+  } finally {
+    await srv.close();
+  }
 });
 
 t('kill -9 in the middle of apply, then apply again: converges; the stale lock is taken over', async () => {
+  const srv = await heldServer();
   write(`apiVersion: pmoves.ai/mini/v1
 secrets:
   first:
     bundle: env.cgp.json
     env_file: out/first.env
     include_labels: [SUPABASE_*]
-  second:
-    bundle: slow.cgp.json
-    env_file: out/second.env
-    include_labels: [SUPABASE_*]
-    depends_on: [secrets.first]
-`);
-  const pipe = fifo('slow.cgp.json');
-  // a writer process feeds the FIFO once: refresh reads it; the re-read before applying `second` blocks
-  const feeder = execa('sh', ['-c', 'cat env.cgp.json > slow.cgp.json'], { cwd: dir, reject: false });
+${srv.model('    depends_on: [secrets.first]\n')}`);
+  // the model's download (after secrets.first) is held by the server: apply is killed in the middle of it
   const p = cliSpawn(['mini', 'apply', '--auto-approve'], { cwd: dir, home });
   try {
-    await feeder;
     await waitFor(() => existsSync(path.join(dir, 'out', 'first.env')), 'the first resource to be applied');
     await waitFor(() => JSON.parse(readFileSync(path.join(home, 'state.json'), 'utf8')).resources['secrets.first']?.applied_at, 'state of the first resource');
     p.kill('SIGKILL');
     await p;
   } finally {
     p.kill('SIGKILL');
-    feeder.kill('SIGKILL');
   }
-  assert.ok(existsSync(path.join(home, 'lock')), 'the killed apply left its lock');
-  assert.not.ok(existsSync(path.join(dir, 'out', 'second.env')));
-  assert.equal(readdirSync(path.join(dir, 'out')).filter((f) => f.endsWith('.tmp')), [], 'no half-written temp files');
-  unlinkSync(pipe);
-  copyFileSync(path.join(dir, 'env.cgp.json'), pipe);
-  const again = await run(['apply', '--auto-approve']);
-  assert.is(again.exitCode, 0, String(again.stdout) + String(again.stderr));
-  assert.match(String(again.stdout), /Resources: 1 added, 0 changed, 0 destroyed\./);
-  assert.ok(existsSync(path.join(dir, 'out', 'second.env')));
-  assert.is(String((await run(['plan'])).stdout).trim(), 'No changes. Actual state matches the manifest.');
+  try {
+    assert.ok(existsSync(path.join(home, 'lock')), 'the killed apply left its lock');
+    assert.not.ok(existsSync(path.join(dir, 'out', 'm.bin')));
+    assert.equal(readdirSync(path.join(dir, 'out')).filter((f) => f.endsWith('.tmp')), [], 'no half-written temp files');
+    srv.release();
+    const again = await run(['apply', '--auto-approve']);
+    assert.is(again.exitCode, 0, String(again.stdout) + String(again.stderr));
+    assert.match(String(again.stdout), /Resources: 1 added, 0 changed, 0 destroyed\./);
+    assert.ok(existsSync(path.join(dir, 'out', 'm.bin')));
+    assert.is(String((await run(['plan'])).stdout).trim(), 'No changes. Actual state matches the manifest.');
+  } finally {
+    await srv.close();
+  }
 });
 
 t('internal errors print one line and how to get the trace', async () => {
@@ -358,7 +384,8 @@ t('internal errors print one line and how to get the trace', async () => {
   const r = await cli(['mini', 'apply', '--auto-approve'], { cwd: dir, home: home + '-file' });
   assert.is(r.exitCode, 1);
   const err = String(r.stderr);
-  assert.match(err, /--debug/);
+  // a refusal of the file system is said plainly (issue 13), with the path; --debug still has the trace
+  assert.match(err, /^Error: .*home-file\/state\.json: a part of the path is not a folder \(ENOTDIR\)/);
   assert.not.match(err, /\n\s+at /);
   const d = await cli(['mini', 'apply', '--auto-approve', '--debug'], { cwd: dir, home: home + '-file' });
   assert.match(String(d.stderr), /\n\s+at /);

@@ -43,10 +43,16 @@ t('apply asks; anything but "yes" cancels and changes nothing', async () => {
   assert.ok(existsSync(path.join(dir, 'out', 'env')));
 });
 
-t('--auto-approve and --non-interactive do not ask', async () => {
+t('--non-interactive never asks, and so refuses without --auto-approve; --auto-approve does not ask', async () => {
   const r = await onTty(['mini', 'apply', '--non-interactive'], '');
-  assert.is(r.exitCode, 0, String(r.stdout));
+  assert.is(r.exitCode, 1, String(r.stdout));
   assert.not.match(String(r.stdout), /Do you want/);
+  assert.match(String(r.stdout), /needs confirmation, but with --non-interactive it never asks: pass --auto-approve/);
+  assert.not.ok(existsSync(path.join(dir, 'out', 'env')));
+  const ok = await onTty(['mini', 'apply', '--non-interactive', '--auto-approve'], '');
+  assert.is(ok.exitCode, 0, String(ok.stdout));
+  assert.not.match(String(ok.stdout), /Do you want/);
+  assert.ok(existsSync(path.join(dir, 'out', 'env')));
 });
 
 t('colour on a terminal; none with NO_COLOR or --no-color', async () => {

@@ -70,6 +70,21 @@ test('vscode: JSONC comments and trailing commas survive; the entry uses ${env:L
   assert.equal(entry.type, 'stdio');
 });
 
+test('crush as Crush reads it: timeout in whole seconds, enabled_tools written; cwd warned where a client has no such setting', () => {
+  const r = CLIENTS.crush.entry({ ...spec, timeout: 2.5, enabled_tools: ['echo'], cwd: '/srv/x' }) as { entry: Record<string, unknown>; notes: string[] };
+  assert.is(r.entry.timeout, 3);
+  assert.ok(Number.isInteger(r.entry.timeout));
+  assert.equal(r.entry.enabled_tools, ['echo']);
+  assert.not.ok(r.notes.some((n) => /enabled_tools/.test(n)));
+  assert.ok(r.notes.some((n) => /Crush has no working-directory setting; cwd is not written/.test(n)));
+  for (const c of ['claude-desktop', 'claude-code', 'cursor'] as const) {
+    const x = CLIENTS[c].entry({ ...spec, env_from_secrets: [], cwd: '/srv/x' }) as { notes: string[] };
+    assert.ok(x.notes.some((n) => /cwd is not written/.test(n)), c);
+  }
+  const quiet = CLIENTS.crush.entry(spec) as { notes: string[] };
+  assert.not.ok(quiet.notes.some((n) => /cwd/.test(n)), 'no warning without cwd');
+});
+
 test('an entry replaced in place keeps its neighbours', () => {
   const original = read('cursor-mcp.json');
   const updated = editJsonEntry(original, 'mcpServers', 'memory', { command: 'node', args: ['memory.js'] });

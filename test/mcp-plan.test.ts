@@ -91,9 +91,24 @@ test('a hand-written entry of the same name: a conflict warning, no change; --fo
   assert.is(r.action, 'no-op');
   assert.match(r.diagnostics![0]!.summary, 'conflict: ~/.cursor/mcp.json already has a server "mem" that pmoves did not write');
   assert.is(r.diagnostics![0]!.severity, 'warning');
+  // a conflict is a conflict (issue 13): counted, never "in sync"
+  assert.equal(r.conflicts, ['cursor: ~/.cursor/mcp.json already has a server "mem" that pmoves did not write (apply --force overwrites it)']);
+  assert.is(r.reason, 'in conflict');
   const forced = mcpKind.plan(target(s, owned(s, [])), actual(s, { cursor: hand }, registry), planCtx({ force: true }));
+  assert.is(forced.conflicts, undefined);
   assert.is(forced.action, 'update');
   assert.is(forced.parts![0]!.reason, '--force: the hand-written entry is overwritten');
+});
+
+test('ownership is per client and config path: our entry in one file does not make a same-named entry in another file ours', () => {
+  const s = { ...spec(), clients: ['cursor'] as ClientId[] };
+  const hand = '{\n  "mcpServers": {\n    "mem": { "command": "npx", "args": ["mem"] }\n  }\n}\n';
+  const registry = JSON.stringify({ servers: { mem: registryEntry(s, ['cursor']) } });
+  // state: pmoves wrote cursor's entry, but in another file (the config path moved)
+  const prior: StateEntry = { section: 'mcp', owned: true, data: { clients: { cursor: '/elsewhere/mcp.json' }, registry: '/pm/mcp/registry.json' } };
+  const r = mcpKind.plan(target(s, prior), actual(s, { cursor: hand }, registry), planCtx());
+  assert.ok(r.conflicts?.length, 'the hand-written entry at the new path is a conflict, not ours to overwrite');
+  assert.not.ok(r.parts?.some((p) => p.action !== 'no-op' && /cursor/.test(p.address)), 'nothing written to it');
 });
 
 test('an identical hand-written entry is adopted silently (and stays the user\'s)', () => {

@@ -97,10 +97,10 @@ for (const [name, change, expected] of table) {
 }
 
 t('summary line', () => {
-  assert.is(summaryLine({ add: 0, change: 0, destroy: 0 }), 'No changes. Actual state matches the manifest.');
-  assert.is(summaryLine({ add: 1, change: 2, destroy: 3 }, ['Downloads: 1.0 GB.']), 'Plan: 1 to add, 2 to change, 3 to destroy. Downloads: 1.0 GB.');
+  assert.is(summaryLine({ add: 0, change: 0, destroy: 0, blocked: 0, unreadable: 0, conflict: 0 }), 'No changes. Actual state matches the manifest.');
+  assert.is(summaryLine({ add: 1, change: 2, destroy: 3, blocked: 0, unreadable: 0, conflict: 0 }, ['Downloads: 1.0 GB.']), 'Plan: 1 to add, 2 to change, 3 to destroy. Downloads: 1.0 GB.');
   const changes = table.map((x) => x[1]);
-  assert.equal(summarize(changes), { add: 2, change: 3, destroy: 2 });
+  assert.equal(summarize(changes), { add: 2, change: 3, destroy: 2, blocked: 0, unreadable: 0, conflict: 0 });
 });
 
 t('JSON: values masked, patch keeps the path of a changed secret but not its value', () => {
@@ -122,7 +122,7 @@ t('a whole plan with diagnostics', () => {
     changes: [table[0]![1]],
     results: new Map(),
     diagnostics: [{ severity: 'error', address: 'secrets.env', summary: 'cannot be written: required label missing from the bundle: X', detail: 'nothing will be written' }],
-    summary: { add: 1, change: 0, destroy: 0 },
+    summary: { add: 1, change: 0, destroy: 0, blocked: 0, unreadable: 0, conflict: 0 },
     notes: ['Profile: generic-cpu (detected)'],
     summaryExtras: [],
   };

@@ -37,6 +37,13 @@ t('text wins over text_b64; later super_nodes win; hex fallback; count and ids a
   assert.equal(Object.fromEntries(decodeBundle(b)), { A: 'second', H: 'hexval' });
 });
 
+t('one point with both: text wins over text_b64 (upstream codec order)', () => {
+  const b: CgpBundle = { super_nodes: [{ constellations: [{ label: 'A', points: [{ text_b64: Buffer.from('from-b64').toString('base64'), text: 'from-text' }] }] }] };
+  assert.equal(Object.fromEntries(decodeBundle(b)), { A: 'from-text' });
+  const onlyB64: CgpBundle = { super_nodes: [{ constellations: [{ label: 'A', points: [{ text_b64: Buffer.from('from-b64').toString('base64') }] }] }] };
+  assert.equal(Object.fromEntries(decodeBundle(onlyB64)), { A: 'from-b64' });
+});
+
 t('a bad text_b64 names the label, never a value', () => {
   const b: CgpBundle = { super_nodes: [{ constellations: [{ label: 'K', points: [{ text_b64: 'not base64 or hex!' }] }] }] };
   assert.throws(() => decodeBundle(b, 'b.json'), /b\.json: super_nodes\[0\]\.constellations\[0\] \(label K\): text_b64 is neither base64 nor hex of UTF-8 text/);

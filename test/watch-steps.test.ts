@@ -147,7 +147,7 @@ test('plan: the plan line counts, drift only when eligible, errors and backoff',
   const plan = {
     changes: [change('secrets.a', 'update'), change('secrets.b', 'create'), change('secrets.c', 'update'), change('secrets.d', 'no-op')],
     diagnostics: [{ severity: 'error' as const, address: 'secrets.c', summary: 'label missing' }],
-    summary: { add: 1, change: 2, destroy: 0 },
+    summary: { add: 1, change: 2, destroy: 0, blocked: 0, unreadable: 0, conflict: 0 },
   };
   const p = planEvent(plan, new Set(['secrets.b']), new Set(['secrets.a', 'secrets.b', 'secrets.c']), true);
   assert.is(p.drift, 1, 'only secrets.a: b is in backoff, c has an error');

@@ -21,7 +21,8 @@ export function globals(cmd: Command): Globals {
   return {
     manifest: (o.manifest as string | undefined) ?? 'pmoves.mini.yaml',
     profile: o.profile as string | undefined,
-    nonInteractive: Boolean(o.nonInteractive) || process.env.CI === 'true',
+    // --non-interactive means "never prompt"; CI=true says nothing about consent (see confirmation below)
+    nonInteractive: Boolean(o.nonInteractive),
     color: o.color !== false,
     json: Boolean(o.json),
     debug: Boolean(o.debug),
@@ -72,7 +73,60 @@ export function handleError(err: unknown, debug: boolean): never {
     process.stderr.write(`Error: ${err.message}\n`);
     process.exit(1);
   }
+  const sys = systemErrorMessage(err);
+  if (sys && !debug) {
+    process.stderr.write(`Error: ${sys}\n`);
+    process.exit(1);
+  }
   if (debug) process.stderr.write(`${(err as Error)?.stack ?? String(err)}\n`);
   else process.stderr.write(`pmoves mini: internal error: ${messageOf(err)}\nRun the same command with --debug for the stack trace, and report it.\n`);
   process.exit(1);
+}
+
+const SYSTEM_ERRORS: Record<string, string> = {
+  EROFS: 'the file system is read-only',
+  ENOSPC: 'no space left on the device',
+  EDQUOT: 'the disk quota is exhausted',
+  EACCES: 'permission denied',
+  EPERM: 'operation not permitted',
+  EISDIR: 'is a folder, expected a file',
+  ENOTDIR: 'a part of the path is not a folder',
+  EMFILE: 'too many open files',
+  ELOOP: 'too many levels of symbolic links',
+};
+
+/** A file system refusal (read-only or full home, …) said plainly, with the path it concerns. */
+export function systemErrorMessage(err: unknown): string | undefined {
+  const e = err as NodeJS.ErrnoException | undefined;
+  const why = e?.code ? SYSTEM_ERRORS[e.code] : undefined;
+  if (!why) return undefined;
+  return `${e!.path ? `${e!.path}: ` : ''}${why} (${e!.code})${e!.syscall ? ` while trying to ${e!.syscall}` : ''}`;
+}
+
+/**
+ * Consent as Terraform asks for it: `--auto-approve` is consent; otherwise a terminal asks. Without a
+ * terminal, or with --non-interactive ("never prompt"), a command that would change the machine
+ * refuses. CI=true alone is not consent.
+ */
+export function consentOf(g: Globals, o: Record<string, unknown>): 'auto' | 'ask' | 'refuse' {
+  if (o.autoApprove) return 'auto';
+  if (!g.nonInteractive && process.stdin.isTTY && process.stdout.isTTY) return 'ask';
+  return 'refuse';
+}
+
+export function noConsent(command: string, g: Globals): UserError {
+  const why = g.nonInteractive ? 'with --non-interactive it never asks' : 'there is no terminal to ask on';
+  return new UserError(`${command} would change the machine and needs confirmation, but ${why}: pass --auto-approve to go ahead without asking (nothing was changed)`);
+}
+
+/** Terraform's question on the terminal: only "yes" goes on. */
+export async function askYes(): Promise<boolean> {
+  const { createInterface } = await import('node:readline/promises');
+  const rl = createInterface({ input: process.stdin, output: process.stdout });
+  try {
+    process.stdout.write('\nDo you want to perform these actions?\n  Only "yes" will be accepted to approve.\n\n');
+    return (await rl.question('  Enter a value: ')).trim() === 'yes';
+  } finally {
+    rl.close();
+  }
 }

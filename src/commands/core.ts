@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { collect, globals, homeOf, parseDuration, parseIntOption, printDiagnostics, type Globals } from './common.js';
+import { askYes, collect, consentOf, globals, homeOf, noConsent, parseDuration, parseIntOption, printDiagnostics, type Globals } from './common.js';
 
 function withPlanOptions(c: Command): Command {
   return c
@@ -38,6 +38,7 @@ export function registerCore(mini: Command): void {
       .command('plan')
       .description('show what apply would change, without changing anything')
       .option('--out <file>', 'save the plan; `apply FILE` applies exactly it')
+      .option('--force', 'plan as `apply --force` would (take over files and entries this tool did not create)')
       .option('--detailed-exitcode', 'exit 0 for no changes, 2 for changes, 1 for errors'),
   ).action(async (o: Record<string, unknown>, cmd: Command) => {
     const g = globals(cmd);
@@ -56,7 +57,8 @@ export function registerCore(mini: Command): void {
       await savePlan(o.out as string, p, (o.target as string[] | undefined) ?? []);
       if (!g.json) process.stdout.write(`\nSaved the plan to ${o.out as string}. To apply exactly it: pmoves mini apply ${o.out as string}\n`);
     }
-    const changes = p.plan.summary.add + p.plan.summary.change + p.plan.summary.destroy > 0;
+    // a conflict is not "no changes": the machine does not match the manifest until it is resolved
+    const changes = p.plan.summary.add + p.plan.summary.change + p.plan.summary.destroy + p.plan.summary.conflict > 0;
     process.exitCode = errors ? 1 : o.detailedExitcode && changes ? 2 : 0;
   });
 
@@ -148,7 +150,8 @@ export async function runApply(g: Globals, o: Record<string, unknown>, a: ApplyC
   let saved: Awaited<ReturnType<typeof loadSavedPlan>> | undefined;
   if (a.planfile) saved = await loadSavedPlan(a.planfile);
   const out = g.json ? process.stderr : process.stdout;
-  const interactive = Boolean(process.stdin.isTTY && process.stdout.isTTY) && !g.nonInteractive && !o.autoApprove;
+  // a saved plan is the consent (as Terraform's `apply PLANFILE`)
+  const consent = saved ? 'auto' : consentOf(g, o);
   const result = await applyOnce({
     ...base,
     ...(a.extra ?? {}),
@@ -163,7 +166,11 @@ export async function runApply(g: Globals, o: Record<string, unknown>, a: ApplyC
         for (const n of a.notes ?? []) out.write(`\n${st.yellow(n)}\n`);
       }
     },
-    confirm: interactive && !saved ? confirmOnTty : undefined,
+    confirm: async () => {
+      if (consent === 'auto') return true;
+      if (consent === 'ask') return askYes();
+      throw noConsent(a.command, g);
+    },
   });
   if (g.json) {
     const { planToJson } = await import('../planner/render-json.js');
@@ -179,29 +186,26 @@ export async function runApply(g: Globals, o: Record<string, unknown>, a: ApplyC
     return;
   }
   const r = result.report!;
+  const stuck = result.stuckRemovals ?? [];
   if (!g.json) {
-    if (!r.resources.length) {
+    if (!r.resources.length && !stuck.length) {
       // renderPlan already said "No changes."
-    } else if (!r.failed.length && !r.skipped.length) {
+    } else if (!r.failed.length && !r.skipped.length && !stuck.length) {
       out.write(`\n${st.green(st.bold(`Apply complete! Resources: ${r.added} added, ${r.changed} changed, ${r.destroyed} destroyed.`))}\n`);
     } else {
-      out.write(`\n${st.red(st.bold(`Apply failed: ${r.failed.length} failed, ${r.skipped.length} skipped.`))} Resources: ${r.added} added, ${r.changed} changed, ${r.destroyed} destroyed.\n`);
+      const counts = [`${r.failed.length + stuck.length} failed`, `${r.skipped.length} skipped`].join(', ');
+      out.write(`\n${st.red(st.bold(`Apply failed: ${counts}.`))} Resources: ${r.added} added, ${r.changed} changed, ${r.destroyed} destroyed.\n`);
       for (const f of r.failed) out.write(`${st.red('Error:')} ${f.address}: ${f.error}\n`);
+      for (const d of stuck) out.write(`${st.red('Error:')} ${d.address}: not removed: ${d.summary}\n`);
       for (const s of r.skipped) out.write(`Skipped: ${s.address}: ${s.error}\n`);
     }
   }
   void summaryLine;
-  process.exitCode = r.failed.length || r.skipped.length ? 1 : 0;
-}
-
-async function confirmOnTty(): Promise<boolean> {
-  const { createInterface } = await import('node:readline/promises');
-  const rl = createInterface({ input: process.stdin, output: process.stdout });
-  try {
-    process.stdout.write('\nDo you want to perform these actions?\n  Only "yes" will be accepted to approve.\n\n');
-    const answer = await rl.question('  Enter a value: ');
-    return answer.trim() === 'yes';
-  } finally {
-    rl.close();
+  // a conflict is never "complete": say what was left alone (plan --detailed-exitcode returns 2 for it)
+  const conflicts = result.plan.changes.filter((c) => c.conflicts?.length);
+  if (conflicts.length && !g.json) {
+    out.write(`${st.yellow(`Not converged: ${conflicts.length} resource${conflicts.length === 1 ? '' : 's'} in conflict, left alone:`)}\n`);
+    for (const c of conflicts) for (const x of c.conflicts!) out.write(`  ${c.address}: ${x}\n`);
   }
+  process.exitCode = r.failed.length || r.skipped.length || stuck.length ? 1 : 0;
 }

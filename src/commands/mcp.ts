@@ -115,8 +115,10 @@ export async function dockerToolkitCheck(env: NodeJS.ProcessEnv = process.env): 
   if (socket !== null && !existsSync(socket)) missing.push(`no Docker socket at ${socket} (start the daemon, or set DOCKER_HOST)`);
   if (docker) {
     const { execa } = await import('execa');
-    const r = await execa(docker, ['mcp', '--help'], { reject: false, timeout: 10_000, env, stdin: 'ignore' });
-    if (r.exitCode !== 0) missing.push('`docker mcp` is not available: install the Docker MCP Toolkit (Docker Desktop 4.42+, or the docker-mcp CLI plugin from github.com/docker/mcp-gateway)');
+    // `docker mcp --help` proves nothing: a CLI without the plugin (Docker 20.10) prints its own help and
+    // exits 0. `docker mcp version` is answered by the plugin only.
+    const r = await execa(docker, ['mcp', 'version'], { reject: false, timeout: 10_000, env, stdin: 'ignore' });
+    if (r.exitCode !== 0 || !String(r.stdout).trim()) missing.push('`docker mcp` is not available: install the Docker MCP Toolkit (Docker Desktop 4.42+, or the docker-mcp CLI plugin from github.com/docker/mcp-gateway)');
   }
   return { ok: !missing.length, missing };
 }

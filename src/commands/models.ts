@@ -29,15 +29,19 @@ export function forceModels(verb: Verb, names: string[], targets: string[], note
         throw new UserError(`${a} is not declared in the manifest (declared models: ${declared.map((r) => r.name).join(', ')})`);
       }
     }
-    targets.push(...wanted.filter((a) => !targets.includes(a)));
+    // start/stop only load and unload: a model file (nothing to load) is left out, never downloaded
+    const isFile = (a: string) => (declared.find((r) => r.address === a)!.spec as ModelSpec).provider !== 'ollama';
+    if (verb !== 'pull' && names.length) {
+      const file = wanted.find(isFile);
+      if (file) throw new UserError(`${file} is a model file (provider: file); only Ollama models can be loaded or unloaded`);
+    }
+    const acted = verb === 'pull' ? wanted : wanted.filter((a) => !isFile(a));
+    if (!acted.length) throw new UserError(`models ${verb}: no Ollama models are declared (model files are not loaded or unloaded)`);
+    targets.push(...acted.filter((a) => !targets.includes(a)));
     const state = verb === 'pull' ? undefined : FORCED[verb];
     const out = resources.map((r) => {
-        if (!wanted.includes(r.address)) return r;
+        if (!acted.includes(r.address)) return r;
         const spec = r.spec as ModelSpec;
-        if (verb !== 'pull' && spec.provider !== 'ollama') {
-          if (names.length) throw new UserError(`${r.address} is a model file (provider: file); only Ollama models can be loaded or unloaded`);
-          return r;
-        }
         const declaredState = spec.state;
         const target: ModelState = verb === 'pull' ? (declaredState === 'loaded' ? 'loaded' : 'present') : state!;
         if (verb === 'pull' && declaredState === 'absent') notes.push(`Note: the manifest declares ${r.address} with state: absent; the next \`pmoves mini apply\` will delete it again.`);

@@ -1,6 +1,6 @@
 // File helpers: every write the tool makes goes through writeFileAtomic.
 import { randomBytes } from 'node:crypto';
-import { promises as fsp } from 'node:fs';
+import { constants as fsConstants, promises as fsp } from 'node:fs';
 import path from 'node:path';
 
 export interface WriteOptions {
@@ -8,12 +8,37 @@ export interface WriteOptions {
   mode?: number;
 }
 
-/** Write to a temp file in the same folder, fsync, rename over the target. Readers see old or new, never half. */
+/**
+ * Where a write to `file` lands: a symlink (a chain of them, dangling or not) is followed to its final
+ * target, so a dotfile manager's link stays a link and its target gets the new content.
+ */
+export async function writeTarget(file: string): Promise<string> {
+  let current = path.resolve(file);
+  for (let hops = 0; hops < 40; hops++) {
+    let link: string;
+    try {
+      link = await fsp.readlink(current);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'EINVAL' || code === 'ENOENT' || code === 'ENOTDIR') return current; // not a link, or not there yet
+      throw err;
+    }
+    current = path.resolve(path.dirname(current), link);
+  }
+  throw Object.assign(new Error(`${file}: too many levels of symbolic links`), { code: 'ELOOP' });
+}
+
+/**
+ * Write to a temp file beside the target, fsync, rename over it. Readers see old or new, never half.
+ * A symlink is written through (its target is replaced, the link stays). Without `mode`, an existing
+ * file keeps its permission bits (new files get 0644).
+ */
 export async function writeFileAtomic(file: string, data: string | Uint8Array, opts: WriteOptions = {}): Promise<void> {
-  const dir = path.dirname(file);
+  const target = await writeTarget(file);
+  const dir = path.dirname(target);
   await fsp.mkdir(dir, { recursive: true });
-  const tmp = path.join(dir, `.${path.basename(file)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
-  const mode = opts.mode ?? 0o644;
+  const tmp = path.join(dir, `.${path.basename(target)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+  const mode = opts.mode ?? (await fsp.stat(target).then((st) => st.mode & 0o7777, () => 0o644));
   let handle: fsp.FileHandle | undefined;
   try {
     handle = await fsp.open(tmp, 'wx', mode);
@@ -22,7 +47,7 @@ export async function writeFileAtomic(file: string, data: string | Uint8Array, o
     await handle.sync();
     await handle.close();
     handle = undefined;
-    await fsp.rename(tmp, file);
+    await fsp.rename(tmp, target);
   } catch (err) {
     if (handle) await handle.close().catch(() => {});
     await fsp.rm(tmp, { force: true }).catch(() => {});
@@ -30,9 +55,9 @@ export async function writeFileAtomic(file: string, data: string | Uint8Array, o
   }
 }
 
-export async function readFileOrNull(file: string): Promise<string | null> {
+export async function readFileOrNull(file: string, maxBytes?: number): Promise<string | null> {
   try {
-    return await fsp.readFile(file, 'utf8');
+    return await readRegularFile(file, maxBytes);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
     throw err;
@@ -57,4 +82,72 @@ export async function exists(file: string): Promise<boolean> {
   } catch {
     return false;
   }
+}
+
+export const MiB = 1024 * 1024;
+
+/** Human words for a file type that is not a regular file. */
+function typeOf(st: import('node:fs').Stats): string {
+  if (st.isDirectory()) return 'a folder';
+  if (st.isFIFO()) return 'a FIFO (named pipe)';
+  if (st.isCharacterDevice() || st.isBlockDevice()) return 'a device';
+  if (st.isSocket()) return 'a socket';
+  return 'not a regular file';
+}
+
+/**
+ * Read a regular file of at most `maxBytes`. A FIFO, device or socket is refused before anything is
+ * read (it could block forever or never end), and so is a file over the limit. Errors carry `code`
+ * (ENOENT …, or ENOTREG / EFBIG for these two) and a message safe to print (the path, never content).
+ */
+export async function readRegularFile(file: string, maxBytes = 64 * MiB): Promise<string> {
+  const st = await fsp.stat(file);
+  const refuse = (code: string, why: string) => Object.assign(new Error(`${file}: ${why}`), { code, path: file });
+  if (!st.isFile()) throw refuse(st.isDirectory() ? 'EISDIR' : 'ENOTREG', `is ${typeOf(st)}, expected a regular file`);
+  if (st.size > maxBytes) throw refuse('EFBIG', `is ${formatBytes(st.size)}, over the limit of ${formatBytes(maxBytes)}`);
+  // O_NONBLOCK: should the path be swapped for a FIFO in between, open does not wait for a writer
+  const handle = await fsp.open(file, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK);
+  try {
+    const again = await handle.stat();
+    if (!again.isFile()) throw refuse('ENOTREG', `is ${typeOf(again)}, expected a regular file`);
+    const buf = Buffer.alloc(Math.min(maxBytes + 1, Math.max(again.size, 0) + 1));
+    let len = 0;
+    for (;;) {
+      if (len === buf.length) break;
+      const { bytesRead } = await handle.read(buf, len, buf.length - len, len);
+      if (!bytesRead) break;
+      len += bytesRead;
+    }
+    if (len > maxBytes) throw refuse('EFBIG', `is over the limit of ${formatBytes(maxBytes)}`);
+    return buf.subarray(0, len).toString('utf8');
+  } finally {
+    await handle.close();
+  }
+}
+
+export function formatBytes(n: number): string {
+  if (n >= MiB) return `${(n / MiB).toFixed(1)} MiB`;
+  if (n >= 1024) return `${(n / 1024).toFixed(1)} KiB`;
+  return `${n} bytes`;
+}
+
+/** Cut a value quoted in a message to `max` characters (a 3 MB value never makes a 3 MB error line). */
+export function clip(s: string, max = 200): string {
+  return s.length <= max ? s : `${s.slice(0, max)}… (${s.length} characters)`;
+}
+
+/** The real path of `p` (symlinks resolved), or `p` itself when it does not exist yet (its real parent). */
+export async function realOrSelf(p: string): Promise<string> {
+  try {
+    return await fsp.realpath(p);
+  } catch {
+    const parent = path.dirname(p);
+    return parent === p ? p : path.join(await realOrSelf(parent), path.basename(p));
+  }
+}
+
+/** Whether `p` is `dir` or inside it (paths compared as given: resolve them first). */
+export function isInside(dir: string, p: string): boolean {
+  const rel = path.relative(path.resolve(dir), path.resolve(p));
+  return rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel));
 }

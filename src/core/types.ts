@@ -89,6 +89,16 @@ export interface Change {
    * the one field of a part that apply may read, and what scripts and agents match on in `plan --json`.
    */
   cause?: string;
+  /**
+   * Set by the planner when an error stops this change (`cannot be written: …`): it is shown, but not
+   * counted as a change and never applied until the error is fixed.
+   */
+  blocked?: boolean;
+  /**
+   * Someone else's thing stands where this resource goes (e.g. a hand-written MCP entry of the same
+   * name): apply leaves it alone, and the resource is not in sync until the conflict is resolved.
+   */
+  conflicts?: string[];
 }
 
 /** A kind's answer to "what would you do", computed without I/O. */
@@ -101,6 +111,8 @@ export interface PlanResult {
   warnings?: string[];
   diagnostics?: Diagnostic[];
   verb?: string;
+  /** What stands in the way and is not ours to change (one line each); see Change.conflicts. */
+  conflicts?: string[];
 }
 
 /** What apply reports for one resource: the word completes "secrets.env has been …". */

@@ -2,7 +2,7 @@
 // (its pid is gone) and the lock is taken over.
 import { promises as fsp } from 'node:fs';
 import os from 'node:os';
-import { LockBusyError } from '../core/errors.js';
+import { LockBusyError, OperationError } from '../core/errors.js';
 import type { Home } from '../core/home.js';
 
 export interface LockInfo {
@@ -39,10 +39,21 @@ export async function acquireLock(home: Home, command: string, timeoutMs = 0): P
   const me: LockInfo = { pid: process.pid, host: os.hostname(), command, since: new Date().toISOString() };
   const deadline = Date.now() + timeoutMs;
   for (;;) {
+    const st = await fsp.lstat(home.lock).catch(() => null);
+    if (st && !st.isFile()) {
+      throw new OperationError(`${home.lock} is ${st.isDirectory() ? 'a folder' : 'not a regular file'}, where pmoves keeps its lock file; move it out of $PMOVES_HOME`);
+    }
     try {
       const h = await fsp.open(home.lock, 'wx', 0o600);
-      await h.writeFile(JSON.stringify(me) + '\n');
-      await h.close();
+      try {
+        await h.writeFile(JSON.stringify(me) + '\n');
+        await h.close();
+      } catch (err) {
+        // a full disk: leave no empty lock behind
+        await h.close().catch(() => {});
+        await fsp.rm(home.lock, { force: true }).catch(() => {});
+        throw err;
+      }
       let released = false;
       return {
         async release() {

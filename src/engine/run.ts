@@ -4,8 +4,8 @@
 // `apply`, `bring-up`, `models pull`, `mcp setup` and `watch` all go through applyOnce.
 import { OperationError, UserError } from '../core/errors.js';
 import { readFileOrNull, writeFileAtomic } from '../core/fs.js';
-import type { Resource } from '../core/types.js';
-import { canonical, computePlan, digestOf, planHasErrors, type Plan } from '../planner/plan.js';
+import type { Diagnostic, Resource } from '../core/types.js';
+import { canonical, computePlan, digestOf, type Plan } from '../planner/plan.js';
 import { refresh, type ReadOutcome } from '../planner/refresh.js';
 import { planToJson } from '../planner/render-json.js';
 import { applyPlan, type ApplyReport } from './apply.js';
@@ -22,6 +22,8 @@ export interface Planned {
   session: Session;
   plan: Plan;
   reads: Map<string, ReadOutcome>;
+  /** Removals an error stops (apply went ahead without them): the command reports them and fails. */
+  stuckRemovals?: Diagnostic[];
 }
 
 export async function planOnce(opts: FlowOptions): Promise<Planned> {
@@ -83,7 +85,13 @@ export async function applyOnce(opts: ApplyFlowOptions): Promise<ApplyFlowResult
     opts.onPlan?.(planned);
     const errored = new Set(plan.diagnostics.filter((d) => d.severity === 'error' && d.address).map((d) => d.address!));
     for (const a of opts.exclude ?? []) errored.add(a);
-    if (planHasErrors(plan) && !opts.partial) return { ...planned, cancelled: true };
+    // An error on a removal (a resource only the state remembers) stops that removal only: the others,
+    // and the rest of the plan, still go ahead. Any other error cancels the apply (Terraform's rule).
+    const removals = new Set(session.targets.filter((t) => !t.desired).map((t) => t.address));
+    const blocking = plan.diagnostics.filter((d) => d.severity === 'error' && !(d.address && removals.has(d.address)));
+    const stuckRemovals = plan.diagnostics.filter((d) => d.severity === 'error' && d.address && removals.has(d.address));
+    if (blocking.length && !opts.partial) return { ...planned, cancelled: true };
+    if (stuckRemovals.length) planned.stuckRemovals = stuckRemovals;
     const sourceChanged = opts.stateSource !== undefined && canonical(session.state.source ?? null) !== canonical(opts.stateSource);
     if (sourceChanged) session.state.source = opts.stateSource;
     const changing = plan.changes.some((c) => c.action !== 'no-op') || session.targets.some((t) => !t.desired);

@@ -2,7 +2,7 @@
 import type { Style } from '../planner/render-text.js';
 import { planOnce, type FlowOptions } from './run.js';
 
-export type ResourceStatus = 'in-sync' | 'drifted' | 'missing' | 'orphaned' | 'error';
+export type ResourceStatus = 'in-sync' | 'drifted' | 'missing' | 'orphaned' | 'conflict' | 'error';
 
 export interface StatusLine {
   address: string;
@@ -37,11 +37,14 @@ export async function statusReport(opts: FlowOptions): Promise<StatusReport> {
     else if (!t.desired) {
       if (c.action === 'delete') lines.push({ ...base, status: 'orphaned', reason: 'no longer declared; apply will remove it' });
       else continue;
-    } else if (c.action === 'no-op') lines.push({ ...base, status: 'in-sync', reason: c.reason });
+    } else if (c.conflicts?.length) lines.push({ ...base, status: 'conflict', reason: `someone else's entry is in the way (${c.conflicts.length})` });
+    else if (c.action === 'no-op') lines.push({ ...base, status: 'in-sync', reason: c.reason });
     else if (c.action === 'create') lines.push({ ...base, status: 'missing', reason: c.reason });
     else lines.push({ ...base, status: 'drifted', reason: c.reason });
     const parts = c?.parts?.map((p) => ({ address: p.address, status: (p.action === 'no-op' ? 'in-sync' : p.action === 'create' ? 'missing' : p.action === 'delete' ? 'orphaned' : 'drifted') as ResourceStatus, reason: p.reason, details: [] }));
-    if (parts?.length && lines.length) lines[lines.length - 1]!.parts = parts;
+    // one line per client in conflict (`mcp.memory.cursor  conflict  ~/.cursor/mcp.json already has …`)
+    const all = [...(parts ?? []), ...(c?.conflicts ?? []).map((x) => ({ address: `${t.address}.${x.slice(0, x.indexOf(': '))}`, status: 'conflict' as ResourceStatus, reason: x.slice(x.indexOf(': ') + 2), details: [] }))];
+    if (all.length && lines.length) lines[lines.length - 1]!.parts = all;
   }
   return { manifest: session.manifest?.path ?? null, resources: lines, notes: plan.notes };
 }

@@ -11,7 +11,7 @@ import type { Diagnostic, Resource } from '../core/types.js';
 import { findCycles } from './graph.js';
 import { interpolate } from './interpolate.js';
 import { validate } from './schema.js';
-import { lazyYamlSource, parseYamlText, readYamlText, type YamlSource } from './yaml-source.js';
+import { lazyYamlSource, parseYamlText, readYamlText, yamlData, type YamlSource } from './yaml-source.js';
 import { readFileOrNull, writeFileAtomic } from '../core/fs.js';
 
 export interface Manifest {
@@ -37,6 +37,8 @@ export interface LoadOptions {
   home: Home;
   kinds: Kind[];
   expanders?: Expander[];
+  /** The manifest's text, when the caller has it already (the fuzz suite): the file is not read. */
+  text?: string;
   /** Values from the command line that override the manifest (e.g. `--profile`). */
   overrides?: Record<string, unknown>;
 }
@@ -52,7 +54,7 @@ export function hasErrors(ds: Diagnostic[]): boolean {
 
 export async function loadManifest(file: string, opts: LoadOptions): Promise<LoadResult> {
   const abs = path.resolve(file);
-  const read = await readYamlText(abs);
+  const read = opts.text !== undefined ? { text: opts.text, diagnostics: [] } : await readYamlText(abs);
   if (read.text === undefined) return { diagnostics: read.diagnostics };
   const parsed = await parseManifestText(abs, read.text, opts.home);
   const diagnostics = [...parsed.diagnostics];
@@ -70,7 +72,7 @@ export async function loadManifest(file: string, opts: LoadOptions): Promise<Loa
   }
 
   const expanded = interpolate(raw, opts.env, (p) => source.locate(p));
-  diagnostics.push(...expanded.diagnostics);
+  for (const d of expanded.diagnostics) diagnostics.push(d);
   if (hasErrors(diagnostics)) return { diagnostics };
   const data = { ...(expanded.value as Record<string, unknown>), ...(opts.overrides ?? {}) };
 
@@ -158,7 +160,9 @@ async function parseManifestText(abs: string, text: string, home: Home): Promise
   }
   const { source, diagnostics } = parseYamlText(abs, text);
   if (hasErrors(diagnostics)) return { source, raw: undefined, diagnostics };
-  const raw = source.doc.toJS({ maxAliasCount: 100 }) as unknown;
+  const js = yamlData(source);
+  if (js.diagnostics.length) return { source, raw: undefined, diagnostics: [...diagnostics, ...js.diagnostics] };
+  const raw = js.value;
   if (useCache && !diagnostics.length && jsonSafe(raw)) {
     await writeFileAtomic(file, JSON.stringify({ digest, data: raw }), { mode: 0o600 }).catch(() => {});
   }

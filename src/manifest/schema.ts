@@ -1,5 +1,6 @@
 // JSON Schema validation (draft 2020-12, ajv), compiled once per process, with errors mapped to
 // file:line:column and a "did you mean" for unknown keys.
+import { clip } from '../core/fs.js';
 import type { ErrorObject, ValidateFunction } from 'ajv';
 import type * as Ajv2020Module from 'ajv/dist/2020.js';
 import { createRequire } from 'node:module';
@@ -92,7 +93,7 @@ function mapErrors(errors: ErrorObject[], data: unknown, source: YamlSource, bas
         loc = source.locate(shown, { key: true });
         const allowed = Object.keys((e.parentSchema as { properties?: object })?.properties ?? {});
         const guess = closest(key, allowed);
-        msg = `unknown key "${key}"` + (guess ? ` (did you mean "${guess}"?)` : allowed.length ? `; expected one of: ${allowed.join(', ')}` : '');
+        msg = `unknown key ${JSON.stringify(clip(String(key)))}` + (guess ? ` (did you mean "${guess}"?)` : allowed.length ? `; expected one of: ${allowed.join(', ')}` : '');
         break;
       }
       case 'required':
@@ -131,12 +132,12 @@ function mapErrors(errors: ErrorObject[], data: unknown, source: YamlSource, bas
       // an error about a key name (propertyNames): point at the key
       shown = [...p, e.propertyName];
       loc = source.locate(shown, { key: true });
-      msg = `invalid name "${e.propertyName}": ${(e.parentSchema as { description?: string })?.description ?? msg}`;
+      msg = `invalid name ${JSON.stringify(clip(String(e.propertyName)))}: ${(e.parentSchema as { description?: string })?.description ?? msg}`;
     }
     const line = `${loc}|${formatPath(shown)}|${msg}`;
     if (seen.has(line)) continue;
     seen.add(line);
-    out.push({ severity: 'error', summary: `${formatPath(shown)}: ${msg}`, location: loc });
+    out.push({ severity: 'error', summary: `${clip(formatPath(shown))}: ${msg}`, location: loc });
   }
   void data;
   return out;

@@ -1,8 +1,11 @@
 // A YAML file read with its source positions, so every later error can name file:line:column.
-import { promises as fsp } from 'node:fs';
+import { MiB, readRegularFile } from '../core/fs.js';
 import path from 'node:path';
-import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
+import { isAlias, isMap, isNode, isPair, isScalar, isSeq, LineCounter, parseDocument, visit, type Document, type Node } from 'yaml';
 import type { Diagnostic } from '../core/types.js';
+
+/** A manifest (or any YAML this tool reads) larger than this is refused before parsing. */
+export const MANIFEST_MAX_BYTES = 4 * MiB;
 
 export type PathSeg = string | number;
 
@@ -80,17 +83,24 @@ export function parseYamlText(file: string, text: string): { source: YamlSource;
   for (const e of doc.warnings) found.push({ offset: e.pos?.[0] ?? 0, severity: 'warning', message: e.message });
   for (const offset of duplicateKeys(doc.contents)) found.push({ offset, severity: 'error', message: 'Map keys must be unique' });
   found.sort((a, b) => (a.severity === b.severity ? a.offset - b.offset : a.severity === 'error' ? -1 : 1));
-  const diagnostics: Diagnostic[] = found.map((e) => ({ severity: e.severity, summary: `invalid YAML: ${firstLine(e.message)}`, location: at(e.offset) }));
+  const diagnostics: Diagnostic[] = found.map((e) => ({ severity: e.severity, summary: `invalid YAML: ${/call stack/i.test(e.message) ? 'nested too deeply' : firstLine(e.message)}`, location: at(e.offset) }));
   return { source: { file, display, text, doc, lines, locate }, diagnostics };
 }
 
 /** The text of a YAML file, or the diagnostic saying why it cannot be read. */
 export async function readYamlText(file: string): Promise<{ text?: string; diagnostics: Diagnostic[] }> {
   try {
-    return { text: await fsp.readFile(file, 'utf8'), diagnostics: [] };
+    return { text: await readRegularFile(file, MANIFEST_MAX_BYTES), diagnostics: [] };
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a folder, expected a YAML file' : `cannot read (${code})`;
+    const why =
+      code === 'ENOENT'
+        ? 'no such file'
+        : code === 'EISDIR'
+          ? 'is a folder, expected a YAML file'
+          : code === 'ENOTREG' || code === 'EFBIG'
+            ? (err as Error).message.slice(file.length + 2)
+            : `cannot read (${code})`;
     return { diagnostics: [{ severity: 'error', summary: why, location: displayPath(file) }] };
   }
 }
@@ -132,4 +142,47 @@ export function formatPath(p: PathSeg[]): string {
   let out = '';
   for (const seg of p) out += typeof seg === 'number' ? `[${seg}]` : out ? `.${seg}` : String(seg);
   return out || '(top level)';
+}
+
+/** Aliases one document may expand: enough for any real manifest, far too few for a "billion laughs". */
+export const MAX_ALIAS_COUNT = 100;
+
+/**
+ * The document as plain data, or a located error: an alias inside the node it names (`x: &S [*S]`),
+ * an alias bomb (more expansion than MAX_ALIAS_COUNT allows) and nesting too deep to walk.
+ */
+export function yamlData(source: YamlSource): { value?: unknown; diagnostics: Diagnostic[] } {
+  const at = (offset: number | undefined) => {
+    const { line, col } = source.lines.linePos(offset ?? 0);
+    return `${source.display}:${line}:${col}`;
+  };
+  let selfRef: Diagnostic | undefined;
+  let firstAlias: number | undefined;
+  try {
+    visit(source.doc, {
+      Alias(_key, node, path) {
+        firstAlias ??= node.range?.[0];
+        if (path.some((p) => isNode(p) && !isAlias(p) && p.anchor === node.source)) {
+          selfRef = { severity: 'error', summary: `invalid YAML: the alias *${node.source} refers to a node that contains it (an endless value)`, location: at(node.range?.[0]) };
+          return visit.BREAK;
+        }
+        return undefined;
+      },
+    });
+  } catch (err) {
+    if (err instanceof RangeError) return { diagnostics: [{ severity: 'error', summary: 'invalid YAML: nested too deeply', location: at(0) }] };
+    throw err;
+  }
+  if (selfRef) return { diagnostics: [selfRef] };
+  try {
+    return { value: source.doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT }), diagnostics: [] };
+  } catch (err) {
+    const msg = (err as Error).message ?? '';
+    if (/alias count/i.test(msg)) {
+      return { diagnostics: [{ severity: 'error', summary: `invalid YAML: aliases expand to too much data (more than ${MAX_ALIAS_COUNT} alias expansions; an "alias bomb"?)`, location: at(firstAlias) }] };
+    }
+    if (err instanceof RangeError) return { diagnostics: [{ severity: 'error', summary: 'invalid YAML: nested too deeply', location: at(0) }] };
+    if (err instanceof ReferenceError) return { diagnostics: [{ severity: 'error', summary: `invalid YAML: ${firstLine(msg)}`, location: at(firstAlias) }] };
+    throw err;
+  }
 }

@@ -8,6 +8,12 @@ export interface Summary {
   add: number;
   change: number;
   destroy: number;
+  /** Resources an error stops (a blocked change, a machine that cannot run it): not counted as changes. */
+  blocked: number;
+  /** Resources whose actual state could not be read. */
+  unreadable: number;
+  /** Resources with an unresolved conflict (someone else's thing in the way). */
+  conflict: number;
 }
 
 export interface Plan {
@@ -24,9 +30,14 @@ export interface Plan {
   summaryExtras: string[];
 }
 
-export function summarize(changes: Change[]): Summary {
-  const s = { add: 0, change: 0, destroy: 0 };
+export function summarize(changes: Change[], counts: { blocked?: number; unreadable?: number } = {}): Summary {
+  const s = { add: 0, change: 0, destroy: 0, blocked: counts.blocked ?? 0, unreadable: counts.unreadable ?? 0, conflict: 0 };
   for (const c of changes) {
+    if (c.conflicts?.length) s.conflict++;
+    if (c.blocked) {
+      s.blocked++;
+      continue;
+    }
     switch (c.action) {
       case 'create':
         s.add++;
@@ -93,9 +104,12 @@ export function computePlan(args: {
   const changes: Change[] = [];
   const results = new Map<string, PlanResult>();
   const diagnostics: Diagnostic[] = [];
+  let blocked = 0;
+  let unreadable = 0;
   for (const t of args.targets) {
     const section = t.desired?.section ?? t.prior!.section;
     if (t.desired?.unsatisfied) {
+      if (!args.ctx.flags.skipUnsatisfiable) blocked++;
       // Decided before apply: a resource this machine cannot run gets no change at all.
       diagnostics.push({ severity: args.ctx.flags.skipUnsatisfiable ? 'warning' : 'error', address: t.address, summary: `cannot be applied here: ${t.desired.unsatisfied}` });
       continue;
@@ -103,6 +117,7 @@ export function computePlan(args: {
     const read = args.reads.get(t.address);
     if (!read || !read.ok) {
       diagnostics.push({ severity: 'error', address: t.address, summary: `could not read actual state: ${read ? read.error : 'not read'}` });
+      unreadable++;
       continue;
     }
     const kind = args.kindOf.get(section)!;
@@ -111,10 +126,13 @@ export function computePlan(args: {
       r = kind.plan(t, read.actual, args.ctx);
     } catch (err) {
       diagnostics.push({ severity: 'error', address: t.address, summary: `could not plan: ${(err as Error).message}` });
+      blocked++;
       continue;
     }
     results.set(t.address, r);
-    diagnostics.push(...(r.diagnostics ?? []).map((d) => ({ ...d, address: d.address ?? t.address })));
+    const own = (r.diagnostics ?? []).map((d) => ({ ...d, address: d.address ?? t.address }));
+    for (const d of own) diagnostics.push(d);
+    const stopped = r.action !== 'no-op' && own.some((d) => d.severity === 'error' && d.address === t.address);
     changes.push({
       address: t.address,
       section,
@@ -127,6 +145,8 @@ export function computePlan(args: {
       ...(r.warnings?.length ? { warnings: r.warnings } : {}),
       ...(t.desired?.origin ? { origin: t.desired.origin } : {}),
       ...(r.verb ? { verb: r.verb } : {}),
+      ...(stopped ? { blocked: true } : {}),
+      ...(r.conflicts?.length ? { conflicts: r.conflicts } : {}),
     });
   }
   const summaryExtras: string[] = [];
@@ -151,7 +171,7 @@ export function computePlan(args: {
     changes,
     results,
     diagnostics,
-    summary: summarize(changes),
+    summary: summarize(changes, { blocked, unreadable }),
     notes: args.notes ?? [],
     summaryExtras,
   };

@@ -40,6 +40,8 @@ export function changeToJson(c: Change): Record<string, unknown> {
     before: mask(c.before),
     after: mask(c.after),
     patch: patchOf(c.before, c.after),
+    ...(c.blocked ? { blocked: true } : {}),
+    ...(c.conflicts?.length ? { conflicts: c.conflicts } : {}),
     ...(c.origin ? { origin: c.origin } : {}),
     ...(c.warnings?.length ? { warnings: c.warnings } : {}),
     ...(c.parts?.length ? { parts: c.parts.map(changeToJson) } : {}),

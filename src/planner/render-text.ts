@@ -69,6 +69,12 @@ function scalar(v: unknown): string {
 const isMap = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v) && !isSensitive(v);
 const isText = (v: unknown): v is string => typeof v === 'string' && v.includes('\n');
 
+/** A key as it may reach a terminal: control characters (escape codes, line breaks, NUL) JSON-escaped. */
+function printable(k: string): string {
+  // eslint-disable-next-line no-control-regex
+  return /[\x00-\x1f\x7f-\x9f]/.test(k) ? JSON.stringify(k) : k;
+}
+
 function same(a: unknown, b: unknown): boolean {
   return JSON.stringify(a) === JSON.stringify(b);
 }
@@ -95,17 +101,17 @@ function attrs(before: unknown, after: unknown, mode: 'create' | 'delete' | 'dif
     const bv = b[k];
     const av = a[k];
     const v = kind === 'delete' ? bv : av;
-    const name = k.padEnd(width);
+    const name = printable(k).padEnd(width);
     if (isMap(v) || (kind === 'update' && isMap(bv) && isMap(av))) {
-      out.push(`${indent}${sym} ${k} = {`);
+      out.push(`${indent}${sym} ${printable(k)} = {`);
       out.push(...attrs(kind === 'create' ? null : bv, kind === 'delete' ? null : av, kind === 'update' ? 'diff' : (kind as 'create' | 'delete'), indent + '    ', s));
       out.push(`${indent}  }`);
     } else if (kind === 'update' && (isText(bv) || isText(av))) {
-      out.push(`${indent}${sym} ${k} = <<-EOT`);
+      out.push(`${indent}${sym} ${printable(k)} = <<-EOT`);
       out.push(...unifiedDiff(String(bv ?? ''), String(av ?? ''), indent + '    ', s));
       out.push(`${indent}  EOT`);
     } else if ((kind === 'create' || kind === 'delete') && isText(v)) {
-      out.push(`${indent}${sym} ${k} = <<-EOT`);
+      out.push(`${indent}${sym} ${printable(k)} = <<-EOT`);
       for (const line of v.replace(/\n$/, '').split('\n')) out.push(`${indent}    ${line}`);
       out.push(`${indent}  EOT`);
     } else if (kind === 'update') {
@@ -135,7 +141,9 @@ export function unifiedDiff(before: string, after: string, indent: string, s: St
 export function renderChange(c: Change, s: Style, indent = '  '): string[] {
   const out: string[] = [];
   const reason = c.reason ? ` (because ${c.reason})` : '';
-  out.push(`${indent}${s.bold(`# ${c.address}`)} will be ${verbOf(c)}${reason}`);
+  if (c.blocked) out.push(`${indent}${s.bold(`# ${c.address}`)} is blocked: it would be ${verbOf(c)}, but an error below stops it`);
+  else out.push(`${indent}${s.bold(`# ${c.address}`)} will be ${verbOf(c)}${reason}`);
+  for (const x of c.conflicts ?? []) out.push(`${indent}${s.red(`# Conflict: ${x}`)}`);
   if (c.origin) out.push(`${indent}${s.dim(`# (from ${c.origin})`)}`);
   for (const w of c.warnings ?? []) out.push(`${indent}${s.yellow(`# Warning: ${w}`)}`);
   const sym = symbolColor(s, c.action)(ACTION_SYMBOL[c.action]);
@@ -161,17 +169,29 @@ export function renderDiagnostic(d: Diagnostic, s: Style): string[] {
   return [head, ...(d.detail ? d.detail.split('\n').map((l) => `    ${l}`) : [])];
 }
 
-export function summaryLine(sum: Summary, extras: string[] = []): string {
+/**
+ * The plan's last line. "No changes" only when nothing is to change and nothing stands in the way;
+ * blocked, unreadable and conflicting resources are counted on their own, never as changes.
+ */
+export function summaryLine(sum: Summary, extras: string[] = [], errors = 0): string {
   const tail = extras.length ? ` ${extras.join(' ')}` : '';
-  if (!sum.add && !sum.change && !sum.destroy) return `No changes. Actual state matches the manifest.${tail}`;
-  return `Plan: ${sum.add} to add, ${sum.change} to change, ${sum.destroy} to destroy.${tail}`;
+  const stuck = [
+    sum.blocked ? `${sum.blocked} blocked` : '',
+    sum.unreadable ? `${sum.unreadable} unreadable` : '',
+    sum.conflict ? `${sum.conflict} in conflict` : '',
+  ].filter(Boolean);
+  const changes = sum.add || sum.change || sum.destroy;
+  if (!changes && !stuck.length && !errors) return `No changes. Actual state matches the manifest.${tail}`;
+  if (!changes && !stuck.length) return `No changes planned, but the plan has ${errors === 1 ? 'an error' : `${errors} errors`}.${tail}`;
+  const counts = `Plan: ${sum.add} to add, ${sum.change} to change, ${sum.destroy} to destroy.`;
+  return `${counts}${stuck.length ? ` ${stuck.join(', ')}.` : ''}${tail}`;
 }
 
 export function renderPlan(plan: Plan, s: Style): string {
   const out: string[] = [];
   for (const n of plan.notes) out.push(n);
   if (plan.notes.length) out.push('');
-  const changing = plan.changes.filter((c) => c.action !== 'no-op');
+  const changing = plan.changes.filter((c) => c.action !== 'no-op' || c.conflicts?.length);
   if (changing.length) {
     out.push('pmoves mini will perform the following actions:', '');
     for (const c of changing) out.push(...renderChange(c, s), '');
@@ -180,6 +200,6 @@ export function renderPlan(plan: Plan, s: Style): string {
     for (const d of plan.diagnostics) out.push(...renderDiagnostic(d, s));
     out.push('');
   }
-  out.push(s.bold(summaryLine(plan.summary, plan.summaryExtras)));
+  out.push(s.bold(summaryLine(plan.summary, plan.summaryExtras, plan.diagnostics.filter((d) => d.severity === 'error').length)));
   return out.join('\n') + '\n';
 }

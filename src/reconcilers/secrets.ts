@@ -3,11 +3,11 @@ import path from 'node:path';
 import type { Kind, LoadContext, PlanContext, Target } from '../core/kind.js';
 import type { Diagnostic, PlanResult, Resource } from '../core/types.js';
 import { UserError } from '../core/errors.js';
-import { exists } from '../core/fs.js';
+import { exists, isInside, realOrSelf, writeTarget } from '../core/fs.js';
 import { isOwned, ownedAfter } from '../core/ownership.js';
 import type { Expander, Manifest } from '../manifest/load.js';
 import { displayPath } from '../manifest/yaml-source.js';
-import { compareCodePoints, formatMode, parseEnv, renderEnv, unsafeLabels } from '../providers/chit/env-file.js';
+import { compareCodePoints, formatMode, invalidKeys, isOurEnvFormat, parseEnv, renderEnv, showName, unsafeLabels } from '../providers/chit/env-file.js';
 import { readSecrets, removeEnvFile, writeEnvFile, type SecretsActual } from '../providers/chit/secrets.js';
 
 export interface SecretsSpec {
@@ -39,9 +39,14 @@ export function globToRegExp(glob: string): RegExp {
 }
 
 /** The label → value map this resource writes, or the problems that stop it. */
-export function selectValues(spec: SecretsSpec, source: Record<string, string>): { values: Map<string, string>; problems: string[] } {
+export function selectValues(
+  spec: SecretsSpec,
+  source: Record<string, string>,
+  labelAt: Record<string, string> = {},
+): { values: Map<string, string>; problems: string[] } {
   const problems: string[] = [];
-  const missing = spec.required.filter((l) => !(l in source));
+  const has = (l: string) => Object.prototype.hasOwnProperty.call(source, l);
+  const missing = spec.required.filter((l) => !has(l));
   if (missing.length) problems.push(`required label${missing.length > 1 ? 's' : ''} missing from the bundle: ${missing.join(', ')}`);
   const globs = spec.include_labels?.map(globToRegExp);
   const values = new Map<string, string>();
@@ -49,11 +54,21 @@ export function selectValues(spec: SecretsSpec, source: Record<string, string>):
     for (const e of spec.entries) if (Object.prototype.hasOwnProperty.call(source, e.label)) values.set(e.key, source[e.label]!);
   } else {
     for (const [label, value] of Object.entries(source)) {
+      if (!has(label)) continue;
       if (!globs || globs.some((g) => g.test(label)) || spec.required.includes(label)) values.set(label, value);
     }
   }
-  const unsafe = unsafeLabels(values);
-  if (unsafe.length) problems.push(`value of ${unsafe.join(', ')} contains a newline and cannot be written on one line of an env file`);
+  const bad = invalidKeys(values);
+  for (const k of bad.slice(0, 5)) {
+    const at = labelAt[k] ? ` (${labelAt[k]} of the bundle)` : '';
+    problems.push(`label ${showName(k)}${at} is not an env variable name: expected letters, digits and _, not starting with a digit ([A-Za-z_][A-Za-z0-9_]*)`);
+  }
+  if (bad.length > 5) problems.push(`${bad.length - 5} more labels are not env variable names`);
+  const unsafe = unsafeLabels(values).filter((k) => !bad.includes(k));
+  const nul = unsafe.filter((k) => values.get(k)!.includes('\0'));
+  const broken = unsafe.filter((k) => !nul.includes(k));
+  if (broken.length) problems.push(`value of ${broken.join(', ')} contains a newline and cannot be written on one line of an env file`);
+  if (nul.length) problems.push(`value of ${nul.join(', ')} contains a NUL character, which an env file cannot hold`);
   return { values, problems };
 }
 
@@ -110,6 +125,19 @@ export const secretsKind: Kind<SecretsSpec, SecretsActual> = {
 
   async check(r, ctx) {
     const out: Diagnostic[] = [];
+    // $PMOVES_HOME holds the state, its key and the lock: never a target (also not through a symlink)
+    if (r.spec.env_file) {
+      const home = await realOrSelf(ctx.home.root);
+      const target = await realOrSelf(await writeTarget(r.spec.env_file));
+      if (isInside(home, target) || isInside(ctx.home.root, r.spec.env_file)) {
+        out.push({
+          severity: 'error',
+          address: r.address,
+          summary: `${r.address}.env_file: ${r.spec.env_file} is inside $PMOVES_HOME (${ctx.home.root}), where pmoves keeps its own state; choose another path`,
+          location: ctx.locate(r.address, ['env_file']),
+        });
+      }
+    }
     // an expanded from_manifest resource: the expander already checked the bundle, once, at from_manifest
     if (!r.spec.source_manifest && !(await exists(r.spec.bundle))) {
       out.push({
@@ -139,7 +167,7 @@ export const secretsKind: Kind<SecretsSpec, SecretsActual> = {
       return { action: 'delete', reason: 'it is no longer in the manifest and this tool created it', before, after: null };
     }
     const spec = t.desired.spec;
-    const { values, problems } = selectValues(spec, actual.source ?? {});
+    const { values, problems } = selectValues(spec, actual.source ?? {}, actual.labelAt);
     problems.unshift(...signatureProblems(spec, actual));
     const after = display(spec.env_file, spec.mode, values, ctx);
     if (problems.length) {
@@ -152,12 +180,34 @@ export const secretsKind: Kind<SecretsSpec, SecretsActual> = {
       };
     }
     if (!actual.file.exists) return { action: 'create', reason: `${spec.env_file} does not exist`, before: null, after };
+    // Never replace a file we did not write, unless it is already an env file in our format or --force.
+    const warnings: string[] = [];
+    const ours = (t.prior?.data as SecretsState | undefined)?.env_file === spec.env_file;
+    if (!ours) {
+      if (!isOurEnvFormat(actual.file.text ?? '') && !ctx.flags.force) {
+        return {
+          action: 'update',
+          reason: 'blocked',
+          before,
+          after,
+          diagnostics: [
+            {
+              severity: 'error',
+              address: t.address,
+              summary: `will not replace ${spec.env_file}: pmoves did not create it and it is not an env file in the format pmoves writes`,
+              detail: 'move it away or point env_file elsewhere; or take it over with --force (its content is replaced)',
+            },
+          ],
+        };
+      }
+      warnings.push(`will take over ${spec.env_file} (not created by pmoves)`);
+    }
     const text = renderEnv(values);
     const reasons = describeKeys(current, values);
     if (actual.file.mode !== spec.mode) reasons.push(`file mode ${formatMode(actual.file.mode)} -> ${formatMode(spec.mode)}`);
     if (actual.file.text !== text && reasons.length === 0) reasons.push('the file was edited outside pmoves');
     if (!reasons.length) return { action: 'no-op', reason: 'in sync', before, after };
-    return { action: 'update', reason: reasons.join('; '), before, after };
+    return { action: 'update', reason: reasons.join('; '), before, after, ...(warnings.length ? { warnings } : {}) };
   },
 
   async apply(ctx, t, actual, planned) {
@@ -167,7 +217,7 @@ export const secretsKind: Kind<SecretsSpec, SecretsActual> = {
       return { outcome: 'deleted', state: null };
     }
     const spec = t.desired!.spec;
-    const { values, problems } = selectValues(spec, actual.source ?? {});
+    const { values, problems } = selectValues(spec, actual.source ?? {}, actual.labelAt);
     problems.unshift(...signatureProblems(spec, actual));
     if (problems.length) throw new Error(problems.join('; '));
     const text = renderEnv(values);

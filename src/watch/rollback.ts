@@ -6,7 +6,7 @@ import path from 'node:path';
 import { UserError } from '../core/errors.js';
 import { readFileOrNull } from '../core/fs.js';
 import type { Home } from '../core/home.js';
-import type { Globals } from '../commands/common.js';
+import { askYes, consentOf, noConsent, type Globals } from '../commands/common.js';
 import { historyDir, holdMatches, listGenerations, readGeneration, readHold, writeHold, type Hold } from './history.js';
 import { readWatchFile } from './state-file.js';
 
@@ -69,7 +69,7 @@ export async function runRollback(g: Globals, home: Home, genArg: string | undef
   const { renderPlan, style, wantColor } = await import('../planner/render-text.js');
   const st = style(wantColor(process.stdout, process.env, !g.color));
   const out = g.json ? process.stderr : process.stdout;
-  const interactive = Boolean(process.stdin.isTTY && process.stdout.isTTY) && !g.nonInteractive && !o.autoApprove;
+  const consent = consentOf(g, o);
   let held = false;
   const writeHoldOnce = async () => {
     if (held || !avoid) return;
@@ -94,7 +94,8 @@ export async function runRollback(g: Globals, home: Home, genArg: string | undef
       if (!g.json) out.write(renderPlan(p.plan, st));
     },
     confirm: async () => {
-      const ok = interactive ? await confirm() : true;
+      if (consent === 'refuse') throw noConsent('rollback', g);
+      const ok = consent === 'ask' ? await askYes() : true;
       if (ok) await writeHoldOnce(); // under the lock, before anything changes: a watcher cannot undo it in between
       return ok;
     },
@@ -122,15 +123,4 @@ export async function runRollback(g: Globals, home: Home, genArg: string | undef
     if (held) out.write('A running `pmoves mini watch` keeps this generation until the manifest (or the git commit) changes.\n');
   }
   process.exitCode = failed ? 1 : 0;
-}
-
-async function confirm(): Promise<boolean> {
-  const { createInterface } = await import('node:readline/promises');
-  const rl = createInterface({ input: process.stdin, output: process.stdout });
-  try {
-    process.stdout.write('\nDo you want to perform these actions?\n  Only "yes" will be accepted to approve.\n\n');
-    return (await rl.question('  Enter a value: ')).trim() === 'yes';
-  } finally {
-    rl.close();
-  }
 }

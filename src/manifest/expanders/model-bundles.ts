@@ -6,7 +6,7 @@ import { profilesDir } from '../../core/paths.js';
 import type { Diagnostic, Resource } from '../../core/types.js';
 import type { Expander } from '../load.js';
 import { closest, validate } from '../schema.js';
-import { readYamlFile } from '../yaml-source.js';
+import { readYamlFile, yamlData } from '../yaml-source.js';
 
 export const bundlesDir = path.join(profilesDir, 'bundles');
 
@@ -41,7 +41,9 @@ export function loadBundle(id: string, dir = bundlesDir): Promise<{ bundle?: Bun
     p = (async () => {
       const read = await readYamlFile(file);
       if (!read.source || read.diagnostics.some((d) => d.severity === 'error')) return { diagnostics: read.diagnostics };
-      const data = read.source.doc.toJS() as unknown;
+      const js = yamlData(read.source);
+      if (js.diagnostics.length) return { diagnostics: js.diagnostics };
+      const data = js.value;
       const diagnostics = [...read.diagnostics, ...validate('bundle.schema.json', data, read.source)];
       if (diagnostics.some((d) => d.severity === 'error')) return { diagnostics };
       const b = data as Omit<Bundle, 'file'>;

@@ -3,9 +3,12 @@
 //   - `text` wins over `text_b64`; `text_b64` is strict base64, falling back to hex;
 //   - a later super_node's label wins over an earlier one;
 //   - meta.count, ids and order are not trusted.
-import { promises as fsp } from 'node:fs';
+import { MiB, readRegularFile } from '../../core/fs.js';
 import { UserError } from '../../core/errors.js';
 import { displayPath } from '../../manifest/yaml-source.js';
+
+/** A bundle larger than this is refused before it is read. */
+export const BUNDLE_MAX_BYTES = 64 * MiB;
 
 export interface CgpPoint {
   id?: string;
@@ -51,8 +54,8 @@ export function pointValue(p: CgpPoint): string | null {
   throw new Error('text_b64 is neither base64 nor hex of UTF-8 text');
 }
 
-/** label → value for every secret in the bundle. */
-export function decodeBundle(bundle: CgpBundle, file = 'bundle'): Map<string, string> {
+/** label → value for every secret in the bundle. `paths` (when given) gets label → where it is in the bundle. */
+export function decodeBundle(bundle: CgpBundle, file = 'bundle', paths?: Map<string, string>): Map<string, string> {
   const where = displayPath(file);
   if (!bundle || typeof bundle !== 'object' || Array.isArray(bundle)) throw new UserError(`${where}: expected a CHIT CGP bundle (a JSON object)`);
   if (!Array.isArray(bundle.super_nodes)) throw new UserError(`${where}: expected "super_nodes" to be a list (is this a CHIT CGP v0.1 bundle?)`);
@@ -66,7 +69,10 @@ export function decodeBundle(bundle: CgpBundle, file = 'bundle'): Map<string, st
       } catch (err) {
         throw new UserError(`${where}: super_nodes[${i}].constellations[${j}] (label ${c.label}): ${(err as Error).message}`);
       }
-      if (value !== null) out.set(c.label, value);
+      if (value !== null) {
+        out.set(c.label, value);
+        paths?.set(c.label, `super_nodes[${i}].constellations[${j}]`);
+      }
     }
   });
   return out;
@@ -80,10 +86,11 @@ export async function readBundle(file: string): Promise<CgpBundle> {
 /** A bundle file's text; a missing or unreadable file is a UserError naming it. */
 export async function readBundleText(file: string): Promise<string> {
   try {
-    return await fsp.readFile(file, 'utf8');
+    return await readRegularFile(file, BUNDLE_MAX_BYTES);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    throw new UserError(`${displayPath(file)}: ${code === 'ENOENT' ? 'no such file' : `cannot read (${code})`}`);
+    const why = code === 'ENOENT' ? 'no such file' : code === 'ENOTREG' || code === 'EFBIG' || code === 'EISDIR' ? (err as Error).message.slice(file.length + 2) : `cannot read (${code})`;
+    throw new UserError(`${displayPath(file)}: ${why}`);
   }
 }
 

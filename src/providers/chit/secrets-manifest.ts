@@ -6,11 +6,11 @@
 // target files are relative to PROJECT_ROOT = REPO_ROOT/pmoves. We find REPO_ROOT as the parent of
 // the nearest folder named `pmoves` above the secrets manifest (upstream keeps it in pmoves/chit/),
 // unless the caller names it.
-import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Node } from 'yaml';
 import { UserError } from '../../core/errors.js';
-import { displayPath } from '../../manifest/yaml-source.js';
+import { MANIFEST_MAX_BYTES, displayPath, yamlData, type YamlSource } from '../../manifest/yaml-source.js';
+import { readRegularFile } from '../../core/fs.js';
 import { decodeBundle, readBundle } from './bundle.js';
 import { CGP_SPEC } from './codec.js';
 import { compareCodePoints } from './env-file.js';
@@ -51,10 +51,16 @@ export async function loadSecretsManifest(file: string): Promise<SecretsManifest
   const shown = displayPath(abs);
   let text: string;
   try {
-    text = await fsp.readFile(abs, 'utf8');
+    text = await readRegularFile(abs, MANIFEST_MAX_BYTES);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    throw new UserError(`${shown}: ${code === 'ENOENT' ? 'no such file (expected an upstream secrets manifest, e.g. pmoves/chit/secrets_manifest.yaml)' : `cannot read (${code})`}`);
+    const why =
+      code === 'ENOENT'
+        ? 'no such file (expected an upstream secrets manifest, e.g. pmoves/chit/secrets_manifest.yaml)'
+        : code === 'ENOTREG' || code === 'EFBIG' || code === 'EISDIR'
+          ? (err as Error).message.slice(abs.length + 2)
+          : `cannot read (${code})`;
+    throw new UserError(`${shown}: ${why}`);
   }
   return parseSecretsManifest(abs, text);
 }
@@ -92,7 +98,9 @@ export function parseSecretsManifest(abs: string, text: string): SecretsManifest
     throw new UserError(`${locate(p)}: ${msg}`);
   };
 
-  const data = doc.toJS({ maxAliasCount: 100 }) as unknown;
+  const js = yamlData({ doc, lines, display: shown } as unknown as YamlSource);
+  if (js.diagnostics.length) throw new UserError(`${js.diagnostics[0]!.location}: ${js.diagnostics[0]!.summary}`);
+  const data = js.value;
   if (!isMapping(data)) bad([], 'Manifest must be a mapping');
   const m = data as Record<string, unknown>;
   if (m.version !== 1) bad(['version'], `Unsupported manifest version (expected version: 1)`);

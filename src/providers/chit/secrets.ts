@@ -13,6 +13,8 @@ export interface SecretsActual {
   /** label → value from the bundle; null when the resource is no longer declared. */
   source: Record<string, string> | null;
   file: EnvFileState;
+  /** label → where it is in the bundle (`super_nodes[0].constellations[3]`), for messages. */
+  labelAt?: Record<string, string>;
   /** Only when the resource says `verify: true`. */
   signature?: SignatureCheck;
 }
@@ -20,13 +22,20 @@ export interface SecretsActual {
 /** Read the bundle (and check its signature when `verify` is given) and the env file. */
 export async function readSecrets(bundle: string | null, envFile: string, verify?: { passphrase: string | null }): Promise<SecretsActual> {
   const [read, file] = await Promise.all([bundle ? readSource(bundle, verify) : Promise.resolve(null), readEnvFile(envFile)]);
-  return { source: read?.source ?? null, file, ...(read?.signature ? { signature: read.signature } : {}) };
+  return { source: read?.source ?? null, file, ...(read?.labelAt ? { labelAt: read.labelAt } : {}), ...(read?.signature ? { signature: read.signature } : {}) };
 }
 
-async function readSource(bundle: string, verify?: { passphrase: string | null }): Promise<{ source: Record<string, string>; signature?: SignatureCheck }> {
-  if (!verify) return { source: Object.fromEntries(decodeBundle(await readBundle(bundle), bundle)) };
+async function readSource(
+  bundle: string,
+  verify?: { passphrase: string | null },
+): Promise<{ source: Record<string, string>; labelAt: Record<string, string>; signature?: SignatureCheck }> {
+  const paths = new Map<string, string>();
+  if (!verify) {
+    const source = Object.fromEntries(decodeBundle(await readBundle(bundle), bundle, paths));
+    return { source, labelAt: Object.fromEntries(paths) };
+  }
   const text = await readBundleText(bundle);
-  const source = Object.fromEntries(decodeBundle(parseBundleText(text, bundle), bundle));
+  const source = Object.fromEntries(decodeBundle(parseBundleText(text, bundle), bundle, paths));
   let signature: SignatureCheck;
   if (verify.passphrase === null) signature = { status: 'no-passphrase' };
   else {
@@ -37,7 +46,7 @@ async function readSource(bundle: string, verify?: { passphrase: string | null }
       throw err;
     }
   }
-  return { source, signature };
+  return { source, labelAt: Object.fromEntries(paths), signature };
 }
 
 export { removeEnvFile, writeEnvFile };

@@ -72,8 +72,14 @@ export async function recordedRunner(file: string): Promise<Runner> {
 export async function probeFromEnv(env: NodeJS.ProcessEnv = process.env): Promise<Probe> {
   const root = path.resolve(env.PMOVES_SYSROOT || '/');
   const rec = env.PMOVES_RECORDED_COMMANDS;
-  return { root, commands: rec ? path.resolve(rec) : 'live', run: rec ? await recordedRunner(path.resolve(rec)) : liveRunner };
+  if (rec) return { root, commands: path.resolve(rec), run: await recordedRunner(path.resolve(rec)) };
+  // One machine at a time: under a sysroot, a fact the sysroot cannot give is unknown, never the host's.
+  if (root !== path.parse(root).root) return { root, commands: NOT_RECORDED, run: async () => ({ status: 'missing' }) };
+  return { root, commands: 'live', run: liveRunner };
 }
+
+/** `Probe.commands` under a sysroot without PMOVES_RECORDED_COMMANDS: no command runs. */
+export const NOT_RECORDED = 'not recorded';
 
 function under(p: Probe, machinePath: string): string {
   return path.join(p.root, machinePath);
@@ -253,6 +259,15 @@ export function parseL4t(text: string): string | null {
   return m ? `R${m[1]}.${m[2]}` : null;
 }
 
+/** `uname -m`'s word from /proc/cpuinfo (or a device tree, which only ARM boards here have); null: unknown. */
+export function archFromFiles(cpuinfo: string | null, deviceTree: boolean): string | null {
+  if (cpuinfo) {
+    if (/^CPU architecture\s*:\s*(8|AArch64)/im.test(cpuinfo) || /ARMv8|aarch64/i.test(cpuinfo)) return 'aarch64';
+    if (/^vendor_id\s*:\s*(GenuineIntel|AuthenticAMD|HygonGenuine|CentaurHauls)/m.test(cpuinfo) && /^flags\s*:.*\blm\b/m.test(cpuinfo)) return 'x86_64';
+  }
+  return deviceTree ? 'aarch64' : null;
+}
+
 function archOf(raw: string): Arch | null {
   const a = raw.trim().toLowerCase();
   if (a === 'x86_64' || a === 'amd64' || a === 'x64') return 'x64';
@@ -371,6 +386,8 @@ export async function detectMachine(p: Probe, opts: DetectOptions = {}): Promise
 
   let archRaw: string | null = uname.status === 'ok' ? uname.stdout.trim() : null;
   if (archRaw === null && p.root === path.parse(p.root).root && p.commands === 'live') archRaw = os.arch();
+  // no uname (a sysroot without a recording): what the machine's own files say, else unknown
+  if (archRaw === null) archRaw = archFromFiles(cpuinfo, Boolean(jetson) || (await fileExists(p, '/proc/device-tree/compatible')));
   const arch = archRaw ? archOf(archRaw) : null;
 
   if (jetson && !cpu.brand) cpu = { ...cpu, brand: jetson.model };
@@ -386,6 +403,8 @@ export async function detectMachine(p: Probe, opts: DetectOptions = {}): Promise
     gpu = { type: 'nvidia', devices, vramGb: known.length ? Math.max(...known) : null };
   } else if (smi.status === 'timeout') {
     gpu = { type: 'unknown', devices: [], vramGb: null, problem: 'nvidia-smi timed out' };
+  } else if (smi.status === 'missing' && p.commands === NOT_RECORDED) {
+    gpu = { type: 'unknown', devices: [], vramGb: null, problem: `nvidia-smi is not recorded for ${p.root} (set PMOVES_RECORDED_COMMANDS)` };
   } else if (smi.status === 'failed') {
     gpu = { type: 'none', devices: [], vramGb: null, problem: `nvidia-smi failed: ${firstLine(smi.stderr || smi.stdout) || `exit ${smi.code}`}` };
   } else {

@@ -6,12 +6,12 @@
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
-import { readFileOrNull, writeFileAtomic } from '../../core/fs.js';
+import { readFileOrNull, readRegularFile, writeFileAtomic } from '../../core/fs.js';
 import type { Home } from '../../core/home.js';
 import { profilesDir as builtinDir } from '../../core/paths.js';
 import type { Diagnostic } from '../../core/types.js';
 import { closest, levenshtein, validate } from '../../manifest/schema.js';
-import { displayPath, parseYamlText } from '../../manifest/yaml-source.js';
+import { MANIFEST_MAX_BYTES, displayPath, parseYamlText, yamlData } from '../../manifest/yaml-source.js';
 import type { MachineFacts } from './detect.js';
 import { checkRequires, fmtGb, SLACK, type Requires } from './requirements.js';
 
@@ -98,13 +98,17 @@ export async function loadProfiles(o: ProfileDirs): Promise<ProfileSet> {
 export async function loadProfileFile(file: string, origin: 'builtin' | 'user'): Promise<{ profile?: Profile; diagnostics: Diagnostic[] }> {
   let text: string;
   try {
-    text = await fsp.readFile(file, 'utf8');
+    text = await readRegularFile(file, MANIFEST_MAX_BYTES);
   } catch (err) {
-    return { diagnostics: [{ severity: 'error', summary: `cannot read the profile (${(err as NodeJS.ErrnoException).code})`, location: displayPath(file) }] };
+    const code = (err as NodeJS.ErrnoException).code;
+    const why = code === 'ENOTREG' || code === 'EFBIG' ? (err as Error).message.slice(file.length + 2) : `cannot read the profile (${code})`;
+    return { diagnostics: [{ severity: 'error', summary: why, location: displayPath(file) }] };
   }
   const { source, diagnostics } = parseYamlText(file, text);
   if (diagnostics.some((d) => d.severity === 'error')) return { diagnostics };
-  const data = source.doc.toJS({ maxAliasCount: 100 }) as unknown;
+  const js = yamlData(source);
+  if (js.diagnostics.length) return { diagnostics: js.diagnostics };
+  const data = js.value;
   if (data === null || typeof data !== 'object' || Array.isArray(data)) {
     return { diagnostics: [{ severity: 'error', summary: `expected a profile (a map with id, name, hardware, …), got ${data === null || data === undefined ? 'an empty document' : Array.isArray(data) ? 'a list' : typeof data}`, location: source.locate([]) }] };
   }

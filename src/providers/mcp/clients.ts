@@ -71,8 +71,9 @@ const json = (key: string) => ({
   edit: (text: string | null, name: string, entry: Record<string, unknown> | undefined) => editJsonEntry(text, key, name, entry),
 });
 
-function toolNotes(spec: ServerEntrySpec, label: string, allow: boolean, deny: boolean): string[] {
+function toolNotes(spec: ServerEntrySpec, label: string, allow: boolean, deny: boolean, cwd = true): string[] {
   const notes: string[] = [];
+  if (spec.cwd && !cwd && spec.transport === 'stdio') notes.push(`${label} has no working-directory setting; cwd is not written there (the server starts where ${label} starts it)`);
   if (spec.enabled_tools && !allow) notes.push(`${label} has no allow-list of tools; enabled_tools is not written there`);
   if (spec.disabled_tools.length && !deny) notes.push(`${label} cannot hide tools; disabled_tools is not written there`);
   return notes;
@@ -84,15 +85,18 @@ export const CLIENTS: Record<ClientId, ClientDef> = {
     label: 'Crush',
     defaultPath: (env) => path.join(env.CRUSH_GLOBAL_CONFIG || path.join(xdgConfig(env), 'crush'), 'crush.json'),
     entry(spec) {
-      const notes = toolNotes(spec, 'Crush', false, true);
+      const notes = toolNotes(spec, 'Crush', true, true, false);
+      // Crush's schema wants whole seconds: 2.5 would make it reject its whole config
+      const timeout = Math.ceil(spec.timeout);
+      const tools = { enabled_tools: spec.enabled_tools ?? undefined, disabled_tools: spec.disabled_tools };
       if (spec.transport === 'stdio') {
         return {
-          entry: omitEmpty({ type: 'stdio', command: spec.command, args: spec.args, env: envWithRefs(spec, (l) => `$${l}`), timeout: spec.timeout, disabled_tools: spec.disabled_tools }),
+          entry: omitEmpty({ type: 'stdio', command: spec.command, args: spec.args, env: envWithRefs(spec, (l) => `$${l}`), timeout, ...tools }),
           notes,
         };
       }
       const headers = headersWithRefs(spec, (l) => `$${l}`);
-      return { entry: omitEmpty({ type: spec.transport, url: spec.url, headers, timeout: spec.timeout, disabled_tools: spec.disabled_tools }), notes: [...notes, ...secretHeaderNote(spec, 'Crush')] };
+      return { entry: omitEmpty({ type: spec.transport, url: spec.url, headers, timeout, ...tools }), notes: [...notes, ...secretHeaderNote(spec, 'Crush')] };
     },
     ...json('mcp'),
   },
@@ -129,7 +133,7 @@ export const CLIENTS: Record<ClientId, ClientDef> = {
     defaultPath: (env, _p, platform = process.platform) => path.join(claudeDesktopDir(env, platform), 'claude_desktop_config.json'),
     entry(spec) {
       if (spec.transport !== 'stdio') return { unsupported: 'Claude Desktop reads only stdio servers from its config file (add remote servers as connectors in the app)' };
-      const notes = toolNotes(spec, 'Claude Desktop', false, false);
+      const notes = toolNotes(spec, 'Claude Desktop', false, false, false);
       if (spec.env_from_secrets.length) {
         notes.push(`Claude Desktop cannot read ${spec.env_from_secrets.join(', ')} from the environment and pmoves never writes secret values: set ${spec.env_from_secrets.length > 1 ? 'them' : 'it'} for the server yourself`);
       }
@@ -142,7 +146,7 @@ export const CLIENTS: Record<ClientId, ClientDef> = {
     label: 'Claude Code',
     defaultPath: (_env, projectDir) => path.join(projectDir, '.mcp.json'),
     entry(spec) {
-      const notes = toolNotes(spec, 'Claude Code', false, false);
+      const notes = toolNotes(spec, 'Claude Code', false, false, false);
       if (spec.transport === 'stdio') return { entry: omitEmpty({ type: 'stdio', command: spec.command, args: spec.args, env: envWithRefs(spec, (l) => `\${${l}}`) }), notes };
       return { entry: omitEmpty({ type: spec.transport, url: spec.url, headers: headersWithRefs(spec, (l) => `\${${l}}`) }), notes: [...notes, ...secretHeaderNote(spec, 'Claude Code')] };
     },
@@ -153,7 +157,7 @@ export const CLIENTS: Record<ClientId, ClientDef> = {
     label: 'Cursor',
     defaultPath: (env) => path.join(home(env), '.cursor', 'mcp.json'),
     entry(spec) {
-      const notes = toolNotes(spec, 'Cursor', false, false);
+      const notes = toolNotes(spec, 'Cursor', false, false, false);
       if (spec.transport === 'stdio') return { entry: omitEmpty({ command: spec.command, args: spec.args, env: envWithRefs(spec, (l) => `\${env:${l}}`) }), notes };
       return { entry: omitEmpty({ url: spec.url, headers: headersWithRefs(spec, (l) => `\${env:${l}}`) }), notes: [...notes, ...secretHeaderNote(spec, 'Cursor')] };
     },

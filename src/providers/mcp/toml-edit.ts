@@ -95,7 +95,13 @@ export interface TomlEntryRead {
 export function readTomlEntry(text: string | null, name: string): TomlEntryRead {
   if (text === null || !text.trim()) return { entry: undefined, names: [], inline: false };
   const doc = parseToml(text);
-  const servers = (doc.mcp_servers ?? {}) as Record<string, unknown>;
+  const raw = doc.mcp_servers;
+  if (raw !== undefined && (raw === null || typeof raw !== 'object' || Array.isArray(raw) || raw instanceof Date)) {
+    // `[[mcp_servers]]` or `mcp_servers = 1`: no table to put a server in; never guess
+    const i = text.split('\n').findIndex((l) => /^\s*(\[\[?\s*)?mcp_servers\b/.test(l));
+    throw new ConfigSyntaxError(`mcp_servers is ${Array.isArray(raw) ? 'an array of tables' : 'a value'}, expected a table of servers ([mcp_servers.NAME])`, i + 1 || 1, 1);
+  }
+  const servers = (raw ?? {}) as Record<string, unknown>;
   const entry = servers[name];
   const ours = blocks(text.split('\n')).some((b) => b.keys && b.keys[0] === 'mcp_servers' && b.keys[1] === name);
   return { entry: entry === undefined ? undefined : JSON.parse(JSON.stringify(entry)), names: Object.keys(servers), inline: entry !== undefined && !ours };

@@ -35,6 +35,7 @@ export function planMcp(t: Target<McpSpec>, actual: McpActual, ctx: PlanContext)
   const parts: Change[] = [];
   const diagnostics: Diagnostic[] = [];
   const warnings: string[] = [];
+  const conflicts: string[] = [];
   for (const i of intents) {
     const file = i.kind === 'remove' && i.stale ? actual.stale[i.client]! : actual.files[i.client]!;
     const shown = tilde(i.path, home);
@@ -46,6 +47,7 @@ export function planMcp(t: Target<McpSpec>, actual: McpActual, ctx: PlanContext)
         diagnostics.push({ severity: 'warning', address: t.address, summary: `not registered with ${i.client}: ${i.why}` });
         break;
       case 'conflict':
+        conflicts.push(`${i.client}: ${shown} already has a server "${t.name}" that pmoves did not write${file.inline ? ' (inline keys: edit it by hand)' : ' (apply --force overwrites it)'}`);
         diagnostics.push({
           severity: 'warning',
           address: t.address,
@@ -92,7 +94,8 @@ export function planMcp(t: Target<McpSpec>, actual: McpActual, ctx: PlanContext)
     return { action: 'delete', reason: 'it is no longer in the manifest; only the entries pmoves wrote are removed', before, after: null, parts, diagnostics, verb: 'unregistered' };
   }
   const after = registryEntry(spec, actual.clients);
-  if (!changing) return { action: 'no-op', reason: 'registered', before, after: before ?? after, parts, diagnostics, ...(warnings.length ? { warnings } : {}) };
+  const conflicted = conflicts.length ? { conflicts } : {};
+  if (!changing) return { action: 'no-op', reason: conflicts.length ? 'in conflict' : 'registered', before, after: before ?? after, parts, diagnostics, ...(warnings.length ? { warnings } : {}), ...conflicted };
   const fresh = (!t.prior || t.prior.pending === 'create') && actual.registry.entry === undefined;
   const targets = parts.filter((p) => p.action !== 'no-op').map((p) => p.name.split('.').pop());
   return {
@@ -104,6 +107,7 @@ export function planMcp(t: Target<McpSpec>, actual: McpActual, ctx: PlanContext)
     diagnostics,
     ...(warnings.length ? { warnings: [...new Set(warnings)] } : {}),
     verb: fresh ? 'registered' : undefined,
+    ...conflicted,
   };
 }
 

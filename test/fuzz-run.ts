@@ -1,0 +1,21 @@
+// `npm run fuzz`: 10,000+ cases per target (FUZZ_RUNS, FUZZ_SEED), one line of figures per target.
+// Exits 1 on any internal error, unlocated error or hang.
+import { chitTarget, envTarget, manifestTarget, mcpTarget, runTarget, type FuzzFigures } from './fuzz-targets.js';
+
+const runs = Number(process.env.FUZZ_RUNS ?? 10_000);
+const seed = Number(process.env.FUZZ_SEED ?? Date.now() % 2 ** 31);
+const m = manifestTarget();
+const all: FuzzFigures[] = [];
+try {
+  for (const t of [m, chitTarget, envTarget, mcpTarget] as const) {
+    const f = await runTarget(t as Parameters<typeof runTarget>[0], runs, seed);
+    all.push(f);
+    process.stdout.write(`${f.target.padEnd(20)} ${String(f.cases).padStart(6)} cases  ${f.internal} internal errors  ${f.unlocated} unlocated  ${f.hangs} hangs\n`);
+    for (const e of f.examples) process.stdout.write(`  ${e}\n`);
+  }
+} finally {
+  m.cleanup();
+}
+const bad = all.reduce((n, f) => n + f.internal + f.unlocated + f.hangs, 0);
+process.stdout.write(`seed ${seed}: ${all.reduce((n, f) => n + f.cases, 0)} cases, ${bad ? `${bad} problems` : '0 internal errors, 0 unlocated, 0 hangs'}\n`);
+process.exitCode = bad ? 1 : 0;
