@@ -9,6 +9,7 @@ const benches: Bench[] = [
   { name: 'engine', load: () => import('./engine.js') },
   { name: 'secrets', load: () => import('./secrets.js') },
   { name: 'stacks', load: () => import('./stacks.js') },
+  { name: 'deployment', load: () => import('./deployment.js') },
   { name: 'models', load: () => import('./models.js') },
   { name: 'profile', load: () => import('./profile.js') },
   { name: 'mcp', load: () => import('./mcp.js') },

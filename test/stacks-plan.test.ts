@@ -5,7 +5,7 @@ import * as assert from 'uvu/assert';
 import type { Target } from '../src/core/kind.js';
 import type { StateEntry } from '../src/core/types.js';
 import { endpointOf, healthOf, normalizeRef, unreachableMessage, type ContainerInfo } from '../src/providers/docker/engine.js';
-import { findCompose, parseHashes, referencedFiles, referencedVariables } from '../src/providers/docker/compose.js';
+import { envFileValues, findCompose, parseDryRun, parseHashes, scrubber, referencedFiles, referencedVariables } from '../src/providers/docker/compose.js';
 import { configChanges, maskConfig, planStack, stacksKind, type StackActual, type StackData, type StackDesired, type StackSpec } from '../src/reconcilers/stacks.js';
 import { renderPlan, style } from '../src/planner/render-text.js';
 import { summarize } from '../src/planner/plan.js';
@@ -256,11 +256,34 @@ test('DOCKER_HOST: unix, tcp, default; the unreachable message names it and how 
 
 test('findCompose: the override wins; without any compose on PATH both commands are named', () => {
   const o = findCompose({ PATH: '' }, ['docker', 'compose']);
-  assert.equal('argv' in o && [o.argv, o.version], [['docker', 'compose'], 2]);
+  assert.equal('argv' in o && [o.argv, o.version], [['docker', 'compose'], 0], 'the generation is asked, never guessed from the name');
+  const e = findCompose({ PATH: '', PMOVES_COMPOSE: 'docker-compose' }, null);
+  assert.equal('argv' in e && e.argv, ['docker-compose']);
   const none = findCompose({ PATH: '/nonexistent', HOME: '/nonexistent' }, null);
   assert.ok('error' in none);
   assert.match((none as { error: string }).error, '`docker compose`');
   assert.match((none as { error: string }).error, '`docker-compose`');
+});
+
+test('parseDryRun: compose v2\'s own words per service (create, recreate with a cascade, start of a stopped one, nothing)', () => {
+  const text = [
+    ' DRY-RUN MODE -  Container p-nats-1  Recreate',
+    ' DRY-RUN MODE -  Container p-qdrant-1  Created',
+    ' DRY-RUN MODE -  Container p-nats-1  Recreated',
+    ' DRY-RUN MODE -  Container p-chat-relay-1  Recreate',
+    ' DRY-RUN MODE -  Container p-new-svc-1  Creating',
+    ' DRY-RUN MODE -  Container 8370749e3af3_p-nats-1  Starting',
+    ' DRY-RUN MODE -  Container p-qdrant-1  Starting',
+    ' DRY-RUN MODE -  Container p-minio-1  Running',
+    ' DRY-RUN MODE -  Container p-old-1  Removing',
+  ].join('\n');
+  assert.equal(parseDryRun(text, 'p', ['nats', 'qdrant', 'chat-relay', 'new-svc', 'minio']), { nats: 'recreate', qdrant: 'start', 'chat-relay': 'recreate', 'new-svc': 'create', old: 'remove' });
+});
+
+test('scrubber: every value (longest first) becomes (sensitive value); short ones stay', () => {
+  const s = scrubber(['s3cr3t-value', 's3cr3t', 'ab', 'x.y*z']);
+  assert.is(s('error: s3cr3t-value and s3cr3t and x.y*z in ab'), 'error: (sensitive value) and (sensitive value) and (sensitive value) in ab');
+  assert.equal([...envFileValues('# c\nexport A="q v"\nB=1=2\n  \nC\n').entries()], [['A', 'q v'], ['B', '1=2']]);
 });
 
 test('status words from `docker ps` text; image references as the engine lists them', () => {

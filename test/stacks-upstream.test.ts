@@ -14,14 +14,38 @@ const compose = path.join(fixtures, 'compose');
 const project = `pmu-${process.pid}`;
 const SECRET = 'test-secret-never-printed-7f3a';
 
-test.before(() => {
+// The external networks upstream's files name (compose v2's dry run checks that they exist).
+const externalNetworks = ['cataclysm-net', 'pmoves-net'];
+const madeNetworks: string[] = [];
+
+test.before(async () => {
+  for (const n of externalNetworks) {
+    if ((await execa('docker', ['network', 'inspect', n], { reject: false })).exitCode === 0) continue;
+    await execa('docker', ['network', 'create', n]);
+    madeNetworks.push(n);
+  }
   // The env files upstream's external stack names (env_file: relative to the project directory).
   writeFileSync(path.join(tmp.dir, 'env.shared'), `SUPABASE_SERVICE_ROLE_KEY=${SECRET}\n`);
   for (const f of ['env.shared.generated', '.env.generated', '.env.local']) writeFileSync(path.join(tmp.dir, f), '');
   writeFileSync(path.join(tmp.dir, 'vars.env'), `FIREFLY_APP_KEY=${SECRET}\nWGER_HOST_PORT=127.0.0.1:18000\n`);
 });
 
-test.after(() => tmp.cleanup());
+test.after(async () => {
+  for (const n of madeNetworks) await execa('docker', ['network', 'rm', n], { reject: false });
+  tmp.cleanup();
+});
+
+test('an external network that does not exist: a plan error naming it (compose v2 checks), nothing created', async () => {
+  const v = await execa((process.env.PMOVES_COMPOSE ?? 'docker compose').split(' ')[0]!, [...(process.env.PMOVES_COMPOSE ?? 'docker compose').split(' ').slice(1), 'version', '--short'], { reject: false });
+  if (/^v?1\./.test(v.stdout.trim())) return; // v1's config does not look at the engine
+  const file = path.join(tmp.dir, 'ext-net.yml');
+  const net = `pmu-missing-${process.pid}`;
+  writeFileSync(file, `services:\n  app:\n    image: pmoves-test/busybox:latest\n    networks: [outside]\nnetworks:\n  outside:\n    external: true\n    name: ${net}\n`);
+  const m = manifest(`  ext:\n    project: ${project}\n    files: [${file}]\n`);
+  const r = await cli(['mini', 'plan', '-m', m], { home, timeout: 120_000 });
+  assert.is(r.exitCode, 1, String(r.stdout));
+  assert.match(String(r.stdout), `network ${net} not found`);
+});
 
 function manifest(stacks: string): string {
   const file = path.join(tmp.dir, 'pmoves.mini.yaml');
@@ -43,7 +67,8 @@ test('upstream external stack: every service planned, env values masked, nothing
     assert.match(o, `# stacks.external.${s} will be created (because it does not exist)`);
   }
   assert.match(o, '127.0.0.1:18000:80'); // interpolated from env_files
-  assert.match(o, 'SUPABASE_SERVICE_ROLE_KEY = (sensitive value)');
+  // env-file values collapse into one line per service (v2 and v1 alike).
+  assert.match(o, /\(\d+ values? from [^)]*env\.shared[^)]*; sensitive\)/);
   assert.not.match(o, SECRET);
   assert.not.match(o, '--pass root'); // surrealdb's command line carries its password
   const left = await execa('docker', ['ps', '-aq', '--filter', `label=com.docker.compose.project=${project}`]);

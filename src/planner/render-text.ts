@@ -58,7 +58,7 @@ function symbolColor(s: Style, a: Action | 'unchanged'): (x: string) => string {
 }
 
 function scalar(v: unknown): string {
-  if (isSensitive(v)) return SENSITIVE;
+  if (isSensitive(v)) return typeof (v as { $summary?: unknown }).$summary === 'string' ? `(${String((v as { $summary?: unknown }).$summary)})` : SENSITIVE;
   if (v === null || v === undefined) return 'null';
   if (typeof v === 'string') return JSON.stringify(v);
   if (Array.isArray(v) && v.every((x) => x === null || typeof x !== 'object')) return `[${v.map(scalar).join(', ')}]`;

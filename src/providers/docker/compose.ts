@@ -51,35 +51,87 @@ function pluginDirs(env: NodeJS.ProcessEnv): string[] {
 }
 
 /**
- * Which compose to run, decided from the file system only (no process spawned, so a cached no-op plan
- * stays fast). `override` is the manifest's `compose.command`; its version is asked when first run.
+ * Which compose to run, decided from the file system only: the manifest's `compose.command`, else the
+ * environment's `PMOVES_COMPOSE` (e.g. `docker-compose`, `docker compose`), else the v2 plugin, else
+ * `docker-compose`. Its generation is not guessed from the name (a standalone v2 binary is also called
+ * `docker-compose`): `composeVersion` asks the tool.
  */
 export function findCompose(env: NodeJS.ProcessEnv, override: string[] | null): ComposeTool | { error: string } {
-  if (override?.length) {
-    const v1 = override.length === 1 && /(^|\/)docker-compose$/.test(override[0]!);
-    const v2 = override.length === 2 && override[1] === 'compose';
-    return { argv: override, version: v1 ? 1 : v2 ? 2 : 0, how: `compose.command: ${override.join(' ')}` };
-  }
+  if (override?.length) return { argv: override, version: 0, how: `compose.command: ${override.join(' ')}` };
+  const fromEnv = (env.PMOVES_COMPOSE ?? '').trim();
+  if (fromEnv) return { argv: fromEnv.split(/\s+/), version: 0, how: `PMOVES_COMPOSE=${fromEnv}` };
   const docker = onPath('docker', env);
-  if (docker && pluginDirs(env).some((d) => existsSync(path.join(d, 'docker-compose')))) return { argv: [docker, 'compose'], version: 2, how: 'docker compose (v2 plugin)' };
+  if (docker && pluginDirs(env).some((d) => existsSync(path.join(d, 'docker-compose')))) return { argv: [docker, 'compose'], version: 0, how: 'docker compose (v2 plugin)' };
   const v1 = onPath('docker-compose', env);
-  if (v1) return { argv: [v1], version: 1, how: 'docker-compose (v1)' };
+  if (v1) return { argv: [v1], version: 0, how: 'docker-compose' };
   return {
     error:
       'docker compose is not installed: tried `docker compose` (v2 plugin: no docker-compose in the docker CLI plugin folders' +
-      `${docker ? '' : ', and no `docker` on PATH'}) and \`docker-compose\` (v1: not on PATH). ` +
+      `${docker ? '' : ', and no `docker` on PATH'}) and \`docker-compose\` (not on PATH). ` +
       'Install one (e.g. `apt-get install docker-compose` or the docker-compose-plugin package), or set `compose.command` in the manifest.',
   };
 }
 
-/** Ask a `compose.command` which major version it is (`version --short`: "1.29.2", "2.29.1", "v2.x"). */
-export async function probeVersion(tool: ComposeTool, env: NodeJS.ProcessEnv): Promise<1 | 2> {
-  if (tool.version) return tool.version;
+/** The file that identifies a tool's version: the plugin binary for `docker compose`, else argv[0]. */
+function versionFile(tool: ComposeTool, env: NodeJS.ProcessEnv): string | null {
+  if (tool.argv.length === 2 && tool.argv[1] === 'compose' && /(^|\/)docker$/.test(tool.argv[0]!)) {
+    for (const d of pluginDirs(env)) if (existsSync(path.join(d, 'docker-compose'))) return path.join(d, 'docker-compose');
+    return null;
+  }
+  return tool.argv.length === 1 ? onPath(tool.argv[0]!, env) : null;
+}
+
+const versionMemo = new Map<string, { version: 1 | 2; text: string }>();
+
+/**
+ * Ask compose which generation it is (`version --short`: "1.29.2", "2.26.1", "v2.x"). The answer is kept
+ * in `cacheFile` (when given) under the binary's path, size and mtime, so a cached plan spawns nothing.
+ */
+export async function composeVersion(tool: ComposeTool, env: NodeJS.ProcessEnv, cacheFile?: string): Promise<{ version: 1 | 2; text: string }> {
+  const bin = versionFile(tool, env);
+  let id = `${tool.argv.join(' ')}`;
+  if (bin) {
+    try {
+      const st = statSync(bin);
+      id += `|${bin}|${st.size}|${st.mtimeMs}`;
+    } catch {
+      /* asked below */
+    }
+  }
+  const memo = versionMemo.get(id);
+  if (memo) return (tool.version = memo.version), memo;
+  let cache: Record<string, { version: 1 | 2; text: string }> = {};
+  if (cacheFile && bin) {
+    try {
+      cache = JSON.parse(await fsp.readFile(cacheFile, 'utf8'));
+      if (cache[id]) {
+        versionMemo.set(id, cache[id]!);
+        tool.version = cache[id]!.version;
+        return cache[id]!;
+      }
+    } catch {
+      cache = {};
+    }
+  }
   const { execa } = await import('execa');
   const r = await execa(tool.argv[0]!, [...tool.argv.slice(1), 'version', '--short'], { env, reject: false, stdin: 'ignore' });
-  if (r.exitCode !== 0) throw new OperationError(`${tool.argv.join(' ')} version --short failed (${tool.how}): ${String(r.stderr || r.stdout).trim() || `exit ${r.exitCode}`}`);
-  tool.version = /^v?1\./.test(String(r.stdout).trim()) ? 1 : 2;
-  return tool.version;
+  if (r.exitCode !== 0) throw new OperationError(`${tool.argv.join(' ')} version --short failed (${tool.how}): ${String(r.stderr || r.stdout).trim().split('\n')[0] || `exit ${r.exitCode}`}`);
+  const text = String(r.stdout).trim();
+  const got = { version: (/^v?1\./.test(text) ? 1 : 2) as 1 | 2, text };
+  versionMemo.set(id, got);
+  tool.version = got.version;
+  if (cacheFile && bin) {
+    const { writeFileAtomic } = await import('../../core/fs.js');
+    await fsp.mkdir(path.dirname(cacheFile), { recursive: true });
+    await writeFileAtomic(cacheFile, JSON.stringify({ ...cache, [id]: got }, null, 2) + '\n').catch(() => undefined);
+  }
+  return got;
+}
+
+/** Ask a tool its generation (kept for callers that need only the number). */
+export async function probeVersion(tool: ComposeTool, env: NodeJS.ProcessEnv): Promise<1 | 2> {
+  if (tool.version) return tool.version;
+  return (await composeVersion(tool, env)).version;
 }
 
 /** The arguments every compose call of a stack starts with. v1 reads one --env-file: `envFile` is the merged one. */
@@ -113,6 +165,7 @@ export async function runCompose(
   opts: { env: NodeJS.ProcessEnv; signal?: AbortSignal; onLine?: (line: string) => void },
 ): Promise<RunOutput> {
   const { execa } = await import('execa');
+  if (!tool.version) await composeVersion(tool, opts.env);
   let tmp: string | null = null;
   let envArgs: string[] = [];
   if (s.env_files.length && (tool.version === 2 || s.env_files.length === 1)) {
@@ -193,6 +246,87 @@ export async function composeDesired(tool: ComposeTool, s: StackCall, env: NodeJ
   return { hashes: parseHashes(h.stdout), services: doc.services ?? {} };
 }
 
+/** What compose v2 says `up` would do to one service (`--dry-run up -d`). */
+export type DryAction = 'create' | 'recreate' | 'start' | 'remove';
+
+/**
+ * `docker compose --dry-run up -d [--remove-orphans] [SERVICE…]`: compose's own word on what `up` would do,
+ * per service. Container names are `<project>-<service>-<n>` (a recreated one is shown again under
+ * `<id12>_<name>`); events: Creating/Created, Recreate/Recreated, Starting/Started, Removing/Removed,
+ * Running (nothing to do). A stopped container shows Created then Starting: that is a start.
+ */
+export function parseDryRun(text: string, project: string, services: string[]): Record<string, DryAction> {
+  const events = new Map<string, Set<string>>();
+  const byName = [...services].sort((a, b) => b.length - a.length);
+  for (const line of text.split('\n')) {
+    const m = /DRY-RUN MODE -\s+Container\s+(\S+)\s+(\w+)/.exec(line);
+    if (!m) continue;
+    const name = m[1]!.replace(/^[0-9a-f]{12}_/, '');
+    let svc: string | undefined;
+    const bare = name.startsWith(`${project}-`) ? name.slice(project.length + 1).replace(/-\d+$/, '') : null;
+    if (bare !== null && services.includes(bare)) svc = bare;
+    else svc = byName.find((s) => name.includes(s)) ?? bare ?? name;
+    events.set(svc, (events.get(svc) ?? new Set()).add(m[2]!));
+  }
+  const out: Record<string, DryAction> = {};
+  for (const [svc, ev] of events) {
+    if (ev.has('Removing') || ev.has('Removed')) out[svc] = 'remove';
+    else if (ev.has('Recreate') || ev.has('Recreated')) out[svc] = 'recreate';
+    else if (ev.has('Creating')) out[svc] = 'create';
+    else if (ev.has('Starting') || ev.has('Started') || ev.has('Created')) out[svc] = 'start';
+  }
+  return out;
+}
+
+/** compose v2's answer for a stack: its normalised config (`config`) and `--dry-run up -d` concurrently. */
+export async function composeDryRun(
+  tool: ComposeTool,
+  s: StackCall,
+  up: string[],
+  env: NodeJS.ProcessEnv,
+  signal?: AbortSignal,
+): Promise<{ services: Record<string, Record<string, unknown>>; actions: Record<string, DryAction>; active: string[] }> {
+  const [c, d, a] = await Promise.all([
+    runCompose(tool, s, ['config'], { env, signal }),
+    runCompose(tool, s, ['--dry-run', 'up', '--detach', '--pull', 'never', ...up], { env, signal }),
+    runCompose(tool, s, ['config', '--services'], { env, signal }),
+  ]);
+  if (c.exitCode !== 0) throw new ComposeError(composeMessage(c));
+  if (d.exitCode !== 0) throw new ComposeError(composeMessage(d));
+  const { parse } = await import('yaml');
+  const doc = (parse(c.stdout) ?? {}) as { services?: Record<string, Record<string, unknown>> };
+  const services = doc.services ?? {};
+  const active = a.exitCode === 0 ? a.stdout.split('\n').map((x) => x.trim()).filter(Boolean) : Object.keys(services);
+  return { services, actions: parseDryRun(d.stdout + '\n' + d.stderr, s.project, Object.keys(services)), active };
+}
+
+/**
+ * A function that replaces every value from `values` (env files, the interpolation environment, CHIT
+ * bundles) in a line compose printed by `(sensitive value)`. Longest first, so a value that contains
+ * another is replaced whole; values shorter than 4 characters are left (they would garble every line).
+ */
+export function scrubber(values: Iterable<string>): (line: string) => string {
+  const list = [...new Set([...values].map((v) => v.trim()).filter((v) => v.length >= 4))].sort((a, b) => b.length - a.length);
+  if (!list.length) return (l) => l;
+  const re = new RegExp(list.map((v) => v.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|'), 'g');
+  return (l) => l.replace(re, '(sensitive value)');
+}
+
+/** `KEY=value` lines of an env file (compose's syntax: `#` comments, optional `export `, quotes). */
+export function envFileValues(text: string): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const raw of text.split(/\r?\n/)) {
+    const line = raw.trim();
+    if (!line || line.startsWith('#')) continue;
+    const m = /^(?:export\s+)?([^=\s]+)\s*=(.*)$/.exec(line);
+    if (!m) continue;
+    let v = m[2]!.trim();
+    if ((v.startsWith('"') && v.endsWith('"')) || (v.startsWith("'") && v.endsWith("'"))) v = v.slice(1, -1);
+    out.set(m[1]!, v);
+  }
+  return out;
+}
+
 /** compose rejected the files (missing, invalid): its own words go under the address. */
 export class ComposeError extends Error {
   override name = 'ComposeError';
@@ -215,7 +349,7 @@ export function referencedVariables(text: string): string[] {
 }
 
 /** Files a compose file makes compose read: services' env_file, and extends.file. */
-export function referencedFiles(doc: unknown, projectDir: string, required?: string[]): string[] {
+export function referencedFiles(doc: unknown, projectDir: string, required?: string[], profiles?: string[]): string[] {
   const out: string[] = [];
   const services = (doc as { services?: Record<string, Record<string, unknown>> } | null)?.services;
   if (!services || typeof services !== 'object') return out;
@@ -223,13 +357,16 @@ export function referencedFiles(doc: unknown, projectDir: string, required?: str
     if (typeof p === 'string' && p && !p.includes('$')) {
       out.push(path.resolve(projectDir, p));
       if (must) required?.push(path.resolve(projectDir, p));
-    } else if (p && typeof p === 'object' && typeof (p as { path?: unknown }).path === 'string') add((p as { path: string }).path, (p as { required?: unknown }).required !== false);
+    } else if (p && typeof p === 'object' && typeof (p as { path?: unknown }).path === 'string') add((p as { path: string }).path, must && (p as { required?: unknown }).required !== false);
   };
   for (const svc of Object.values(services)) {
     if (!svc || typeof svc !== 'object') continue;
+    // compose reads the env files of active services only (no `profiles:`, or one of them enabled).
+    const own = Array.isArray(svc.profiles) ? svc.profiles.map(String) : [];
+    const active = !profiles || !own.length || profiles.includes('*') || own.some((p) => profiles.includes(p));
     const ef = svc.env_file;
-    if (Array.isArray(ef)) ef.forEach((e) => add(e));
-    else add(ef);
+    if (Array.isArray(ef)) ef.forEach((e) => add(e, active));
+    else add(ef, active);
     const ext = svc.extends as { file?: unknown } | undefined;
     if (ext && typeof ext === 'object') add(ext.file);
   }
@@ -250,8 +387,36 @@ async function readOrNull(file: string): Promise<string | null> {
  * variables the files mention plus COMPOSE_* and DOCKER_*. The caller digests `key` with the state key.
  * `missing` lists env files compose needs that do not exist (yet: a dependency may write them).
  */
-export async function cacheKeyInputs(tool: string, s: StackCall, env: NodeJS.ProcessEnv): Promise<{ key: string; missing: string[] }> {
+/** Where a service's environment comes from: its env_file files (in order) and the keys its `environment:` writes. */
+export interface ServiceEnv {
+  files: string[];
+  literal: string[];
+}
+
+function serviceEnvOf(doc: unknown, projectDir: string, into: Record<string, ServiceEnv>): void {
+  const services = (doc as { services?: Record<string, Record<string, unknown>> } | null)?.services;
+  if (!services || typeof services !== 'object') return;
+  for (const [name, svc] of Object.entries(services)) {
+    if (!svc || typeof svc !== 'object') continue;
+    const e = (into[name] ??= { files: [], literal: [] });
+    const ef = Array.isArray(svc.env_file) ? svc.env_file : svc.env_file ? [svc.env_file] : [];
+    for (const f of ef) {
+      const p = typeof f === 'string' ? f : f && typeof f === 'object' ? (f as { path?: unknown }).path : null;
+      if (typeof p === 'string' && !e.files.includes(path.resolve(projectDir, p))) e.files.push(path.resolve(projectDir, p));
+    }
+    const env = svc.environment;
+    if (Array.isArray(env)) for (const x of env) e.literal.push(String(x).split('=')[0]!);
+    else if (env && typeof env === 'object') e.literal.push(...Object.keys(env));
+  }
+}
+
+export async function cacheKeyInputs(
+  tool: string,
+  s: StackCall,
+  env: NodeJS.ProcessEnv,
+): Promise<{ key: string; missing: string[]; secrets: string[]; secretKeyed: string[]; serviceEnv: Record<string, ServiceEnv>; envFileKeys: Record<string, string[]> }> {
   const { parse } = await import('yaml');
+  const serviceEnv: Record<string, ServiceEnv> = {};
   const files: [string, string | null][] = [];
   const vars = new Set<string>();
   const extra = new Set<string>();
@@ -261,8 +426,11 @@ export async function cacheKeyInputs(tool: string, s: StackCall, env: NodeJS.Pro
     files.push([f, text]);
     if (text === null) continue;
     for (const v of referencedVariables(text)) vars.add(v);
+    const serviceEnv0 = serviceEnv;
     try {
-      for (const r of referencedFiles(parse(text), s.project_directory, required)) extra.add(r);
+      serviceEnvOf(parse(text), s.project_directory, serviceEnv0);
+      const enabled = [...s.profiles, ...(env.COMPOSE_PROFILES ?? '').split(',').map((x) => x.trim()).filter(Boolean)];
+      for (const r of referencedFiles(parse(text), s.project_directory, required, enabled)) extra.add(r);
     } catch {
       /* compose will say what is wrong */
     }
@@ -273,5 +441,26 @@ export async function cacheKeyInputs(tool: string, s: StackCall, env: NodeJS.Pro
   for (const k of [...vars].sort()) environment.push([k, env[k] ?? null]);
   const absent = new Set(files.filter(([, t]) => t === null).map(([f]) => f));
   const missing = [...new Set([...s.env_files, ...required])].filter((f) => absent.has(f));
-  return { key: JSON.stringify({ v: 1, tool, project: s.project, dir: s.project_directory, profiles: s.profiles, files, environment }), missing };
+  // Values compose may quote back (env files and the variables the files name): scrubbed from its output.
+  const secrets: string[] = [];
+  const envLike = new Set([...s.env_files, path.join(s.project_directory, '.env'), ...extra]);
+  // Values under secret-looking keys: masked wherever they appear in a service's config.
+  const secretKeyed: string[] = [];
+  const SECRETISH = /pass(word)?|secret|token|api[_-]?key|private|credential|auth|_key$/i;
+  const envFileKeys: Record<string, string[]> = {};
+  for (const [f, text] of files) {
+    if (text === null || !envLike.has(f)) continue;
+    const vals = envFileValues(text);
+    for (const [k, v] of vals) {
+      secrets.push(v);
+      if (SECRETISH.test(k)) secretKeyed.push(v);
+    }
+    envFileKeys[f] = [...vals.keys()];
+  }
+  for (const [k, v] of environment) {
+    if (v === null || COMPOSE_ENV.test(k)) continue;
+    secrets.push(v);
+    if (SECRETISH.test(k)) secretKeyed.push(v);
+  }
+  return { key: JSON.stringify({ v: 1, tool, project: s.project, dir: s.project_directory, profiles: s.profiles, files, environment }), missing, secrets, secretKeyed, serviceEnv, envFileKeys };
 }

@@ -1,0 +1,92 @@
+// stacks.<name>: a docker compose project. Actual state from the Docker Engine API (one refresh for all
+// stacks); desired state from compose itself: under v2 its own `--dry-run up -d`, under v1 `config --hash`,
+// cached in state under a keyed digest of everything compose reads, so a no-op plan spawns no compose
+// process. Apply runs `compose up -d` / `compose down`.
+import path from 'node:path';
+import type { Kind } from '../../core/kind.js';
+import type { Diagnostic } from '../../core/types.js';
+import type { Expander } from '../../manifest/load.js';
+import { applyStack } from './apply.js';
+import { planStack } from './plan.js';
+import { readStacks } from './read.js';
+import { seconds, type StackActual, type StackSpec } from './types.js';
+
+export * from './types.js';
+export { configChanges, maskConfig, portText } from './mask.js';
+export { planStack } from './plan.js';
+
+// ---- the kind ------------------------------------------------------------------------------------
+
+export const stacksKind: Kind<StackSpec, StackActual> = {
+  section: 'stacks',
+  order: 20,
+  schema: 'stacks.schema.json',
+
+  normalize(spec, name, ctx) {
+    const files = (spec.files as string[]).map((f) => ctx.resolvePath(f));
+    return {
+      project: (spec.project as string | undefined) ?? `pmoves-${name.toLowerCase()}`,
+      files,
+      project_directory: spec.project_directory ? ctx.resolvePath(spec.project_directory) : path.dirname(files[0]!),
+      profiles: spec.profiles ?? [],
+      env_files: (spec.env_files ?? []).map((f: string) => ctx.resolvePath(f)),
+      services: spec.services ?? null,
+      state: spec.state ?? 'up',
+      wait: spec.wait ?? true,
+      wait_timeout: seconds(spec.wait_timeout, 120),
+      remove_orphans: spec.remove_orphans ?? true,
+      remove_volumes: spec.remove_volumes ?? false,
+      compose_command: null,
+    };
+  },
+
+  inputs: (r) => [...r.spec.files, ...r.spec.env_files],
+
+  read(ctx, t) {
+    return readStacks(ctx, [t]).then((m) => {
+      const r = m.get(t.address)!;
+      if (r instanceof Error) throw r;
+      return r;
+    });
+  },
+
+  readAll: readStacks,
+
+  plan: planStack,
+
+  apply: applyStack,
+
+  finalize(planned) {
+    // Two stacks with one compose project would undo each other on every apply.
+    const byProject = new Map<string, string[]>();
+    for (const { target } of planned) {
+      if (!target.desired) continue;
+      const p = target.desired.spec.project;
+      byProject.set(p, [...(byProject.get(p) ?? []), target.address]);
+    }
+    const diagnostics: Diagnostic[] = [];
+    for (const [p, addrs] of byProject) {
+      if (addrs.length > 1) diagnostics.push({ severity: 'error', address: addrs[1], summary: `compose project "${p}" is also used by ${addrs[0]}: give each stack its own project` });
+    }
+    return { diagnostics };
+  },
+
+  describe(t, actual) {
+    const out = [`project ${actual.project}`];
+    const running = new Set(actual.containers.filter((c) => c.state === 'running').map((c) => c.service));
+    const total = actual.desired ? Object.keys(actual.desired.services).filter((s) => !t.desired?.spec.services || t.desired.spec.services.includes(s)).length : new Set(actual.containers.map((c) => c.service)).size;
+    out.push(`${running.size}/${total} services running`);
+    if (actual.compose_error) out.push('compose rejected the files');
+    return out;
+  },
+};
+
+/**
+ * Hands the manifest's top-level `compose.command` to every stack (also those other expanders add:
+ * keep this expander last in the list).
+ */
+export const stacksExpander: Expander = async (m) => {
+  const command = (m.data.compose as { command?: string[] } | undefined)?.command ?? null;
+  for (const r of m.resources) if (r.section === 'stacks') (r.spec as StackSpec).compose_command = command;
+  return [];
+};

@@ -1,0 +1,116 @@
+// Reading stacks: one Engine snapshot for all, then compose's answer per stack (or the cache's).
+// Under compose v2 the answer is compose's own `--dry-run up -d`; under v1, `config --hash '*'`.
+import type { RunContext, Target } from '../../core/kind.js';
+import type { ContainerInfo, EngineSnapshot } from '../../providers/docker/engine.js';
+import { maskConfig } from './mask.js';
+import { dataOf, type CachedService, type MaskedConfig, type StackActual, type StackData, type StackSpec } from './types.js';
+
+export async function readStacks(ctx: RunContext, targets: Target<StackSpec>[]): Promise<Map<string, StackActual | Error>> {
+  const { snapshot } = await import('../../providers/docker/engine.js');
+  const out = new Map<string, StackActual | Error>();
+  let snap: EngineSnapshot;
+  try {
+    snap = await snapshot(ctx.env);
+  } catch (err) {
+    for (const t of targets) out.set(t.address, err as Error);
+    return out;
+  }
+  await Promise.all(
+    targets.map(async (t) => {
+      try {
+        out.set(t.address, await readOne(ctx, t, snap));
+      } catch (err) {
+        out.set(t.address, err as Error);
+      }
+    }),
+  );
+  return out;
+}
+
+/** The containers' own state as compose judges it (not health: compose leaves unhealthy ones alone). */
+function containerKey(cs: ContainerInfo[]): string {
+  return JSON.stringify(cs.map((c) => [c.name, c.service, c.number, c.state, c.config_hash, c.image_id]));
+}
+
+/** Values of the manifest's CHIT bundles and secrets (handed over by the engine when it has them). */
+function bundleValues(ctx: RunContext): string[] {
+  const v = ctx.flags.secretValues;
+  return Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : [];
+}
+
+export async function readOne(ctx: RunContext, t: Target<StackSpec>, snap: EngineSnapshot, opts: { fresh?: boolean } = {}): Promise<StackActual> {
+  const { findCompose, composeVersion, cacheKeyInputs, composeDesired, composeDryRun, scrubber, ComposeError } = await import('../../providers/docker/compose.js');
+  const { normalizeRef } = await import('../../providers/docker/engine.js');
+  const path = await import('node:path');
+  const d = dataOf(t);
+  if (!d) throw new Error('no project name in the manifest or the state');
+  const containers = snap.byProject.get(d.project) ?? [];
+  const actual: StackActual = { project: d.project, containers, desired: null, cached: false };
+  if (ctx.flags.status) actual.status_text = Object.fromEntries(containers.map((c) => [c.id, snap.statusText.get(c.id) ?? c.state]));
+  const spec = t.desired?.spec;
+  if (!spec || spec.state === 'down') return actual;
+  const tool = findCompose(ctx.env, spec.compose_command);
+  if ('error' in tool) return { ...actual, tool_error: tool.error };
+  const call = { project: spec.project, project_directory: spec.project_directory, files: spec.files, profiles: spec.profiles, env_files: spec.env_files };
+  const inputs = await cacheKeyInputs(tool.argv.join(' '), call, ctx.env);
+  const scrub = scrubber([...inputs.secrets, ...bundleValues(ctx)]);
+  const secretScrub = scrubber([...inputs.secretKeyed, ...bundleValues(ctx)]);
+  const known = new Set([...inputs.secrets, ...bundleValues(ctx)].map((v) => v.trim()).filter((v) => v.length >= 4));
+  actual.scrub = scrub;
+  if (inputs.missing.length) return { ...actual, missing_inputs: inputs.missing };
+  let version: { version: 1 | 2; text: string };
+  try {
+    version = await composeVersion(tool, ctx.env, path.join(ctx.home.root, 'cache', 'compose-version.json'));
+  } catch (err) {
+    return { ...actual, tool_error: scrub((err as Error).message) };
+  }
+  const imageIdOf = (ref: string | null) => (ref ? (snap.images.get(normalizeRef(ref)) ?? null) : null);
+  const cache = (t.prior?.data as StackData | undefined)?.cache;
+  const v2 = version.version === 2;
+  // v2's answer depends on the containers (their hashes, states, images) and the images' tags: all in the key.
+  const keyOf = (images: (string | null)[]) =>
+    ctx.digest(inputs.key + '\n' + version.text + (v2 ? '\n' + containerKey(containers) + '\n' + JSON.stringify(images.map((i) => [i, imageIdOf(i)])) + '\n' + JSON.stringify([spec.services, spec.remove_orphans]) : ''));
+  if (!opts.fresh && cache && (cache.generation ?? 1) === version.version) {
+    const images = Object.values(cache.services).map((s) => s.image);
+    if (cache.key === keyOf(images) && Object.values(cache.services).every((s) => imageIdOf(s.image) === s.image_id)) {
+      return { ...actual, desired: cache, cached: true };
+    }
+  }
+  const env_sources: Record<string, { files: string[]; keys: string[] }> = {};
+  const maskOne = (svc: string, cfg: Record<string, unknown>): MaskedConfig => {
+    const se = inputs.serviceEnv[svc];
+    const literal = new Set(se?.literal ?? []);
+    if (se?.files.length) {
+      const keys = new Set(se.files.flatMap((f) => inputs.envFileKeys[f] ?? []));
+      for (const k of literal) keys.delete(k);
+      env_sources[svc] = { files: se.files.map((f) => path.basename(f)), keys: [...keys].sort() };
+    }
+    return maskConfig(cfg, ctx.digest, { literal, scrub: secretScrub, known });
+  };
+  try {
+    const services: Record<string, CachedService> = {};
+    const configs: Record<string, MaskedConfig> = {};
+    const imageOf = (svc: string, cfg: Record<string, unknown>) => (typeof cfg.image === 'string' ? cfg.image : `${spec.project}${v2 ? '-' : '_'}${svc}`);
+    if (v2) {
+      const up = [...(spec.remove_orphans ? ['--remove-orphans'] : []), ...(spec.services ?? [])];
+      const got = await composeDryRun(tool, call, up, ctx.env, ctx.signal);
+      for (const svc of got.active) {
+        const image = imageOf(svc, got.services[svc] ?? {});
+        services[svc] = { hash: '', image, image_id: imageIdOf(image) };
+      }
+      for (const [svc, cfg] of Object.entries(got.services)) configs[svc] = maskOne(svc, cfg);
+      const images = Object.values(services).map((s) => s.image);
+      return { ...actual, desired: { key: keyOf(images), generation: 2, actions: got.actions, services, all: Object.keys(got.services), configs, env_sources } };
+    }
+    const got = await composeDesired(tool, call, ctx.env, ctx.signal);
+    for (const [svc, hash] of Object.entries(got.hashes)) {
+      const image = imageOf(svc, got.services[svc] ?? {});
+      services[svc] = { hash, image, image_id: imageIdOf(image) };
+    }
+    for (const [svc, cfg] of Object.entries(got.services)) configs[svc] = maskOne(svc, cfg);
+    return { ...actual, desired: { key: keyOf([]), generation: 1, services, all: Object.keys(got.services), configs, env_sources } };
+  } catch (err) {
+    if (err instanceof ComposeError) return { ...actual, compose_error: scrub(err.message) };
+    throw err;
+  }
+}
