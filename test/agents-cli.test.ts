@@ -4,7 +4,7 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { execa } from 'execa';
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -174,6 +174,7 @@ t('mcp serve (stdio): tools and resources; apply refused without approval, refus
     assert.match(textOf(v), /"valid": true/);
 
     const p = await client.callTool({ name: 'plan', arguments: {} });
+    assert.ok(p.structuredContent, textOf(p));
     const hash = (p.structuredContent as { plan_hash: string }).plan_hash;
     assert.match(hash, /^[0-9a-f]{64}$/);
     assert.match(textOf(p), /Plan: 2 to add, 0 to change, 0 to destroy\./);
@@ -203,8 +204,15 @@ t('mcp serve (stdio): tools and resources; apply refused without approval, refus
     const again = await client.callTool({ name: 'apply', arguments: { plan_hash: hash } });
     assert.match(textOf(again), /approved once and already applied/);
 
+    // A fresh plan would take over the hand-written file: an error, nothing saved to approve.
+    const taken = await client.callTool({ name: 'plan', arguments: {} });
+    assert.ok(taken.isError, textOf(taken));
+    assert.match(textOf(taken), /nothing was saved, there is nothing to approve/);
+    rmSync(path.join(dir, 'out', 'env.shared'));
+
     // A fresh plan, approved, is applied exactly once.
     const p2 = await client.callTool({ name: 'plan', arguments: {} });
+    assert.ok(p2.structuredContent, textOf(p2));
     const h2 = (p2.structuredContent as { plan_hash: string }).plan_hash;
     assert.is((await approveOnTty(h2)).exitCode, 0);
     const applied = await client.callTool({ name: 'apply', arguments: { plan_hash: h2 } });
@@ -225,6 +233,7 @@ t('mcp serve (stdio): tools and resources; apply refused without approval, refus
     'approve:approved',
     'mcp-tool:apply:refused',
     'mcp-tool:apply:refused',
+    'mcp-tool:plan:error',
     'mcp-tool:plan:ok',
     'approve:approved',
     'mcp-tool:apply:ok',

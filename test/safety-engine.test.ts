@@ -47,7 +47,7 @@ t('an unreadable removal is an error on its address only; the other removals go 
     const p = await planOnce(opts);
     const text = renderPlan(p.plan, style(false));
     assert.match(text, /! gone\.demo could not read actual state: Cannot connect to the Docker daemon/);
-    assert.match(text, /Plan: 0 to add, 0 to change, 1 to destroy\. 1 unreadable\./);
+    assert.match(text, /Plan: 0 to add, 0 to change, 1 to destroy\.\nNot planned: 1 unreadable\./);
     assert.not.match(text, /No changes/);
     const lines: string[] = [];
     const r = await applyOnce({ ...opts, command: 'apply', progress: (l) => lines.push(l) });
@@ -67,7 +67,7 @@ t('an unreadable resource alone: the plan is not "No changes"', async () => {
     await saveState(s.home, s.state);
     const p = await planOnce({ manifestPath: path.join(s.dir, 'pmoves.mini.yaml'), home: s.home, env: {}, kinds: [secretsKind, unreachable], log: () => {} });
     const last = renderPlan(p.plan, style(false)).trim().split('\n').pop();
-    assert.is(last, 'Plan: 0 to add, 0 to change, 0 to destroy. 1 unreadable.');
+    assert.is(last, 'Not planned: 1 unreadable.');
   } finally {
     s.cleanup();
   }

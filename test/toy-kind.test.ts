@@ -86,7 +86,7 @@ test('a toy kind: one module, one schema, one registry line; load → plan → a
     const work = path.join(t.dir, 'work');
     mkdirSync(work);
     const manifest = path.join(work, 'pmoves.mini.yaml');
-    const run = (args: string[]) => execa(process.execPath, [path.join(pkg, 'dist', 'src', 'cli.js'), 'mini', ...args, '-m', manifest], { cwd: work, reject: false, env: { NO_COLOR: '1', PMOVES_HOME: path.join(t.dir, 'home'), HOME: t.dir } });
+    const run = (args: string[]) => execa(process.execPath, [path.join(pkg, 'dist', 'src', 'cli-unbundled.js'), 'mini', ...args, '-m', manifest], { cwd: work, reject: false, env: { NO_COLOR: '1', PMOVES_HOME: path.join(t.dir, 'home'), HOME: t.dir } });
 
     // The manifest schema knows the new section (a typo is caught with its position)…
     writeFileSync(manifest, 'apiVersion: pmoves.ai/mini/v1\nnotes:\n  hello:\n    path: hello.txt\n    txt: hi\n');

@@ -9,7 +9,6 @@ import type { AgentServer } from './prompt.js';
 import type { PermissionLevel } from './tasks.js';
 
 export type AgentTool = 'codex' | 'claude' | 'crush';
-export const AGENT_TOOLS: AgentTool[] = ['codex', 'claude', 'crush'];
 
 export interface InvocationInput {
   tool: AgentTool;

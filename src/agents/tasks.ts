@@ -9,7 +9,6 @@ import { validate } from '../manifest/schema.js';
 import { displayPath, readYamlFile } from '../manifest/yaml-source.js';
 
 export type PermissionLevel = 'read-only' | 'workspace' | 'privileged';
-export const PERMISSION_LEVELS: PermissionLevel[] = ['read-only', 'workspace', 'privileged'];
 
 export interface Task {
   name: string;

@@ -143,8 +143,7 @@ export interface ApplyCommandOptions {
 /** `apply` and every command that is "apply --target X" underneath. */
 export async function runApply(g: Globals, o: Record<string, unknown>, a: ApplyCommandOptions): Promise<void> {
   const { applyOnce, loadSavedPlan } = await import('../engine/run.js');
-  const { renderPlan, summaryLine } = await import('../planner/render-text.js');
-  const { renderDiagnostic } = await import('../planner/render-text.js');
+  const { renderPlan, renderDiagnostic } = await import('../planner/render-text.js');
   const st = await textStyle(g);
   const base = await flowBase(g, o, cmdFlags(o));
   let saved: Awaited<ReturnType<typeof loadSavedPlan>> | undefined;
@@ -200,7 +199,6 @@ export async function runApply(g: Globals, o: Record<string, unknown>, a: ApplyC
       for (const s of r.skipped) out.write(`Skipped: ${s.address}: ${s.error}\n`);
     }
   }
-  void summaryLine;
   // a conflict is never "complete": say what was left alone (plan --detailed-exitcode returns 2 for it)
   const conflicts = result.plan.changes.filter((c) => c.conflicts?.length);
   if (conflicts.length && !g.json) {

@@ -170,8 +170,9 @@ export function renderDiagnostic(d: Diagnostic, s: Style): string[] {
 }
 
 /**
- * The plan's last line. "No changes" only when nothing is to change and nothing stands in the way;
- * blocked, unreadable and conflicting resources are counted on their own, never as changes.
+ * The plan's last line (or two). "No changes" only when nothing is to change and nothing stands in the
+ * way; blocked, unreadable and conflicting resources are counted on a line of their own (`Not planned:
+ * 2 blocked, 1 unreadable.`), never as changes.
  */
 export function summaryLine(sum: Summary, extras: string[] = [], errors = 0): string {
   const tail = extras.length ? ` ${extras.join(' ')}` : '';
@@ -184,7 +185,8 @@ export function summaryLine(sum: Summary, extras: string[] = [], errors = 0): st
   if (!changes && !stuck.length && !errors) return `No changes. Actual state matches the manifest.${tail}`;
   if (!changes && !stuck.length) return `No changes planned, but the plan has ${errors === 1 ? 'an error' : `${errors} errors`}.${tail}`;
   const counts = `Plan: ${sum.add} to add, ${sum.change} to change, ${sum.destroy} to destroy.`;
-  return `${counts}${stuck.length ? ` ${stuck.join(', ')}.` : ''}${tail}`;
+  // The counts line keeps Terraform's shape for scripts; what is not planned goes on a line of its own.
+  return `${counts}${tail}${stuck.length ? `\nNot planned: ${stuck.join(', ')}.` : ''}`;
 }
 
 export function renderPlan(plan: Plan, s: Style): string {

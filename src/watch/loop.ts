@@ -31,8 +31,8 @@ import { checkBeforeWatch, DEFAULT_REMOVAL_SETTLE_MS, type WatchOptions } from '
 import { Timers } from './timers.js';
 import { readTrigger } from './trigger.js';
 
-export type { Reporter, RunReport, WatchEvent, WatchStatus } from './report.js';
-export { DEFAULT_REMOVAL_SETTLE_MS, type WatchOptions } from './options.js';
+export type { RunReport, WatchEvent, WatchStatus } from './report.js';
+export type { WatchOptions } from './options.js';
 
 /** The generation in force, without its resources (read from history when needed). */
 type GenerationRef = Pick<Generation, 'generation' | 'resources_digest' | 'commit'>;

@@ -12,7 +12,7 @@ import { readStacks } from './read.js';
 import { seconds, type StackActual, type StackSpec } from './types.js';
 
 export * from './types.js';
-export { configChanges, maskConfig, portText } from './mask.js';
+export { configChanges, maskConfig } from './mask.js';
 export { planStack } from './plan.js';
 
 // ---- the kind ------------------------------------------------------------------------------------

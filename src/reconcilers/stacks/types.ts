@@ -76,7 +76,6 @@ export interface StackActual {
   status_text?: Record<string, string>;
 }
 
-export const PROJECT_RULE = /^[a-z0-9][a-z0-9_-]*$/;
 
 export function seconds(v: unknown, dflt: number): number {
   if (typeof v === 'number') return v;
