@@ -5,7 +5,7 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { cacheKeyInputs } from '../src/providers/docker/compose.js';
+import { cacheKeyInputs } from '../src/providers/docker/compose-inputs.js';
 import { cli, fixtures, tempDir } from './helpers.js';
 
 const tmp = tempDir('pmoves-stacks-upstream-');

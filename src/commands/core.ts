@@ -115,7 +115,7 @@ export function registerCore(mini: Command): void {
       const report = Object.assign(await statusReport({ ...(await flowBase(g, o, { ...cmdFlags(o), status: true })), log: () => {} }), { upstream });
       const watch = await (await import('../watch/state-file.js')).watchStatus(await homeOf(g));
       if (watch) Object.assign(report, { watch: watch.json, notes: [...report.notes, watch.line] });
-      const edge = await (await import('../providers/hardware/detect.js')).edgeReport(process.env);
+      const edge = await (await import('../providers/hardware/edge.js')).edgeReport(process.env);
       if (edge.lines.length) Object.assign(report, { devices: edge.json, notes: [...report.notes, ...edge.lines] });
       if (g.json) process.stdout.write(JSON.stringify(report, null, 2) + '\n');
       else process.stdout.write(up.upstreamStatusLines(upstream).join('\n') + '\n' + renderStatus(report, await textStyle(g)));

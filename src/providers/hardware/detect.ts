@@ -7,128 +7,11 @@
 // everything comes from /proc, /sys and /etc (what systeminformation itself reads there); on hosts
 // without /proc (macOS, Windows) CPU, memory and OS come from systeminformation, imported lazily.
 // GPUs never come from systeminformation: its graphics() blocks the event loop on nvidia-smi.
-import { execFile } from 'node:child_process';
-import { promises as fsp } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { UserError } from '../../core/errors.js';
+import { fileExists, NOT_RECORDED, probeFromEnv, readDir, readText, realMachinePath, stripNuls, type Probe } from './probe.js';
 
-// ---- the seam ------------------------------------------------------------------------------------
-
-export type RunResult =
-  | { status: 'ok'; stdout: string }
-  | { status: 'missing' }
-  | { status: 'timeout' }
-  | { status: 'failed'; code: number | null; stdout: string; stderr: string };
-
-/** Runs one command. Contract: never throws; a missing program is `missing`, a hung one `timeout`. */
-export type Runner = (argv: string[], timeoutMs: number) => Promise<RunResult>;
-
-export interface Probe {
-  /** Root folder every machine path is read under ("/" on the real machine). */
-  root: string;
-  /** Where command outputs come from: "live" or the recording's file. */
-  commands: string;
-  run: Runner;
-}
-
-export const liveRunner: Runner = (argv, timeoutMs) =>
-  new Promise((resolve) => {
-    execFile(argv[0]!, argv.slice(1), { timeout: timeoutMs, killSignal: 'SIGKILL', encoding: 'utf8', maxBuffer: 4 << 20, windowsHide: true }, (err, stdout, stderr) => {
-      if (!err) return resolve({ status: 'ok', stdout });
-      const e = err as NodeJS.ErrnoException & { killed?: boolean; code?: unknown; signal?: string };
-      if (e.code === 'ENOENT' || e.code === 'EACCES') return resolve({ status: 'missing' });
-      if (e.killed || e.signal === 'SIGKILL') return resolve({ status: 'timeout' });
-      resolve({ status: 'failed', code: typeof e.code === 'number' ? e.code : null, stdout: String(stdout ?? ''), stderr: String(stderr ?? '') });
-    });
-  });
-
-interface Recorded {
-  argv: string[];
-  stdout?: string;
-  stderr?: string;
-  exit?: number;
-  timeout?: boolean;
-}
-
-/** Replays `{"commands": [{"argv": [...], "stdout": "...", "exit": 0}, ...]}`; an unrecorded command is missing. */
-export async function recordedRunner(file: string): Promise<Runner> {
-  let data: { commands?: Recorded[] };
-  try {
-    data = JSON.parse(await fsp.readFile(file, 'utf8')) as { commands?: Recorded[] };
-  } catch (err) {
-    throw new UserError(`PMOVES_RECORDED_COMMANDS=${file}: cannot read the recorded commands (${(err as Error).message}); expected {"commands": [{"argv": [...], "stdout": "..."}]}`);
-  }
-  const byKey = new Map((data.commands ?? []).map((c) => [JSON.stringify(c.argv), c] as const));
-  return async (argv) => {
-    const c = byKey.get(JSON.stringify(argv));
-    if (!c) return { status: 'missing' };
-    if (c.timeout) return { status: 'timeout' };
-    if ((c.exit ?? 0) !== 0) return { status: 'failed', code: c.exit ?? 1, stdout: c.stdout ?? '', stderr: c.stderr ?? '' };
-    return { status: 'ok', stdout: c.stdout ?? '' };
-  };
-}
-
-export async function probeFromEnv(env: NodeJS.ProcessEnv = process.env): Promise<Probe> {
-  const root = path.resolve(env.PMOVES_SYSROOT || '/');
-  const rec = env.PMOVES_RECORDED_COMMANDS;
-  if (rec) return { root, commands: path.resolve(rec), run: await recordedRunner(path.resolve(rec)) };
-  // One machine at a time: under a sysroot, a fact the sysroot cannot give is unknown, never the host's.
-  if (root !== path.parse(root).root) return { root, commands: NOT_RECORDED, run: async () => ({ status: 'missing' }) };
-  return { root, commands: 'live', run: liveRunner };
-}
-
-/** `Probe.commands` under a sysroot without PMOVES_RECORDED_COMMANDS: no command runs. */
-export const NOT_RECORDED = 'not recorded';
-
-function under(p: Probe, machinePath: string): string {
-  return path.join(p.root, machinePath);
-}
-
-async function readText(p: Probe, machinePath: string): Promise<string | null> {
-  try {
-    return await fsp.readFile(under(p, machinePath), 'utf8');
-  } catch {
-    return null;
-  }
-}
-
-async function readDir(p: Probe, machinePath: string): Promise<string[]> {
-  try {
-    return (await fsp.readdir(under(p, machinePath))).sort();
-  } catch {
-    return [];
-  }
-}
-
-async function fileExists(p: Probe, machinePath: string): Promise<boolean> {
-  try {
-    await fsp.stat(under(p, machinePath));
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** Resolve symlinks (sysfs links are relative, so they stay inside the root); the machine path, or null. */
-async function realMachinePath(p: Probe, machinePath: string): Promise<string | null> {
-  try {
-    const real = await fsp.realpath(under(p, machinePath));
-    const rel = path.relative(p.root, real);
-    if (rel.startsWith('..') || path.isAbsolute(rel)) return null;
-    return '/' + rel.split(path.sep).join('/');
-  } catch {
-    return null;
-  }
-}
-
-/** Device-tree strings end in NUL; `compatible` is a NUL-separated list. */
-export function stripNuls(s: string): string[] {
-  return s
-    .split('\0')
-    .map((x) => x.trim())
-    .filter(Boolean);
-}
+export { NOT_RECORDED, probeFromEnv, recordedRunner, stripNuls, type Probe } from './probe.js';
 
 // ---- facts ---------------------------------------------------------------------------------------
 
@@ -279,7 +162,7 @@ function firstLine(s: string): string {
   return (s.split('\n').find((l) => l.trim()) ?? '').trim().slice(0, 160);
 }
 
-async function detectSerial(p: Probe): Promise<SerialDevice[]> {
+export async function detectSerial(p: Probe): Promise<SerialDevice[]> {
   const out: SerialDevice[] = [];
   for (const name of await readDir(p, '/sys/class/tty')) {
     if (!/^tty(ACM|USB)\d+$/.test(name)) continue;
@@ -307,7 +190,7 @@ async function detectSerial(p: Probe): Promise<SerialDevice[]> {
   return out;
 }
 
-async function detectCameras(p: Probe): Promise<Camera[]> {
+export async function detectCameras(p: Probe): Promise<Camera[]> {
   const out: Camera[] = [];
   for (const name of await readDir(p, '/dev')) {
     if (!/^video\d+$/.test(name)) continue;
@@ -317,7 +200,7 @@ async function detectCameras(p: Probe): Promise<Camera[]> {
   return out.sort((a, b) => Number(a.device.slice(10)) - Number(b.device.slice(10)));
 }
 
-async function detectJetson(p: Probe): Promise<MachineFacts['jetson']> {
+export async function detectJetson(p: Probe): Promise<MachineFacts['jetson']> {
   const [model, compat, release] = await Promise.all([
     readText(p, '/proc/device-tree/model'),
     readText(p, '/proc/device-tree/compatible'),
@@ -474,39 +357,4 @@ export async function detectFromEnv(env: NodeJS.ProcessEnv = process.env): Promi
   const facts = probeFromEnv(env).then((p) => detectMachine(p));
   cache.set(key, { at: Date.now(), facts });
   return facts;
-}
-
-// ---- edge devices for `status` -------------------------------------------------------------------
-
-export interface EdgeStatus {
-  jetson: { model: string; l4t: string | null; nvargus: string; cameras: Camera[] } | null;
-  esp32: SerialDevice[];
-}
-
-/** Cheap: no nvidia-smi, no Docker. One `systemctl` call on a Jetson. */
-export async function edgeStatus(p: Probe): Promise<EdgeStatus> {
-  const [jetson, serial] = await Promise.all([detectJetson(p), detectSerial(p)]);
-  let j: EdgeStatus['jetson'] = null;
-  if (jetson) {
-    const [r, cameras] = await Promise.all([p.run(NVARGUS, 2000), detectCameras(p)]);
-    const nvargus = r.status === 'ok' ? r.stdout.trim() || 'unknown' : r.status === 'failed' ? r.stdout.trim() || 'inactive' : r.status === 'missing' ? 'unknown (no systemctl)' : 'unknown (systemctl timed out)';
-    j = { model: jetson.model, l4t: jetson.l4t, nvargus, cameras };
-  }
-  return { jetson: j, esp32: serial };
-}
-
-export function edgeLines(e: EdgeStatus): string[] {
-  const out: string[] = [];
-  if (e.jetson) {
-    const cams = e.jetson.cameras.length ? e.jetson.cameras.map((c) => `${c.device}${c.name ? ` (${c.name}${c.csi ? ', CSI' : ''})` : ''}`).join(', ') : 'none';
-    out.push(`jetson: ${e.jetson.model}${e.jetson.l4t ? ` (L4T ${e.jetson.l4t})` : ''}; nvargus-daemon ${e.jetson.nvargus}; cameras: ${cams}`);
-  }
-  for (const d of e.esp32) out.push(`esp32: ${d.port} ${d.chip} (${d.vid}:${d.pid}${d.product ? `, "${d.product}"` : ''})`);
-  return out;
-}
-
-/** Edge devices for `status`: lines to print (none on an ordinary machine) and the JSON value. */
-export async function edgeReport(env: NodeJS.ProcessEnv = process.env): Promise<{ lines: string[]; json: EdgeStatus }> {
-  const e = await edgeStatus(await probeFromEnv(env));
-  return { lines: edgeLines(e), json: e };
 }

@@ -39,7 +39,8 @@ function bundleValues(ctx: RunContext): string[] {
 }
 
 export async function readOne(ctx: RunContext, t: Target<StackSpec>, snap: EngineSnapshot, opts: { fresh?: boolean } = {}): Promise<StackActual> {
-  const { findCompose, composeVersion, cacheKeyInputs, composeDesired, composeDryRun, scrubber, ComposeError } = await import('../../providers/docker/compose.js');
+  const { findCompose, composeVersion, composeDesired, composeDryRun, scrubber, ComposeError } = await import('../../providers/docker/compose.js');
+  const { cacheKeyInputs } = await import('../../providers/docker/compose-inputs.js');
   const { normalizeRef } = await import('../../providers/docker/engine.js');
   const path = await import('node:path');
   const d = dataOf(t);

@@ -1,0 +1,135 @@
+// What compose reads for one stack (files, env files, the variables the files name): the cache key in
+// front of compose's own answer, so that a no-op plan of an unchanged stack spawns no compose.
+import { promises as fsp } from 'node:fs';
+import path from 'node:path';
+import { envFileValues, type StackCall } from './compose.js';
+/** Environment variables compose reads besides those the files name. */
+const COMPOSE_ENV = /^(COMPOSE_|DOCKER_)/;
+
+/** `$VAR`, `${VAR}`, `${VAR:-x}`… named in a compose file (not `$$`). */
+export function referencedVariables(text: string): string[] {
+  const out = new Set<string>();
+  const re = /\$(\$)|\$\{([A-Za-z_][A-Za-z0-9_]*)|\$([A-Za-z_][A-Za-z0-9_]*)/g;
+  for (let m = re.exec(text); m; m = re.exec(text)) {
+    if (m[1]) continue;
+    out.add((m[2] ?? m[3])!);
+  }
+  return [...out].sort();
+}
+
+/** Files a compose file makes compose read: services' env_file, and extends.file. */
+export function referencedFiles(doc: unknown, projectDir: string, required?: string[], profiles?: string[]): string[] {
+  const out: string[] = [];
+  const services = (doc as { services?: Record<string, Record<string, unknown>> } | null)?.services;
+  if (!services || typeof services !== 'object') return out;
+  const add = (p: unknown, must = true) => {
+    if (typeof p === 'string' && p && !p.includes('$')) {
+      out.push(path.resolve(projectDir, p));
+      if (must) required?.push(path.resolve(projectDir, p));
+    } else if (p && typeof p === 'object' && typeof (p as { path?: unknown }).path === 'string') add((p as { path: string }).path, must && (p as { required?: unknown }).required !== false);
+  };
+  for (const svc of Object.values(services)) {
+    if (!svc || typeof svc !== 'object') continue;
+    // compose reads the env files of active services only (no `profiles:`, or one of them enabled).
+    const own = Array.isArray(svc.profiles) ? svc.profiles.map(String) : [];
+    const active = !profiles || !own.length || profiles.includes('*') || own.some((p) => profiles.includes(p));
+    const ef = svc.env_file;
+    if (Array.isArray(ef)) ef.forEach((e) => add(e, active));
+    else add(ef, active);
+    const ext = svc.extends as { file?: unknown } | undefined;
+    if (ext && typeof ext === 'object') add(ext.file);
+  }
+  return out;
+}
+
+async function readOrNull(file: string): Promise<string | null> {
+  try {
+    return await fsp.readFile(file, 'utf8');
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Everything compose reads to answer `config --hash`: the tool, the call, every file's bytes (compose
+ * files, env files, the project's .env, env_file/extends files the compose files name) and the
+ * variables the files mention plus COMPOSE_* and DOCKER_*. The caller digests `key` with the state key.
+ * `missing` lists env files compose needs that do not exist (yet: a dependency may write them).
+ */
+/** Where a service's environment comes from: its env_file files (in order) and the keys its `environment:` writes. */
+export interface ServiceEnv {
+  files: string[];
+  literal: string[];
+}
+
+function serviceEnvOf(doc: unknown, projectDir: string, into: Record<string, ServiceEnv>): void {
+  const services = (doc as { services?: Record<string, Record<string, unknown>> } | null)?.services;
+  if (!services || typeof services !== 'object') return;
+  for (const [name, svc] of Object.entries(services)) {
+    if (!svc || typeof svc !== 'object') continue;
+    const e = (into[name] ??= { files: [], literal: [] });
+    const ef = Array.isArray(svc.env_file) ? svc.env_file : svc.env_file ? [svc.env_file] : [];
+    for (const f of ef) {
+      const p = typeof f === 'string' ? f : f && typeof f === 'object' ? (f as { path?: unknown }).path : null;
+      if (typeof p === 'string' && !e.files.includes(path.resolve(projectDir, p))) e.files.push(path.resolve(projectDir, p));
+    }
+    const env = svc.environment;
+    if (Array.isArray(env)) for (const x of env) e.literal.push(String(x).split('=')[0]!);
+    else if (env && typeof env === 'object') e.literal.push(...Object.keys(env));
+  }
+}
+
+export async function cacheKeyInputs(
+  tool: string,
+  s: StackCall,
+  env: NodeJS.ProcessEnv,
+): Promise<{ key: string; missing: string[]; secrets: string[]; secretKeyed: string[]; serviceEnv: Record<string, ServiceEnv>; envFileKeys: Record<string, string[]> }> {
+  const { parse } = await import('yaml');
+  const serviceEnv: Record<string, ServiceEnv> = {};
+  const files: [string, string | null][] = [];
+  const vars = new Set<string>();
+  const extra = new Set<string>();
+  const required: string[] = [];
+  for (const f of s.files) {
+    const text = await readOrNull(f);
+    files.push([f, text]);
+    if (text === null) continue;
+    for (const v of referencedVariables(text)) vars.add(v);
+    const serviceEnv0 = serviceEnv;
+    try {
+      serviceEnvOf(parse(text), s.project_directory, serviceEnv0);
+      const enabled = [...s.profiles, ...(env.COMPOSE_PROFILES ?? '').split(',').map((x) => x.trim()).filter(Boolean)];
+      for (const r of referencedFiles(parse(text), s.project_directory, required, enabled)) extra.add(r);
+    } catch {
+      /* compose will say what is wrong */
+    }
+  }
+  for (const f of [...s.env_files, path.join(s.project_directory, '.env'), ...extra]) files.push([f, await readOrNull(f)]);
+  const environment: [string, string | null][] = [];
+  for (const k of Object.keys(env).filter((k) => COMPOSE_ENV.test(k)).sort()) vars.add(k);
+  for (const k of [...vars].sort()) environment.push([k, env[k] ?? null]);
+  const absent = new Set(files.filter(([, t]) => t === null).map(([f]) => f));
+  const missing = [...new Set([...s.env_files, ...required])].filter((f) => absent.has(f));
+  // Values compose may quote back (env files and the variables the files name): scrubbed from its output.
+  const secrets: string[] = [];
+  const envLike = new Set([...s.env_files, path.join(s.project_directory, '.env'), ...extra]);
+  // Values under secret-looking keys: masked wherever they appear in a service's config.
+  const secretKeyed: string[] = [];
+  const SECRETISH = /pass(word)?|secret|token|api[_-]?key|private|credential|auth|_key$/i;
+  const envFileKeys: Record<string, string[]> = {};
+  for (const [f, text] of files) {
+    if (text === null || !envLike.has(f)) continue;
+    const vals = envFileValues(text);
+    for (const [k, v] of vals) {
+      secrets.push(v);
+      if (SECRETISH.test(k)) secretKeyed.push(v);
+    }
+    envFileKeys[f] = [...vals.keys()];
+  }
+  for (const [k, v] of environment) {
+    if (v === null || COMPOSE_ENV.test(k)) continue;
+    secrets.push(v);
+    if (SECRETISH.test(k)) secretKeyed.push(v);
+  }
+  return { key: JSON.stringify({ v: 1, tool, project: s.project, dir: s.project_directory, profiles: s.profiles, files, environment }), missing, secrets, secretKeyed, serviceEnv, envFileKeys };
+}
