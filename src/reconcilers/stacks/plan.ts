@@ -73,9 +73,14 @@ function servicePartV2(t: Target<StackSpec>, svc: string, desired: StackDesired,
     const stopped = cs.find((c) => c.state !== 'running') ?? cs[0]!;
     return part(t, svc, 'update', 'stopped', `it is ${stateWords(stopped)}`, { state: stateWords(stopped) }, { state: 'running' }, 'started');
   }
+  return healthPart(t, svc, cs, actual);
+}
+
+/** Running containers: recreated when unhealthy or crash-looping (compose leaves these alone; apply runs
+ * `up --no-deps --force-recreate`), else in sync. */
+function healthPart(t: Target<StackSpec>, svc: string, cs: ContainerInfo[], actual: StackActual): Change {
   const sick = cs.find((c) => c.health === 'unhealthy' || c.state === 'restarting');
   if (sick) {
-    // compose leaves these alone; apply recreates them (`up --no-deps --force-recreate`).
     const why = sick.state === 'restarting' ? 'it keeps restarting' : 'it is unhealthy';
     return part(t, svc, 'replace', 'unhealthy', why, { state: stateWords(sick) }, { state: 'running' }, 'recreated');
   }
@@ -112,13 +117,7 @@ function servicePart(t: Target<StackSpec>, svc: string, desired: StackDesired, c
   }
   const stopped = cs.find((c) => c.state === 'exited' || c.state === 'created' || c.state === 'dead');
   if (stopped) return part(t, svc, 'update', 'stopped', `it is ${stateWords(stopped)}`, { state: stateWords(stopped) }, { state: 'running' }, 'started');
-  const sick = cs.find((c) => c.health === 'unhealthy' || c.state === 'restarting');
-  if (sick) {
-    const why = sick.state === 'restarting' ? 'it keeps restarting' : 'it is unhealthy';
-    return part(t, svc, 'replace', 'unhealthy', why, { state: stateWords(sick) }, { state: 'running' }, 'recreated');
-  }
-  const words = cs.map((c) => actual.status_text?.[c.id] ?? stateWords(c));
-  return part(t, svc, 'no-op', 'in-sync', [...new Set(words)].join(', '), null, null);
+  return healthPart(t, svc, cs, actual);
 }
 
 /** "db to be recreated, api to be started" for the stack's reason line. */
