@@ -241,6 +241,8 @@ test('--listen serves /healthz and Prometheus /metrics', async () => {
     w = startWatch(['-m', s.file, '--interval', '1h', '--listen', '127.0.0.1:0'], { home: s.home, cwd: s.dir });
     const l = await w.next((e) => e.event === 'listen', 'listen');
     await w.next(isApply, 'first apply');
+    // The record step writes the generation after the apply line: wait for it, not for the apply.
+    await w.next((e) => e.event === 'generation', 'generation 1 recorded');
     const h = await fetch(`http://${l.address}/healthz`);
     assert.is(h.status, 200);
     const hj = (await h.json()) as any;
