@@ -64,6 +64,16 @@ export async function readFileOrNull(file: string, maxBytes?: number): Promise<s
   }
 }
 
+/** The names in a folder; none when the folder does not exist (yet). */
+export async function readDirOrEmpty(dir: string): Promise<string[]> {
+  try {
+    return await fsp.readdir(dir);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw err;
+  }
+}
+
 /** A JSON file this tool wrote (atomically): null when it is missing or not JSON (a hand edit). */
 export async function readJsonOrNull<T>(file: string): Promise<T | null> {
   const text = await readFileOrNull(file);

@@ -4,7 +4,7 @@ import { createHmac, randomBytes } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { OperationError } from '../core/errors.js';
-import { readFileOrNull, writeFileAtomic } from '../core/fs.js';
+import { readDirOrEmpty, readFileOrNull, writeFileAtomic } from '../core/fs.js';
 import type { Home } from '../core/home.js';
 import type { StateEntry } from '../core/types.js';
 
@@ -81,14 +81,7 @@ function segmentDir(home: Home): string {
 }
 
 async function segments(home: Home): Promise<{ serial: number; file: string }[]> {
-  let names: string[];
-  try {
-    names = await fsp.readdir(segmentDir(home));
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
-    throw err;
-  }
-  return names
+  return (await readDirOrEmpty(segmentDir(home)))
     .filter((n) => /^\d+\.json$/.test(n))
     .map((n) => ({ serial: Number(n.slice(0, -5)), file: path.join(segmentDir(home), n) }))
     .sort((a, b) => a.serial - b.serial);

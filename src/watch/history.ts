@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { UserError } from '../core/errors.js';
-import { readFileOrNull, readJsonOrNull, writeFileAtomic } from '../core/fs.js';
+import { readDirOrEmpty, readFileOrNull, readJsonOrNull, writeFileAtomic } from '../core/fs.js';
 import type { Home } from '../core/home.js';
 import type { Resource } from '../core/types.js';
 import { canonical } from '../planner/plan.js';
@@ -49,14 +49,7 @@ export function resourcesDigest(resources: Resource[]): string {
 }
 
 export async function listGenerations(home: Home): Promise<number[]> {
-  let names: string[];
-  try {
-    names = await fsp.readdir(historyDir(home));
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
-    throw err;
-  }
-  return names
+  return (await readDirOrEmpty(historyDir(home)))
     .map((n) => /^gen-(\d+)\.json$/.exec(n)?.[1])
     .filter((x): x is string => Boolean(x))
     .map(Number)
