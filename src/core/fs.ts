@@ -94,6 +94,16 @@ export async function exists(file: string): Promise<boolean> {
   }
 }
 
+/** What is at a path (links followed): a file, a folder, something else, or nothing (null). */
+export async function pathKind(p: string): Promise<'file' | 'dir' | 'other' | null> {
+  try {
+    const st = await fsp.stat(p);
+    return st.isFile() ? 'file' : st.isDirectory() ? 'dir' : 'other';
+  } catch {
+    return null;
+  }
+}
+
 export const MiB = 1024 * 1024;
 
 /** Human words for a file type that is not a regular file. */

@@ -3,7 +3,7 @@
 // secrets — and every resource's `requires:` (and a profile's own requirement, for what it brings) is
 // checked against the detected machine: what cannot run here is marked `unsatisfied` and the planner
 // shows it as `!` without planning or applying it. Explicit manifest entries always win.
-import { promises as fsp } from 'node:fs';
+import { pathKind } from '../../core/fs.js';
 import path from 'node:path';
 import type { Kind, LoadContext } from '../../core/kind.js';
 import type { Diagnostic, Resource } from '../../core/types.js';
@@ -73,7 +73,7 @@ export const profileExpander: Expander = async (m: Manifest, ctx: LoadContext, k
           for (const o of p.compose_overrides) {
             const abs = path.resolve(dir, o);
             if (files.includes(abs)) continue;
-            if (!(await isFile(abs))) {
+            if ((await pathKind(abs)) !== 'file') {
               diags.push({ severity: 'warning', address: s.address, summary: `profile ${p.id}: compose override ${o} not found in ${dir}; not added` });
               continue;
             }
@@ -161,14 +161,6 @@ export const profileExpander: Expander = async (m: Manifest, ctx: LoadContext, k
   }
   return diags;
 };
-
-async function isFile(p: string): Promise<boolean> {
-  try {
-    return (await fsp.stat(p)).isFile();
-  } catch {
-    return false;
-  }
-}
 
 async function chooseProfile(m: Manifest, ctx: LoadContext, choice: string, machine: MachineFacts): Promise<{ choice?: Choice; diagnostics: Diagnostic[] }> {
   const { loadProfiles, readPin, rankProfiles, bestProfile, unknownProfile } = await import('../../providers/hardware/profiles.js');

@@ -1,6 +1,7 @@
 // Reading mcp.<name>: each agent's config file, pmoves' registry, the commands it needs and one
 // handshake with the server (its readiness).
 import { promises as fsp } from 'node:fs';
+import { pathKind } from '../../core/fs.js';
 import path from 'node:path';
 import type { RunContext, Target } from '../../core/kind.js';
 import { CLIENT_IDS, CLIENTS, type ClientId } from '../../providers/mcp/clients.js';
@@ -28,21 +29,13 @@ export async function readFile(file: string, read: (text: string | null) => { en
   }
 }
 
-async function isDir(p: string): Promise<boolean> {
-  try {
-    return (await fsp.stat(p)).isDirectory();
-  } catch {
-    return false;
-  }
-}
-
 /** Agents whose config folder exists here (the default when neither clients nor mcp_clients is given). */
 export async function detectClients(spec: McpSpec, env: NodeJS.ProcessEnv): Promise<ClientId[]> {
   const found: ClientId[] = [];
   for (const c of CLIENT_IDS) {
     // Claude Code's project file sits beside the manifest: the user-level ~/.claude says it is installed.
     const marker = c === 'claude-code' ? path.join(env.HOME ?? '', '.claude') : path.dirname(spec.paths[c]);
-    if (await isDir(marker)) found.push(c);
+    if ((await pathKind(marker)) === 'dir') found.push(c);
   }
   return found;
 }
