@@ -118,7 +118,7 @@ function display(a: Esp32Actual, pick: (r: Region) => string | null, ctx: PlanCo
   const out: Record<string, unknown> = { chip, port: a.port };
   for (const r of a.regions) {
     const v = pick(r);
-    out[r.role] = r.role === 'config' && v ? { $sensitive: ctx.fingerprint(v), $summary: 'config partition' } : v === null ? null : short(v);
+    out[r.role] = v === '(blank)' || v === null ? v : r.role === 'config' ? { $sensitive: ctx.fingerprint(v), $summary: 'config partition' } : short(v);
   }
   return out;
 }
@@ -129,7 +129,7 @@ export function planEsp32(t: Target<Esp32Spec>, a: Esp32Actual, ctx: PlanContext
   if (a.error) {
     return { action: 'no-op', reason: 'the board cannot be read', before: null, after: null, diagnostics: [{ severity: 'error', address: t.address, summary: a.error }] };
   }
-  const before = display(a, (r) => (r.blank ? null : r.have), ctx, a.chip);
+  const before = display(a, (r) => (r.blank ? '(blank)' : r.have), ctx, a.chip);
   if (a.chip !== spec.chip) {
     return {
       action: 'no-op',
@@ -183,7 +183,8 @@ export async function applyEsp32(ctx: RunContext, t: Target<Esp32Spec>, a: Esp32
         : `${(err as Error).message}. Retry: ${retry}`,
     );
   }
-  log(`verified ${images.map((i) => `${hex(i.offset)} md5 ${short(i.md5)}`).join(', ')}; reset into the app`);
+  const roles = new Map(all.map((i) => [i.offset, i.role] as const));
+  log(`verified by MD5: ${images.map((i) => (roles.get(i.offset) === 'config' ? `config at ${hex(i.offset)}` : `${hex(i.offset)} ${short(i.md5)}`)).join(', ')}; reset into the app`);
   const state: Esp32State = {
     type: 'esp32',
     port: link.port,
