@@ -63,6 +63,11 @@ export function planJetson(t: Target<JetsonSpec>, a: JetsonActual, _ctx: PlanCon
   for (const s of spec.cameras.sensors) if (!csi.some((c) => c.name?.toLowerCase().includes(s.toLowerCase()))) diagnostics.push(err(`no CSI camera with sensor ${s} (found: ${csi.map((c) => c.name).join(', ') || 'none'})`));
   if (a.daemon?.problem && spec.docker_runtime !== null) diagnostics.push(err(`${a.daemon.problem}; not edited`, 'fix the file by hand, then plan again'));
   const n = needs(spec, a);
+  const unknown = [a.nvargus!.enabled, a.nvargus!.active].find((w) => w.startsWith('unknown'));
+  if (unknown && n.nvargus) {
+    diagnostics.push(err(`nvargus-daemon: ${unknown}`, 'the camera service is managed with systemctl; run on the Jetson itself'));
+    n.nvargus = false;
+  }
   const words: string[] = [];
   const after = { ...before };
   if (n.nvargus) {
