@@ -159,13 +159,13 @@ export async function applyEsp32(ctx: RunContext, t: Target<Esp32Spec>, a: Esp32
   const spec = t.desired?.spec;
   if (!spec || planned.action === 'no-op') return { outcome: 'unchanged', state: t.prior ?? null };
   const { flashEsp32, FlashError, hex } = await import('../../providers/edge/esp32.js');
-  const { Progress } = await import('../../providers/models/transfer-progress.js');
+  const { Progress, bar } = await import('../../providers/models/transfer-progress.js');
   const log = (l: string) => ctx.log(t.address, l);
   const all = await wanted(ctx, t, spec, true);
   const todo = new Set(a.regions.filter((r) => r.want === null || r.have !== r.want).map((r) => r.role));
   const images: FlashImage[] = all.filter((i): i is Extract<typeof i, { data: Uint8Array }> => 'data' in i && todo.has(i.role)).map((i) => ({ offset: i.offset, data: i.data, md5: i.md5 }));
   const link = await resolvePort(ctx, spec);
-  const progress = new Progress({ tty: ctx.tty, log });
+  const progress: { update(done: number, total: number, label: string, force?: boolean): void; end?(): void } = ctx.tty ? oneLine(t.address, bar) : new Progress({ tty: false, log });
   try {
     await flashEsp32(link, {
       expectChip: spec.chip,
@@ -175,6 +175,7 @@ export async function applyEsp32(ctx: RunContext, t: Target<Esp32Spec>, a: Esp32
       progress: (done, total) => progress.update(done, total, 'flashing', done === 0 || done === total),
     });
   } catch (err) {
+    progress.end?.();
     const half = err instanceof FlashError && err.offset !== null;
     const retry = `pmoves mini edge flash --device ${t.name}`;
     throw new Error(
@@ -183,6 +184,7 @@ export async function applyEsp32(ctx: RunContext, t: Target<Esp32Spec>, a: Esp32
         : `${(err as Error).message}. Retry: ${retry}`,
     );
   }
+  progress.end?.();
   const roles = new Map(all.map((i) => [i.offset, i.role] as const));
   log(`verified by MD5: ${images.map((i) => (roles.get(i.offset) === 'config' ? `config at ${hex(i.offset)}` : `${hex(i.offset)} ${short(i.md5)}`)).join(', ')}; reset into the app`);
   const state: Esp32State = {
@@ -192,4 +194,23 @@ export async function applyEsp32(ctx: RunContext, t: Target<Esp32Spec>, a: Esp32
     images: all.filter((i): i is Extract<typeof i, { data: Uint8Array }> => 'data' in i && i.role !== 'config').map((i) => ({ role: i.role, offset: i.offset, md5: i.md5 })),
   };
   return { outcome: 'updated', state: { section: 'devices', owned: ownedAfter(t.prior, false), digest: ctx.digest(JSON.stringify(all.map((i) => ('md5' in i ? i.md5 : '')))), data: state } };
+}
+
+/** On a terminal: one line rewritten in place (`\r`, erase to end of line), ended by the next log line. */
+function oneLine(address: string, bar: (done: number, total: number) => string) {
+  let last = '';
+  let open = false;
+  return {
+    update(done: number, total: number | undefined, label: string) {
+      const text = `${address}: ${label} ${bar(done, total ?? 0)} ${formatBytes(done)}/${formatBytes(total ?? 0)}`;
+      if (text === last) return;
+      last = text;
+      open = true;
+      process.stdout.write(`\r${text}\x1b[K`);
+    },
+    end() {
+      if (open) process.stdout.write('\n');
+      open = false;
+    },
+  };
 }
