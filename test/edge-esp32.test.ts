@@ -3,12 +3,12 @@
 // Plan on a blank board, apply, re-plan, drift, a board that hangs mid-write, a wrong chip, the
 // `edge flash` shortcut, and a Wi-Fi password that never shows.
 import { createHash, randomBytes } from 'node:crypto';
-import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Esp32Peer } from './esp32-peer.js';
-import { cli, tempDir } from './helpers.js';
+import { cli, repoRoot, tempDir } from './helpers.js';
 
 const CANARY = `canary-wifi-${randomBytes(6).toString('hex')}`;
 const APP = 0x10000;
@@ -151,6 +151,30 @@ E('a different chip on the port is a plan error, and nothing is written', async 
   assert.is(r.exitCode, 1);
   assert.match(String(r.stdout) + String(r.stderr), /! devices\.sonatino the board on \S+ttyESP is an esp32c3, not the declared esp32s3/);
   assert.ok(Buffer.from(c.peer.flash).equals(before));
+});
+
+E('port: auto finds the board by its USB id (the recorded esp32-box machine, its tty linked to the peer)', async (c) => {
+  const root = path.join(c.t.dir, 'esp32-box');
+  cpSync(path.join(repoRoot, 'test', 'fixtures', 'machines', 'esp32-box', 'root'), root, { recursive: true, verbatimSymlinks: true });
+  cpSync(path.join(repoRoot, 'test', 'fixtures', 'machines', 'esp32-box', 'commands.json'), path.join(c.t.dir, 'esp32-box.json'));
+  mkdirSync(path.join(root, 'dev'));
+  symlinkSync(c.peer.hostPath, path.join(root, 'dev', 'ttyACM0'));
+  const auto = path.join(c.t.dir, 'auto.yaml');
+  writeFileSync(auto, readFileSync(c.manifest, 'utf8').replace(`port: ${c.peer.hostPath}`, 'port: auto'));
+  const env = { PMOVES_SYSROOT: root, PMOVES_RECORDED_COMMANDS: path.join(c.t.dir, 'esp32-box.json'), WIFI_SSID: 'pmoves-lab', WIFI_PASSWORD: CANARY };
+  const plan = () => cli(['mini', 'plan', '-m', auto], { cwd: c.t.dir, home: path.join(c.t.dir, 'home'), env, timeout: 120_000 });
+
+  // this machine has two boards (native USB and a CH340): auto does not guess
+  const two = await plan();
+  c.outputs.push(String(two.stdout), String(two.stderr));
+  assert.is(two.exitCode, 1);
+  assert.match(String(two.stdout) + String(two.stderr), /port: auto found 2 ESP32 boards \(\/dev\/ttyACM0 \(303a:1001\), \/dev\/ttyUSB0 \(1a86:7523\)\); name one as port:/);
+
+  rmSync(path.join(root, 'sys', 'class', 'tty', 'ttyUSB0'));
+  const one = await plan();
+  c.outputs.push(String(one.stdout), String(one.stderr));
+  assert.is(one.exitCode, 0, String(one.stdout) + String(one.stderr));
+  assert.match(String(one.stdout), /No changes\./);
 });
 
 E('the Wi-Fi password appears in no output, state or log', async (c) => {
