@@ -105,6 +105,20 @@ J('after: the machine as recorded once the service runs: no changes', async (c) 
   assert.match(String(r.stdout), /No changes\./);
 });
 
+J('no longer declared: the default-runtime key this tool added is taken back, the file is as the user wrote it', async (c) => {
+  const m = path.join(c.t.dir, 'pmoves.mini.yaml');
+  writeFileSync(m, 'apiVersion: pmoves.ai/mini/v1\n');
+  const plan = await run(c, ['plan'], c.after, m);
+  assert.is(plan.exitCode, 0, String(plan.stdout) + String(plan.stderr));
+  assert.match(String(plan.stdout), `# devices.nano will be removed from daemon.json (because ${c.daemonJson}: default-runtime nvidia was added by this tool and is no longer declared: removed with runtimes.nvidia, then reload dockerd)`);
+  const r = await run(c, ['apply', '--auto-approve'], c.after, m);
+  assert.is(r.exitCode, 0, String(r.stdout) + String(r.stderr));
+  assert.match(String(r.stdout), 'devices.nano: dockerd reloaded');
+  assert.is(readFileSync(c.daemonJson, 'utf8'), USER_DAEMON_JSON);
+  const again = await run(c, ['plan', '--detailed-exitcode'], c.after, m);
+  assert.is(again.exitCode, 0);
+});
+
 J('requires l4t, a missing sensor, a broken daemon.json: plan errors, nothing changed', async (c) => {
   const newer = await run(c, ['plan'], c.after, manifest(c, { l4t: '>=37' }));
   assert.is(newer.exitCode, 1);

@@ -76,10 +76,22 @@ export function editDaemonJson(text: string | null, runtime: string): string {
   return out.endsWith('\n') ? out : `${out}\n`;
 }
 
-export async function writeDaemonJson(file: string, runtime: string): Promise<void> {
+/** Take back what this tool set: "default-runtime", and runtimes.nvidia when it added that too. */
+export function uneditDaemonJson(text: string, removeRuntime: boolean): string {
+  let out = applyEdits(text, modify(text, ['default-runtime'], undefined, {}));
+  if (removeRuntime) {
+    out = editJsonEntry(out, 'runtimes', 'nvidia', undefined);
+    const rest = (parse(out, [], { allowTrailingComma: true }) as Record<string, unknown>).runtimes;
+    if (rest && typeof rest === 'object' && !Object.keys(rest).length) out = applyEdits(out, modify(out, ['runtimes'], undefined, {}));
+  }
+  return out;
+}
+
+/** Rewrite daemon.json with `edit` (atomically; nothing written when the text does not change). */
+export async function writeDaemonJson(file: string, edit: (text: string | null) => string | null): Promise<void> {
   const text = await readFileOrNull(file);
-  const next = editDaemonJson(text, runtime);
-  if (next !== text) await writeFileAtomic(file, next);
+  const next = edit(text);
+  if (next !== null && next !== text) await writeFileAtomic(file, next);
 }
 
 /** Run one systemctl command; throws with its output when it fails. */
