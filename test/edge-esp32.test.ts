@@ -4,6 +4,8 @@
 // `edge flash` shortcut, and a Wi-Fi password that never shows.
 import { createHash, randomBytes } from 'node:crypto';
 import { cpSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -141,6 +143,35 @@ E('edge flash --device esp32-sonatino: the profile id finds devices.sonatino; co
   const unknown = await run(c, ['edge', 'flash', '--device', 'nosuch']);
   assert.is(unknown.exitCode, 1);
   assert.match(String(unknown.stderr), /--device nosuch: no ESP32 of that name under devices: \(declared: sonatino\)/);
+});
+
+E('firmware from a URL: downloaded once into the cache, sha256-verified, then flashed', async (c) => {
+  const next = Buffer.from(randomBytes(60_000).toString('hex'));
+  let requests = 0;
+  const server = createServer((req, res) => {
+    requests++;
+    res.writeHead(200, { 'content-length': String(next.length) });
+    res.end(next);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  try {
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/sonatino-2.bin`;
+    const sha = createHash('sha256').update(next).digest('hex');
+    writeFileSync(c.manifest, readFileSync(c.manifest, 'utf8').replace(/      file: sonatino\.bin\n      sha256: [0-9a-f]+/, `      url: ${url}\n      sha256: ${sha}`));
+    const plan = await run(c, ['plan']);
+    assert.is(plan.exitCode, 0, String(plan.stdout) + String(plan.stderr));
+    assert.match(String(plan.stdout), `(because firmware (not compared) -> (to download) (not downloaded yet from ${url}))`);
+    assert.is(requests, 0, 'plan downloads nothing');
+    const r = await run(c, ['apply', '--auto-approve']);
+    assert.is(r.exitCode, 0, String(r.stdout) + String(r.stderr));
+    c.image = next;
+    assert.ok(flashed(c).equals(next));
+    const again = await run(c, ['plan', '--detailed-exitcode']);
+    assert.is(again.exitCode, 0, String(again.stdout));
+    assert.is(requests, 1);
+  } finally {
+    server.close();
+  }
 });
 
 E('a different chip on the port is a plan error, and nothing is written', async (c) => {

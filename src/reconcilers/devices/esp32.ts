@@ -146,7 +146,7 @@ export function planEsp32(t: Target<Esp32Spec>, a: Esp32Actual, ctx: PlanContext
   }
   const words = changed.map((r) => {
     if (r.role === 'config') return 'config partition differs';
-    const from = r.blank ? '(blank)' : r.have ? short(r.have) : '?';
+    const from = r.blank ? '(blank)' : r.have ? short(r.have) : '(not compared)';
     const to = r.want ? short(r.want) : '(to download)';
     const size = r.size !== null ? ` (${formatBytes(r.size)}, ~${seconds(r.size, spec.baud)} s at ${spec.baud} baud)` : ` (${r.missing})`;
     return `${r.role} ${from} -> ${to}${size}`;
