@@ -100,6 +100,7 @@ async function connect(s: Session, link: Esp32Link): Promise<string> {
   } catch (err) {
     await close(s);
     const why = (err as Error).message;
+    if (why.startsWith('cannot open ')) throw new Error(/permission denied/i.test(why) ? `${why} (add yourself to the dialout group: docs/edge.md)` : why);
     const noReset = s.port.signalsUnsupported ? ' (this port cannot drive DTR/RTS: hold BOOT, press RESET, then try again)' : ' (hold BOOT and press RESET to enter download mode, then try again)';
     throw new Error(`no answer from an ESP32 bootloader on ${link.port}: ${why}${noReset}`);
   }
@@ -147,7 +148,10 @@ export async function readEsp32(link: Esp32Link, o: { expectChip: string; region
     } catch {
       mac = null;
     }
-    if (chip !== o.expectChip) return { chip, mac, md5: o.regions.map(() => null) };
+    if (chip !== o.expectChip) {
+      await hardReset(s);
+      return { chip, mac, md5: o.regions.map(() => null) };
+    }
     await s.loader.runStub();
     await attachFlash(s.loader, o.flashSize);
     const md5: string[] = [];

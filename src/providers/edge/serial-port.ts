@@ -33,7 +33,7 @@ export class NodeWebSerialPort {
   async open(o: OpenOptions): Promise<void> {
     const { SerialPort } = await import('serialport');
     const port = new SerialPort({ path: this.path, baudRate: o.baudRate, autoOpen: false, hupcl: false });
-    await new Promise<void>((resolve, reject) => port.open((err) => (err ? reject(new Error(`cannot open ${this.path}: ${err.message}`)) : resolve())));
+    await new Promise<void>((resolve, reject) => port.open((err) => (err ? reject(new Error(`cannot open ${this.path}: ${err.message.replace(/^Error: /, '').replace(/, cannot open .*$/, '')}`)) : resolve())));
     this.port = port;
     let closed = false;
     this.readable = new ReadableStream<Uint8Array>({
