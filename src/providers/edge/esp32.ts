@@ -170,6 +170,8 @@ export interface FlashOptions {
   images: FlashImage[];
   /** Bytes written so far of all images (uncompressed offsets are named in errors). */
   progress?: (done: number, total: number) => void;
+  /** Ctrl-C: the port is closed, the write stops, and the error names the offset like any failed write. */
+  signal?: AbortSignal;
 }
 
 /** Write the images (compressed), verify each by MD5, hard-reset into the app. */
@@ -177,6 +179,8 @@ export async function flashEsp32(link: Esp32Link, o: FlashOptions): Promise<void
   const s = await open(link, o.baud);
   const chip = await connect(s, link);
   let at: number | null = null;
+  const stop = () => void s.port.close();
+  o.signal?.addEventListener('abort', stop, { once: true });
   try {
     if (chip !== o.expectChip) throw new FlashError(`${link.port} is an ${chip}, not the declared ${o.expectChip}; nothing was written`, null);
     await s.loader.runStub();
@@ -213,6 +217,7 @@ export async function flashEsp32(link: Esp32Link, o: FlashOptions): Promise<void
     const msg = (err as Error).message.split('\n')[0];
     throw new FlashError(offset === null ? msg : `write failed at offset ${hex(offset)}: ${msg}`, offset);
   } finally {
+    o.signal?.removeEventListener('abort', stop);
     await close(s);
   }
 }

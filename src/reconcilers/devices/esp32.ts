@@ -172,6 +172,7 @@ export async function applyEsp32(ctx: RunContext, t: Target<Esp32Spec>, a: Esp32
       baud: spec.baud,
       flashSize: FLASH_SIZES[spec.flash_size]!,
       images,
+      signal: ctx.signal,
       progress: (done, total) => progress.update(done, total, 'flashing', done === 0 || done === total),
     });
   } catch (err) {
