@@ -214,7 +214,7 @@ export async function flashEsp32(link: Esp32Link, o: FlashOptions): Promise<void
     if (err instanceof FlashError) throw err;
     const where = s.lines.map((l) => /Writing at (0x[0-9a-f]+)/i.exec(l)?.[1]).filter(Boolean).pop();
     const offset = where ? parseInt(where, 16) : at;
-    const msg = (err as Error).message.split('\n')[0];
+    const msg = (err as Error).message.split('\n')[0]!.replace(/\.\s*$/, '');
     throw new FlashError(offset === null ? msg : `write failed at offset ${hex(offset)}: ${msg}`, offset);
   } finally {
     o.signal?.removeEventListener('abort', stop);
