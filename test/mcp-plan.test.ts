@@ -38,7 +38,7 @@ function actual(s: McpSpec, texts: Partial<Record<ClientId, string | null>>, reg
   const files: McpActual['files'] = {};
   for (const c of s.clients!) files[c] = file(c, s.paths[c], texts[c] ?? null);
   const reg = registry === null ? null : registry;
-  return { clients: s.clients!, files, stale, registry: { path: '/pm/mcp/registry.json', text: reg, mode: null, entry: reg ? (JSON.parse(reg) as { servers: Record<string, unknown> }).servers.mem : undefined }, missing: [], unset: [], volatile: { probe: null }, home: '/h' };
+  return { clients: s.clients!, files, stale, shadows: [], registry: { path: '/pm/mcp/registry.json', text: reg, mode: null, entry: reg ? (JSON.parse(reg) as { servers: Record<string, unknown> }).servers.mem : undefined }, missing: [], unset: [], volatile: { probe: null }, home: '/h' };
 }
 
 const owned = (s: McpSpec, clients: ClientId[]): StateEntry => ({
