@@ -1,9 +1,8 @@
 // $PMOVES_HOME/watch.json: what the watcher is doing, rewritten (atomically) after every run, read by
 // `status`. Holds addresses, outcomes and engine error messages, never a value.
 import path from 'node:path';
-import { readJsonOrNull, writeFileAtomic } from '../core/fs.js';
+import { processAlive, readJsonOrNull, writeFileAtomic } from '../core/fs.js';
 import type { Home } from '../core/home.js';
-import { processAlive } from '../engine/lock.js';
 
 export interface ResourceRun {
   /** conflict: someone else's entry is in the way; left alone (no backoff) until it is resolved. */
