@@ -111,6 +111,21 @@ test('ownership is per client and config path: our entry in one file does not ma
   assert.not.ok(r.parts?.some((p) => p.action !== 'no-op' && /cursor/.test(p.address)), 'nothing written to it');
 });
 
+test('ownership is per place in the file too: our Claude Code entry in local scope does not make the user-scope entry ours', () => {
+  const s = spec({ clients: ['claude-code'], scope: 'user' });
+  assert.is(s.paths['claude-code'], '/h/.claude.json');
+  // the user's own server of that name at the top level (user scope); pmoves wrote the local-scope one
+  const hand = '{\n  "mcpServers": {\n    "mem": { "type": "stdio", "command": "npx", "args": ["mem"] }\n  }\n}\n';
+  const registry = JSON.stringify({ servers: { mem: registryEntry(s, ['claude-code']) } });
+  const prior: StateEntry = { section: 'mcp', owned: true, data: { clients: { 'claude-code': '/h/.claude.json' }, at: { 'claude-code': ['projects', '/p', 'mcpServers'] }, registry: '/pm/mcp/registry.json' } };
+  const r = mcpKind.plan(target(s, prior), actual(s, { 'claude-code': hand }, registry), planCtx());
+  assert.ok(r.conflicts?.length, 'the hand-written user-scope entry is a conflict, not ours to overwrite');
+  assert.not.ok(r.parts?.some((p) => p.action !== 'no-op' && /"args": \[\s*"srv.js"/.test(JSON.stringify(p.after))), 'ours is not written over it');
+  // local scope: the servers' map under projects[DIR]
+  assert.equal(spec({ clients: ['claude-code'], scope: 'local' }).at['claude-code'], ['projects', '/p', 'mcpServers']);
+  assert.equal(spec({ clients: ['claude-code'] }).paths['claude-code'], '/p/.mcp.json');
+});
+
 test('an identical hand-written entry is adopted silently (and stays the user\'s)', () => {
   const s = { ...spec(), clients: ['cursor'] as ClientId[] };
   const same = CLIENTS.cursor.edit(null, 'mem', (CLIENTS.cursor.entry(s) as { entry: Record<string, unknown> }).entry);
