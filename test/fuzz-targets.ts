@@ -243,7 +243,11 @@ export async function runTarget<T>(t: FuzzTarget<T>, runs: number, seed: number,
       const start = performance.now();
       const v = await t.check(input);
       f.cases++;
-      if (performance.now() - start > hangMs) f.hangs++;
+      const ms = performance.now() - start;
+      if (ms > hangMs) {
+        f.hangs++;
+        if (f.examples.length < 3) f.examples.push(`hang: ${(ms / 1000).toFixed(1)} s\n    input: ${JSON.stringify(input)?.slice(0, 300)}`);
+      }
       if (!v.ok) {
         f[v.kind]++;
         if (f.examples.length < 3) f.examples.push(`${v.kind}: ${v.what}\n    input: ${JSON.stringify(input)?.slice(0, 300)}`);
