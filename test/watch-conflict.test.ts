@@ -14,6 +14,7 @@ import { planEvent } from '../src/watch/plan-step.js';
 import { applyEvent, recordOutcome } from '../src/watch/record-step.js';
 import { metricsReporter } from '../src/watch/report.js';
 import { watchStatus, writeWatchFile } from '../src/watch/state-file.js';
+import { foldEvent, newStatus } from '../src/fleet/status-message.js';
 import { tempDir } from './helpers.js';
 
 const why = 'cursor: ~/.cursor/mcp.json already has a server "mem" that pmoves did not write (apply --force overwrites it)';
@@ -78,6 +79,15 @@ test('watch.json and status: "in conflict", apart from failing resources', async
   } finally {
     t.cleanup();
   }
+});
+
+test('fleet: an apply line with a conflict publishes the device as failed, naming it', () => {
+  const backoff = new Backoff();
+  const o = recordOutcome({ plan: { changes: [conflicted], diagnostics: [] }, report: undefined, exclude: new Set(), backoff, previous: {}, now: 0 });
+  const s = newStatus('edge-1', 'edge-1', null);
+  foldEvent(s, applyEvent(o, 10, 'abc'));
+  assert.is(s.result, 'failed');
+  assert.equal(s.failing, [{ address: 'mcp.mem', reason: `in conflict: ${why}` }]);
 });
 
 test.run();
