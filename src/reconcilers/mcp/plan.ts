@@ -107,7 +107,7 @@ export function planMcp(t: Target<McpSpec>, actual: McpActual, ctx: PlanContext)
   const conflicted = conflicts.length ? { conflicts } : {};
   if (!changing) return { action: 'no-op', reason: conflicts.length ? 'in conflict' : 'registered', before, after: before ?? after, parts, diagnostics, ...(warnings.length ? { warnings } : {}), ...conflicted };
   const fresh = (!t.prior || t.prior.pending === 'create') && actual.registry.entry === undefined;
-  const targets = parts.filter((p) => p.action !== 'no-op').map((p) => p.name.split('.').pop());
+  const targets = [...new Set(parts.filter((p) => p.action !== 'no-op').map((p) => p.name.split('.').pop()))];
   return {
     action: fresh ? 'create' : 'update',
     reason: fresh ? `not registered yet${targets.length ? ` (${targets.join(', ')})` : ''}` : `registration differs${targets.length ? ` (${targets.join(', ')})` : ' (registry)'}`,
