@@ -1,4 +1,4 @@
-// `npm run fuzz`: 10,000+ cases per target (FUZZ_RUNS, FUZZ_SEED), one line of figures per target.
+// `npm run fuzz`: 10,000+ cases per target (FUZZ_RUNS, FUZZ_SEED, FUZZ_TARGET), one line of figures per target.
 // Exits 1 on any internal error, unlocated error or hang.
 import { chitTarget, envTarget, manifestTarget, mcpTarget, runTarget, type FuzzFigures } from './fuzz-targets.js';
 
@@ -7,7 +7,9 @@ const seed = Number(process.env.FUZZ_SEED ?? Date.now() % 2 ** 31);
 const m = manifestTarget();
 const all: FuzzFigures[] = [];
 try {
-  for (const t of [m, chitTarget, envTarget, mcpTarget] as const) {
+  // FUZZ_TARGET=manifest (a prefix of a target's name) runs that one only
+  const only = process.env.FUZZ_TARGET?.toLowerCase();
+  for (const t of [m, chitTarget, envTarget, mcpTarget].filter((x) => !only || x.name.toLowerCase().startsWith(only))) {
     const f = await runTarget(t as Parameters<typeof runTarget>[0], runs, seed);
     all.push(f);
     process.stdout.write(`${f.target.padEnd(20)} ${String(f.cases).padStart(6)} cases  ${f.internal} internal errors  ${f.unlocated} unlocated  ${f.hangs} hangs\n`);

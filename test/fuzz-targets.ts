@@ -197,18 +197,21 @@ const tomlConfig = fc.oneof(
   fc.constantFrom('[mcp_servers]\nx = { command = "a" }\n', 'mcp_servers.s.command = "b"\n', '[mcp_servers.s]\ncommand = "c"\n[mcp_servers.s.env]\nA = "1"\n', '[[mcp_servers]]\n'),
 );
 
-export const mcpTarget: FuzzTarget<{ json: string | null; toml: string | null; name: string; entry: Record<string, unknown>; remove: boolean }> = {
+export const mcpTarget: FuzzTarget<{ json: string | null; toml: string | null; name: string; entry: Record<string, unknown>; remove: boolean; dir: string }> = {
   name: 'MCP config editors',
-  arbitrary: fc.record({ json: jsonConfig, toml: tomlConfig, name: fc.oneof(fc.constantFrom('s', 'mem', 'a'), fc.string({ maxLength: 6 })), entry, remove: fc.boolean() }),
-  async check({ json, toml, name, entry: value, remove }) {
+  arbitrary: fc.record({ json: jsonConfig, toml: tomlConfig, name: fc.oneof(fc.constantFrom('s', 'mem', 'a'), fc.string({ maxLength: 6 })), entry, remove: fc.boolean(), dir: fc.oneof(fc.constantFrom('/p', 'mcpServers'), fc.string({ maxLength: 6 })) }),
+  async check({ json, toml, name, entry: value, remove, dir }) {
     const want = remove ? undefined : value;
-    try {
-      const out = editJsonEntry(json, 'mcpServers', name, want);
-      const back = readJsonEntry(out, 'mcpServers', name);
-      if (remove ? back.entry !== undefined : !sameJson(back.entry, value)) return internal(`JSON: the entry does not read back as written (${JSON.stringify(json)?.slice(0, 120)})`);
-    } catch (err) {
-      if (!(err instanceof ConfigSyntaxError)) return internal(err);
-      if (!(err.line >= 1 && err.column >= 1)) return { ok: false, kind: 'unlocated', what: err.message };
+    // the top-level map, and Claude Code's local scope (projects[DIR].mcpServers, created on the way)
+    for (const key of ['mcpServers', ['projects', dir, 'mcpServers']]) {
+      try {
+        const out = editJsonEntry(json, key, name, want);
+        const back = readJsonEntry(out, key, name);
+        if (remove ? back.entry !== undefined : !sameJson(back.entry, value)) return internal(`JSON ${JSON.stringify(key)}: the entry does not read back as written (${JSON.stringify(json)?.slice(0, 120)})`);
+      } catch (err) {
+        if (!(err instanceof ConfigSyntaxError)) return internal(err);
+        if (!(err.line >= 1 && err.column >= 1)) return { ok: false, kind: 'unlocated', what: err.message };
+      }
     }
     try {
       const out = editTomlEntry(toml, name, want);
@@ -243,7 +246,11 @@ export async function runTarget<T>(t: FuzzTarget<T>, runs: number, seed: number,
       const start = performance.now();
       const v = await t.check(input);
       f.cases++;
-      if (performance.now() - start > hangMs) f.hangs++;
+      const ms = performance.now() - start;
+      if (ms > hangMs) {
+        f.hangs++;
+        if (f.examples.length < 3) f.examples.push(`hang: ${(ms / 1000).toFixed(1)} s\n    input: ${JSON.stringify(input)?.slice(0, 300)}`);
+      }
       if (!v.ok) {
         f[v.kind]++;
         if (f.examples.length < 3) f.examples.push(`${v.kind}: ${v.what}\n    input: ${JSON.stringify(input)?.slice(0, 300)}`);

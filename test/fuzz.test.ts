@@ -32,6 +32,22 @@ t('found by the fuzzer: a NUL in a path is a located error, not an internal one'
   }
 });
 
+t('found by the fuzzer: a collection as a key is a located error, with no Node warning printed beside it', async () => {
+  const { cli, tempDir } = await import('./helpers.js');
+  const { writeFileSync } = await import('node:fs');
+  const path = await import('node:path');
+  const d = tempDir('pmoves-fuzz-key-');
+  try {
+    writeFileSync(path.join(d.dir, 'm.yaml'), 'apiVersion: pmoves.ai/mini/v1\nsecrets:\n  ? [a]\n  : 1\n');
+    const r = await cli(['mini', 'validate', '-m', path.join(d.dir, 'm.yaml')], { home: path.join(d.dir, 'pm') });
+    assert.is(r.exitCode, 1);
+    assert.match(String(r.stderr), /m\.yaml:3:3: secrets\.\[ a \]: invalid name/);
+    assert.not.match(String(r.stderr), /Warning|trace-warnings/);
+  } finally {
+    d.cleanup();
+  }
+});
+
 t('CHIT decoder: a map of strings, or a located error', async () => clean(await runTarget(chitTarget, 1500, SEED)));
 t('env-file writer: refuses what it cannot write, and what it writes reads back', async () => clean(await runTarget(envTarget, 1500, SEED)));
 t('MCP config editors: the entry reads back as written, or a located syntax error', async () => clean(await runTarget(mcpTarget, 1000, SEED)));

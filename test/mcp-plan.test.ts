@@ -38,7 +38,7 @@ function actual(s: McpSpec, texts: Partial<Record<ClientId, string | null>>, reg
   const files: McpActual['files'] = {};
   for (const c of s.clients!) files[c] = file(c, s.paths[c], texts[c] ?? null);
   const reg = registry === null ? null : registry;
-  return { clients: s.clients!, files, stale, registry: { path: '/pm/mcp/registry.json', text: reg, mode: null, entry: reg ? (JSON.parse(reg) as { servers: Record<string, unknown> }).servers.mem : undefined }, missing: [], unset: [], volatile: { probe: null }, home: '/h' };
+  return { clients: s.clients!, files, stale, shadows: [], registry: { path: '/pm/mcp/registry.json', text: reg, mode: null, entry: reg ? (JSON.parse(reg) as { servers: Record<string, unknown> }).servers.mem : undefined }, missing: [], unset: [], volatile: { probe: null }, home: '/h' };
 }
 
 const owned = (s: McpSpec, clients: ClientId[]): StateEntry => ({
@@ -109,6 +109,21 @@ test('ownership is per client and config path: our entry in one file does not ma
   const r = mcpKind.plan(target(s, prior), actual(s, { cursor: hand }, registry), planCtx());
   assert.ok(r.conflicts?.length, 'the hand-written entry at the new path is a conflict, not ours to overwrite');
   assert.not.ok(r.parts?.some((p) => p.action !== 'no-op' && /cursor/.test(p.address)), 'nothing written to it');
+});
+
+test('ownership is per place in the file too: our Claude Code entry in local scope does not make the user-scope entry ours', () => {
+  const s = spec({ clients: ['claude-code'], scope: 'user' });
+  assert.is(s.paths['claude-code'], '/h/.claude.json');
+  // the user's own server of that name at the top level (user scope); pmoves wrote the local-scope one
+  const hand = '{\n  "mcpServers": {\n    "mem": { "type": "stdio", "command": "npx", "args": ["mem"] }\n  }\n}\n';
+  const registry = JSON.stringify({ servers: { mem: registryEntry(s, ['claude-code']) } });
+  const prior: StateEntry = { section: 'mcp', owned: true, data: { clients: { 'claude-code': '/h/.claude.json' }, at: { 'claude-code': ['projects', '/p', 'mcpServers'] }, registry: '/pm/mcp/registry.json' } };
+  const r = mcpKind.plan(target(s, prior), actual(s, { 'claude-code': hand }, registry), planCtx());
+  assert.ok(r.conflicts?.length, 'the hand-written user-scope entry is a conflict, not ours to overwrite');
+  assert.not.ok(r.parts?.some((p) => p.action !== 'no-op' && /"args": \[\s*"srv.js"/.test(JSON.stringify(p.after))), 'ours is not written over it');
+  // local scope: the servers' map under projects[DIR]
+  assert.equal(spec({ clients: ['claude-code'], scope: 'local' }).at['claude-code'], ['projects', '/p', 'mcpServers']);
+  assert.equal(spec({ clients: ['claude-code'] }).paths['claude-code'], '/p/.mcp.json');
 });
 
 test('an identical hand-written entry is adopted silently (and stays the user\'s)', () => {

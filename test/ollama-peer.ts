@@ -67,6 +67,8 @@ export class OllamaPeer {
   readonly requests: PeerRequest[] = [];
   /** Progress chunks per layer in a pull. */
   chunks = 4;
+  /** When set, a pull waits for it after its first progress line (a pull in flight, e.g. to kill the client then). */
+  pullGate: Promise<void> | null = null;
   private server?: http.Server;
   url = '';
 
@@ -201,6 +203,7 @@ export class OllamaPeer {
           return;
         }
         write({ status: `pulling ${short}`, digest: `sha256:${layer.digest}`, total: layer.size, completed: done });
+        if (this.pullGate) await this.pullGate;
         await new Promise((r) => setImmediate(r));
         if (done >= layer.size) break;
       }

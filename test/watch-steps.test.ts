@@ -238,12 +238,13 @@ test('report: events go to the journal, figures to the metrics; a failing report
   let closed = false;
   const broken = { event: () => { throw new Error('mqtt down'); }, close: async () => { closed = true; } };
   const r = fanOut([journalReporter((e) => lines.push(e)), metricsReporter(m), broken]);
-  r.started({ manifestValid: true, generation: 3, failing: 0, lastSuccess: null });
+  r.started({ manifestValid: true, generation: 3, failing: 0, conflicts: 0, lastSuccess: null });
   assert.is(m.generation, 3);
   r.runStarted(['file', 'interval']);
   r.event({ event: 'trigger', message: 'run: file x' });
   r.event({ event: 'plan', message: 'plan' });
-  r.runFinished({ at: 'T', trigger: ['file x'], result: 'failed', ms: 1200, drift: 2, failedRun: true, status: { manifestValid: false, generation: 4, failing: 1, lastSuccess: 5 } });
+  r.runFinished({ at: 'T', trigger: ['file x'], result: 'failed', ms: 1200, drift: 2, failedRun: true, status: { manifestValid: false, generation: 4, failing: 1, conflicts: 2, lastSuccess: 5 } });
+  assert.is(m.conflicts, 2);
   assert.equal(lines.map((e) => e.event), ['trigger', 'warning', 'plan']);
   assert.match(lines[1]!.message, /a reporter failed: mqtt down/);
   assert.equal([m.runs.get('file'), m.runs.get('interval'), m.failures, m.driftFound, m.lastRunMs, m.generation, m.failing, m.manifestValid, m.lastSuccess], [1, 1, 1, 2, 1200, 4, 1, false, 5]);

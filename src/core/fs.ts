@@ -53,6 +53,31 @@ export async function writeFileAtomic(file: string, data: string | Uint8Array, o
     await fsp.rm(tmp, { force: true }).catch(() => {});
     throw err;
   }
+  await sweepStaleTemps(dir, path.basename(target));
+}
+
+/**
+ * A write killed with -9 leaves its temp file (`.NAME.PID.HEX.tmp`): the next write of NAME removes
+ * those of processes that no longer run, so a crash leaves nothing half-written behind for long.
+ */
+async function sweepStaleTemps(dir: string, base: string): Promise<void> {
+  const prefix = `.${base}.`;
+  for (const name of await readDirOrEmpty(dir).catch(() => [])) {
+    if (!name.startsWith(prefix)) continue;
+    const m = /^(\d+)\.[0-9a-f]{8}\.tmp$/.exec(name.slice(prefix.length));
+    if (!m || Number(m[1]) === process.pid || processAlive(Number(m[1]))) continue;
+    await fsp.rm(path.join(dir, name), { force: true }).catch(() => {});
+  }
+}
+
+/** A process of that id runs on this machine (EPERM: it runs as another user). */
+export function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 export async function readFileOrNull(file: string, maxBytes?: number): Promise<string | null> {

@@ -3,6 +3,7 @@
 import { promises as fsp } from 'node:fs';
 import os from 'node:os';
 import { LockBusyError, OperationError } from '../core/errors.js';
+import { processAlive } from '../core/fs.js';
 import type { Home } from '../core/home.js';
 
 export interface LockInfo {
@@ -17,15 +18,6 @@ export interface Lock {
 }
 
 /** Whether a process with this pid exists (EPERM: it exists, owned by someone else). */
-export function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 async function readHolder(file: string): Promise<LockInfo | null> {
   try {
     return JSON.parse(await fsp.readFile(file, 'utf8')) as LockInfo;

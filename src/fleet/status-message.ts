@@ -71,8 +71,15 @@ export function foldEvent(s: DeviceStatus, e: Ev, now = new Date()): { publish: 
       const failed = [...(e.failed ?? []), ...(e.skipped ?? [])] as { address: string; error: string }[];
       s.commit = e.commit ?? s.commit;
       s.counts = { added: e.added ?? 0, changed: e.changed ?? 0, destroyed: e.destroyed ?? 0, failed: failed.length + (e.errors?.length ?? 0), excluded: e.excluded?.length ?? 0 };
-      s.failing = [...failed.map((f) => ({ address: f.address, reason: oneLine(f.error) })), ...(e.errors ?? []).map((x: string) => ({ address: '(plan)', reason: oneLine(x) })), ...(e.excluded ?? []).filter((a: string) => !failed.some((f) => f.address === a)).map((a: string) => ({ address: a, reason: 'in retry backoff' }))];
-      s.result = e.result === 'failed' ? 'failed' : 'converged';
+      // a conflict (someone else's entry in the way) is not converged either
+      const conflicts = (e.conflicts ?? []) as { address: string; conflicts: string[] }[];
+      s.failing = [
+        ...failed.map((f) => ({ address: f.address, reason: oneLine(f.error) })),
+        ...conflicts.map((c) => ({ address: c.address, reason: oneLine(`in conflict: ${c.conflicts.join('; ')}`) })),
+        ...(e.errors ?? []).map((x: string) => ({ address: '(plan)', reason: oneLine(x) })),
+        ...(e.excluded ?? []).filter((a: string) => !failed.some((f) => f.address === a)).map((a: string) => ({ address: a, reason: 'in retry backoff' })),
+      ];
+      s.result = e.result === 'failed' || e.result === 'conflict' ? 'failed' : 'converged';
       if (s.result === 'converged') delete s.reason;
       else s.reason = `${s.failing.length} resource(s) not converged`;
       s.last_apply = time;

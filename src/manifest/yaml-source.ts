@@ -50,7 +50,7 @@ export function parseYamlText(file: string, text: string): { source: YamlSource;
   const lines = new LineCounter();
   // Duplicate keys are found below in one pass: yaml's own check (uniqueKeys) compares every key with
   // every earlier one of its map, quadratic in a section of 10,000 resources.
-  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: false });
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: false, logLevel: 'error' });
   const display = displayPath(file);
   const at = (offset: number) => {
     const { line, col } = lines.linePos(offset);

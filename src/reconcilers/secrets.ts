@@ -223,6 +223,8 @@ export const secretsKind: Kind<SecretsSpec, SecretsActual> = {
     const reasons = describeKeys(current, values);
     if (actual.file.mode !== spec.mode) reasons.push(`file mode ${formatMode(actual.file.mode)} -> ${formatMode(spec.mode)}`);
     if (actual.file.text !== text && reasons.length === 0) reasons.push('the file was edited outside pmoves');
+    // an apply killed after the write and before its record: record it, so that removal still deletes it
+    if (!reasons.length && t.prior?.pending && !t.prior.data) reasons.push('an interrupted apply wrote it without recording it');
     if (!reasons.length) return { action: 'no-op', reason: 'in sync', before, after };
     return { action: 'update', reason: reasons.join('; '), before, after, ...(warnings.length ? { warnings } : {}) };
   },

@@ -108,7 +108,11 @@ export class Watcher {
   }
 
   private status(): WatchStatus {
-    return { manifestValid: this.manifestValid, generation: this.generation?.generation ?? null, failing: this.backoff.size, lastSuccess: this.lastSuccess };
+    return { manifestValid: this.manifestValid, generation: this.generation?.generation ?? null, failing: this.backoff.size, conflicts: this.conflictCount(), lastSuccess: this.lastSuccess };
+  }
+
+  private conflictCount(): number {
+    return Object.values(this.resources).filter((r) => r.result === 'conflict').length;
   }
 
   async run(): Promise<void> {
@@ -190,6 +194,7 @@ export class Watcher {
         generation: this.generation?.generation ?? null,
         manifest_valid: this.manifestValid,
         failing: this.backoff.size,
+        conflicts: this.conflictCount(),
         last_run: this.lastRun ?? null,
         last_success: this.lastSuccess === null ? null : new Date(this.lastSuccess).toISOString(),
       },
@@ -256,7 +261,7 @@ export class Watcher {
     this.resources = outcome.resources;
     this.prevDigest = work.digest;
     this.report.event(applyEvent(outcome, Date.now() - t0, work.commit));
-    const summary = run(outcome.result, { at: new Date(done).toISOString(), drift: applied.drift, failedRun: Boolean(outcome.failed.length || outcome.globalErrors.length) });
+    const summary = run(outcome.result, { at: new Date(done).toISOString(), drift: applied.drift, failedRun: Boolean(outcome.failed.length || outcome.globalErrors.length || outcome.conflicts.length) });
     if (this.stopping) return summary;
     if (outcome.converged) this.lastSuccess = done;
     await this.generationStep(desired, work, outcome, done);

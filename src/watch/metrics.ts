@@ -10,6 +10,8 @@ export interface Metrics {
   driftFound: number;
   generation: number | null;
   failing: number;
+  /** Resources in conflict after the last run. */
+  conflicts: number;
   manifestValid: boolean;
   startedAt: number;
   /** [fleet] extra lines (the MQTT reporter's counters). */
@@ -17,7 +19,7 @@ export interface Metrics {
 }
 
 export function newMetrics(): Metrics {
-  return { runs: new Map(), failures: 0, lastSuccess: null, lastRunMs: 0, driftFound: 0, generation: null, failing: 0, manifestValid: true, startedAt: Date.now() };
+  return { runs: new Map(), failures: 0, lastSuccess: null, lastRunMs: 0, driftFound: 0, generation: null, failing: 0, conflicts: 0, manifestValid: true, startedAt: Date.now() };
 }
 
 const esc = (v: string) => v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
@@ -26,11 +28,12 @@ export function renderMetrics(m: Metrics): string {
   const out: string[] = [];
   const metric = (name: string, type: string, help: string, lines: string[]) => out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`, ...lines);
   metric('pmoves_watch_runs_total', 'counter', 'Reconcile runs, by what triggered them.', m.runs.size ? [...m.runs].map(([t, n]) => `pmoves_watch_runs_total{trigger="${esc(t)}"} ${n}`) : ['pmoves_watch_runs_total{trigger="start"} 0']);
-  metric('pmoves_watch_run_failures_total', 'counter', 'Runs in which at least one resource failed or could not be planned.', [`pmoves_watch_run_failures_total ${m.failures}`]);
+  metric('pmoves_watch_run_failures_total', 'counter', 'Runs in which at least one resource failed, could not be planned or was left alone in conflict.', [`pmoves_watch_run_failures_total ${m.failures}`]);
   metric('pmoves_watch_last_success_timestamp_seconds', 'gauge', 'Unix time of the last run that left every resource converged (0: never).', [`pmoves_watch_last_success_timestamp_seconds ${m.lastSuccess === null ? 0 : (m.lastSuccess / 1000).toFixed(3)}`]);
   metric('pmoves_watch_drift_found_total', 'counter', 'Resources found out of sync while the desired state had not changed (drift repaired).', [`pmoves_watch_drift_found_total ${m.driftFound}`]);
   metric('pmoves_watch_last_run_duration_seconds', 'gauge', 'Duration of the last run.', [`pmoves_watch_last_run_duration_seconds ${(m.lastRunMs / 1000).toFixed(3)}`]);
   metric('pmoves_watch_resources_failing', 'gauge', 'Resources currently failing (in retry backoff).', [`pmoves_watch_resources_failing ${m.failing}`]);
+  metric('pmoves_watch_resources_in_conflict', 'gauge', "Resources left alone because someone else's entry is in the way (not converged until resolved).", [`pmoves_watch_resources_in_conflict ${m.conflicts}`]);
   metric('pmoves_watch_generation', 'gauge', 'Generation in force (0: none yet).', [`pmoves_watch_generation ${m.generation ?? 0}`]);
   metric('pmoves_watch_manifest_valid', 'gauge', '1 when the manifest on disk is valid, 0 while the last valid one stays in force.', [`pmoves_watch_manifest_valid ${m.manifestValid ? 1 : 0}`]);
   metric('pmoves_watch_start_time_seconds', 'gauge', 'Unix time the watcher started.', [`pmoves_watch_start_time_seconds ${(m.startedAt / 1000).toFixed(3)}`]);

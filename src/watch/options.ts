@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { OperationError, UserError } from '../core/errors.js';
 import type { Home } from '../core/home.js';
-import { processAlive } from '../engine/lock.js';
+import { processAlive } from '../core/fs.js';
 import type { Reporter, WatchEvent } from './report.js';
 import { readWatchFile } from './state-file.js';
 

@@ -78,15 +78,17 @@ export function planEvent(plan: Pick<Plan, 'changes' | 'diagnostics' | 'summary'
   const drift = driftEligible ? changing.filter((c) => wasOk.has(c.address)).length : 0;
   const s = plan.summary;
   const inBackoff = [...exclude];
+  const conflicts = plan.changes.filter((c) => c.conflicts?.length && !exclude.has(c.address)).map((c) => c.address);
   return {
     drift,
     event: {
       event: 'plan',
-      message: `plan: ${s.add} to add, ${s.change} to change, ${s.destroy} to destroy${drift ? ` (drift: ${drift})` : ''}${errors.size ? `; errors in ${[...errors.keys()].join(', ')}` : ''}${inBackoff.length ? `; in backoff: ${inBackoff.join(', ')}` : ''}`,
+      message: `plan: ${s.add} to add, ${s.change} to change, ${s.destroy} to destroy${drift ? ` (drift: ${drift})` : ''}${conflicts.length ? `; in conflict: ${conflicts.join(', ')}` : ''}${errors.size ? `; errors in ${[...errors.keys()].join(', ')}` : ''}${inBackoff.length ? `; in backoff: ${inBackoff.join(', ')}` : ''}`,
       add: s.add,
       change: s.change,
       destroy: s.destroy,
       drift,
+      conflict: conflicts.length,
       errors: [...errors].map(([address, e]) => ({ address, error: e.join('; ') })),
       excluded: inBackoff,
     },

@@ -15,11 +15,13 @@ export interface Outcome {
   resources: Record<string, ResourceRun>;
   failed: { address: string; error: string; retry_in_ms: number }[];
   skipped: { address: string; error: string }[];
+  /** Resources left alone: someone else's entry is in the way (not retried with backoff: re-planned every run). */
+  conflicts: { address: string; conflicts: string[] }[];
   /** Plan errors that name no resource. */
   globalErrors: string[];
   excluded: string[];
   counts: { added: number; changed: number; destroyed: number };
-  result: 'ok' | 'failed' | 'no-changes';
+  result: 'ok' | 'failed' | 'conflict' | 'no-changes';
   /** Every resource applied, nothing failing or waiting. */
   converged: boolean;
 }
@@ -38,6 +40,8 @@ export function recordOutcome(i: { plan: Pick<Plan, 'changes' | 'diagnostics'>; 
   const resources: Record<string, ResourceRun> = { ...i.previous };
   const failed: Outcome['failed'] = [];
   const skipped: Outcome['skipped'] = [];
+  const conflicts: Outcome['conflicts'] = [];
+  const inConflict = new Map(i.plan.changes.filter((c) => c.conflicts?.length).map((c) => [c.address, c.conflicts!] as const));
   const addresses = new Set([...i.plan.changes.map((c) => c.address), ...planErrors.keys()]);
   const fail = (a: string, error: string, result: 'error' | 'failed') => {
     const delay = backoff.fail(a, now, error);
@@ -60,7 +64,10 @@ export function recordOutcome(i: { plan: Pick<Plan, 'changes' | 'diagnostics'>; 
     } else {
       backoff.succeed(a);
       if (rep?.outcome === 'deleted') delete resources[a];
-      else resources[a] = { result: 'ok', at };
+      else if (inConflict.has(a)) {
+        conflicts.push({ address: a, conflicts: inConflict.get(a)! });
+        resources[a] = { result: 'conflict', error: inConflict.get(a)!.join('; '), at };
+      } else resources[a] = { result: 'ok', at };
     }
   }
   backoff.retain(new Set([...addresses, '(run)']));
@@ -71,24 +78,31 @@ export function recordOutcome(i: { plan: Pick<Plan, 'changes' | 'diagnostics'>; 
     resources,
     failed,
     skipped,
+    conflicts,
     globalErrors,
     excluded,
     counts: { added: r?.added ?? 0, changed: r?.changed ?? 0, destroyed: r?.destroyed ?? 0 },
-    result: failed.length || skipped.length || globalErrors.length || excluded.length ? 'failed' : r?.resources.length ? 'ok' : 'no-changes',
-    converged: !failed.length && !skipped.length && !globalErrors.length && backoff.size === 0,
+    result: failed.length || skipped.length || globalErrors.length || excluded.length ? 'failed' : conflicts.length ? 'conflict' : r?.resources.length ? 'ok' : 'no-changes',
+    // a conflict is not converged: no new generation, no last success, until it is resolved
+    converged: !failed.length && !skipped.length && !globalErrors.length && !conflicts.length && backoff.size === 0,
   };
 }
 
 export function applyEvent(o: Outcome, ms: number, commit: string | null): WatchEvent {
   const c = o.counts;
-  const failText = [...o.failed.map((f) => `${f.address} (retry in ${secs(f.retry_in_ms)}): ${f.error}`), ...o.skipped.map((x) => `${x.address} skipped: ${x.error}`), ...o.globalErrors];
+  const failText = [
+    ...o.failed.map((f) => `${f.address} (retry in ${secs(f.retry_in_ms)}): ${f.error}`),
+    ...o.skipped.map((x) => `${x.address} skipped: ${x.error}`),
+    ...o.conflicts.flatMap((x) => x.conflicts.map((why) => `${x.address} in conflict: ${why}`)),
+    ...o.globalErrors,
+  ];
   const message =
     o.result === 'ok'
       ? `converged in ${secs(ms)}: ${c.added} added, ${c.changed} changed, ${c.destroyed} destroyed`
       : o.result === 'no-changes'
         ? `in sync (${secs(ms)})`
         : `not converged (${secs(ms)}): ${c.added} added, ${c.changed} changed, ${c.destroyed} destroyed${failText.length ? `\n  ${failText.join('\n  ')}` : ''}${o.excluded.length ? `\n  still in backoff: ${o.excluded.join(', ')}` : ''}`;
-  return { event: 'apply', message, result: o.result, ...c, failed: o.failed, skipped: o.skipped, errors: o.globalErrors, excluded: o.excluded, ms, commit };
+  return { event: 'apply', message, result: o.result, ...c, failed: o.failed, skipped: o.skipped, conflicts: o.conflicts, errors: o.globalErrors, excluded: o.excluded, ms, commit };
 }
 
 /** A new desired state waiting to converge since `since` (for --rollback-on-failure). */

@@ -29,6 +29,8 @@ export interface WatchStatus {
   generation: number | null;
   /** Resources failing (in retry backoff). */
   failing: number;
+  /** Resources left alone because someone else's entry is in the way (until it is resolved). */
+  conflicts: number;
   /** Epoch ms of the last run that left everything converged (null: never). */
   lastSuccess: number | null;
 }
@@ -37,12 +39,12 @@ export interface RunReport {
   at: string;
   /** What triggered the run (`file pmoves.mini.yaml`, `interval`, …). */
   trigger: string[];
-  result: 'ok' | 'failed' | 'no-changes' | 'invalid-manifest' | 'error';
+  result: 'ok' | 'failed' | 'conflict' | 'no-changes' | 'invalid-manifest' | 'error';
   ms: number;
   error?: string;
   /** Resources found out of sync while the desired state had not changed. */
   drift: number;
-  /** At least one resource failed or could not be planned (or the run itself failed). */
+  /** At least one resource failed, could not be planned or is in conflict (or the run itself failed). */
   failedRun: boolean;
   status: WatchStatus;
 }
@@ -71,6 +73,7 @@ export function metricsReporter(m: Metrics): Reporter {
     m.manifestValid = s.manifestValid;
     m.generation = s.generation;
     m.failing = s.failing;
+    m.conflicts = s.conflicts;
     m.lastSuccess = s.lastSuccess;
   };
   return {

@@ -1,12 +1,12 @@
 // $PMOVES_HOME/watch.json: what the watcher is doing, rewritten (atomically) after every run, read by
 // `status`. Holds addresses, outcomes and engine error messages, never a value.
 import path from 'node:path';
-import { readJsonOrNull, writeFileAtomic } from '../core/fs.js';
+import { processAlive, readJsonOrNull, writeFileAtomic } from '../core/fs.js';
 import type { Home } from '../core/home.js';
-import { processAlive } from '../engine/lock.js';
 
 export interface ResourceRun {
-  result: 'ok' | 'failed' | 'error' | 'skipped';
+  /** conflict: someone else's entry is in the way; left alone (no backoff) until it is resolved. */
+  result: 'ok' | 'failed' | 'error' | 'skipped' | 'conflict';
   error?: string;
   at: string;
   failures?: number;
@@ -26,7 +26,7 @@ export interface WatchFile {
   generation: number | null;
   hold?: { generation: number; since: string };
   manifest_valid: boolean;
-  last_run?: { at: string; trigger: string[]; result: 'ok' | 'failed' | 'no-changes' | 'invalid-manifest' | 'error'; ms: number; error?: string };
+  last_run?: { at: string; trigger: string[]; result: 'ok' | 'failed' | 'conflict' | 'no-changes' | 'invalid-manifest' | 'error'; ms: number; error?: string };
   last_success?: string;
   resources: Record<string, ResourceRun>;
   next_run: string | null;
@@ -55,8 +55,10 @@ export async function watchStatus(home: Home): Promise<{ json: WatchFile & { run
   if (w.generation !== null) parts.push(`generation ${w.generation}${w.hold ? ' (rolled back)' : ''}`);
   if (w.source?.commit) parts.push(`commit ${w.source.commit.slice(0, 12)}`);
   if (w.last_run) parts.push(`last run ${w.last_run.at} ${w.last_run.result}`);
-  const failing = Object.entries(w.resources).filter(([, r]) => r.result !== 'ok');
+  const failing = Object.entries(w.resources).filter(([, r]) => r.result !== 'ok' && r.result !== 'conflict');
+  const conflicts = Object.entries(w.resources).filter(([, r]) => r.result === 'conflict');
   if (failing.length) parts.push(`failing: ${failing.map(([a, r]) => `${a}${r.next_retry ? ` (retry ${r.next_retry})` : ''}`).join(', ')}`);
+  if (conflicts.length) parts.push(`in conflict: ${conflicts.map(([a]) => a).join(', ')}`);
   if (running && w.next_run) parts.push(`next run ${w.next_run}`);
   if (!w.manifest_valid) parts.push('the manifest is not valid: the last valid one stays in force');
   return { json: { ...w, running }, line: parts.join('; ') };

@@ -4,7 +4,7 @@
 // which map holds the servers, and how one server is written in its format. Pure, no I/O.
 import os from 'node:os';
 import path from 'node:path';
-import { editJsonEntry, readJsonEntry } from './json-edit.js';
+import { editJsonEntry, readJsonEntry, type MapKey } from './json-edit.js';
 import { editTomlEntry, readTomlEntry } from './toml-edit.js';
 
 export const CLIENT_IDS = ['crush', 'codex', 'claude-desktop', 'claude-code', 'cursor', 'vscode'] as const;
@@ -36,8 +36,9 @@ export interface ClientDef {
   defaultPath(env: NodeJS.ProcessEnv, projectDir: string, platform?: NodeJS.Platform): string;
   /** The server as this client writes it. */
   entry(spec: ServerEntrySpec): EntryResult;
-  read(text: string | null, name: string): { entry: unknown; names: string[]; inline?: boolean };
-  edit(text: string | null, name: string, entry: Record<string, unknown> | undefined): string;
+  /** `at`: where the servers' map sits when it is not the client's usual top-level key (Claude Code's local scope). */
+  read(text: string | null, name: string, at?: MapKey): { entry: unknown; names: string[]; inline?: boolean };
+  edit(text: string | null, name: string, entry: Record<string, unknown> | undefined, at?: MapKey): string;
 }
 
 function home(env: NodeJS.ProcessEnv): string {
@@ -67,9 +68,37 @@ function envWithRefs(spec: ServerEntrySpec, ref: (label: string) => string): Rec
 }
 
 const json = (key: string) => ({
-  read: (text: string | null, name: string) => readJsonEntry(text, key, name),
-  edit: (text: string | null, name: string, entry: Record<string, unknown> | undefined) => editJsonEntry(text, key, name, entry),
+  read: (text: string | null, name: string, at?: MapKey) => readJsonEntry(text, at ?? key, name),
+  edit: (text: string | null, name: string, entry: Record<string, unknown> | undefined, at?: MapKey) => editJsonEntry(text, at ?? key, name, entry),
 });
+
+// ---- Claude Code's three scopes (as `claude mcp add --scope …` writes them, Claude Code 2.1) ----------
+export const CLAUDE_SCOPES = ['project', 'user', 'local'] as const;
+export type ClaudeScope = (typeof CLAUDE_SCOPES)[number];
+
+/** Where one scope of Claude Code keeps its servers. */
+export interface ScopeLocation {
+  scope: ClaudeScope;
+  path: string;
+  /** The servers' map in that file (undefined: the top-level mcpServers). */
+  at?: string[];
+}
+
+/** ~/.claude.json, or $CLAUDE_CONFIG_DIR/.claude.json as Claude Code reads it. */
+function claudeJson(env: NodeJS.ProcessEnv): string {
+  return path.join(env.CLAUDE_CONFIG_DIR || home(env), '.claude.json');
+}
+
+/**
+ * project: PROJECT/.mcp.json (shared, checked in); user: ~/.claude.json mcpServers (every project);
+ * local: ~/.claude.json projects[PROJECT].mcpServers (this project, private). When one name is in
+ * several scopes Claude Code uses local, then project, then user.
+ */
+export function claudeScopeLocation(scope: ClaudeScope, env: NodeJS.ProcessEnv, projectDir: string): ScopeLocation {
+  if (scope === 'project') return { scope, path: path.join(projectDir, '.mcp.json') };
+  if (scope === 'user') return { scope, path: claudeJson(env) };
+  return { scope, path: claudeJson(env), at: ['projects', projectDir, 'mcpServers'] };
+}
 
 function toolNotes(spec: ServerEntrySpec, label: string, allow: boolean, deny: boolean, cwd = true): string[] {
   const notes: string[] = [];

@@ -1,7 +1,7 @@
 // Careful edits of a JSON / JSONC agent config: set or remove one entry of one top-level map
 // (`mcpServers`, `servers`, `mcp`), leaving every other byte as the user wrote it (comments, key order,
 // indentation, trailing commas). Pure: text in, text out.
-import { findNodeAtLocation, getNodeValue, parseTree, printParseErrorCode, type Node, type ParseError } from 'jsonc-parser';
+import { getNodeValue, parseTree, printParseErrorCode, type Node, type ParseError } from 'jsonc-parser';
 
 export interface JsonEntryRead {
   /** The entry's current value, undefined when absent. */
@@ -62,17 +62,35 @@ function parseFresh(text: string): Node {
   return root;
 }
 
+/** The map's place in the document: one top-level key (`mcpServers`) or a path of keys (`projects`, DIR, `mcpServers`). */
+export type MapKey = string | readonly string[];
+
+const segments = (key: MapKey): string[] => (typeof key === 'string' ? [key] : [...key]);
+
+/** The object node at `key` (undefined when absent); a non-object on the way is a ConfigSyntaxError. */
+function mapNode(text: string, root: Node, key: MapKey): { map: Node | undefined; parent: Node; rest: string[] } {
+  let node = root;
+  const segs = segments(key);
+  for (let i = 0; i < segs.length; i++) {
+    const prop = (node.children ?? []).find((p) => p.children?.[0]?.value === segs[i]);
+    const value = prop?.children?.[1];
+    if (!value) return { map: undefined, parent: node, rest: segs.slice(i) };
+    if (value.type !== 'object') {
+      const { line, column } = lineCol(text, value.offset);
+      throw new ConfigSyntaxError(`"${segs.slice(0, i + 1).join('.')}" is not an object`, line, column);
+    }
+    node = value;
+  }
+  return { map: node, parent: node, rest: [] };
+}
+
 /** Read the entry `name` of the map `key`. Throws ConfigSyntaxError on a file that is not a JSON object. */
-export function readJsonEntry(text: string | null, key: string, name: string): JsonEntryRead {
+export function readJsonEntry(text: string | null, key: MapKey, name: string): JsonEntryRead {
   if (text === null) return { entry: undefined, names: [] };
   const root = tree(text);
   if (!root) return { entry: undefined, names: [] };
-  const map = findNodeAtLocation(root, [key]);
+  const { map } = mapNode(text, root, key);
   if (!map) return { entry: undefined, names: [] };
-  if (map.type !== 'object') {
-    const { line, column } = lineCol(text, map.offset);
-    throw new ConfigSyntaxError(`"${key}" is not an object`, line, column);
-  }
   const names: string[] = [];
   let entry: unknown;
   for (const p of map.children ?? []) {
@@ -187,22 +205,19 @@ function removeProperty(text: string, obj: Node, prop: Node): string {
  * Set (value !== undefined) or remove (value === undefined) `key.name`. Returns the new text; the same
  * text when nothing changes. A missing file (`null`) becomes a small new document.
  */
-export function editJsonEntry(text: string | null, key: string, name: string, value: unknown): string {
+export function editJsonEntry(text: string | null, key: MapKey, name: string, value: unknown): string {
   const src = text ?? '';
   const root = tree(src);
+  const nest = (keys: string[]): unknown => keys.reduceRight<unknown>((inner, k) => ({ [k]: inner }), { [name]: value });
   if (!root) {
     if (value === undefined) return src;
-    return `${JSON.stringify({ [key]: { [name]: value } }, null, 2)}\n`;
+    return `${JSON.stringify(nest(segments(key)), null, 2)}\n`;
   }
   const unit = indentUnitOf(src);
-  const map = findNodeAtLocation(root, [key]);
+  const { map, parent, rest } = mapNode(src, root, key);
   if (!map) {
     if (value === undefined) return src;
-    return insertProperty(src, root, key, { [name]: value }, unit);
-  }
-  if (map.type !== 'object') {
-    const { line, column } = lineCol(src, map.offset);
-    throw new ConfigSyntaxError(`"${key}" is not an object`, line, column);
+    return insertProperty(src, parent, rest[0]!, nest(rest.slice(1)), unit);
   }
   const prop = (map.children ?? []).find((p) => p.children?.[0]?.value === name);
   if (!prop) {

@@ -21,26 +21,35 @@ export async function applyMcp(ctx: RunContext, t: Target<McpSpec>, actual: McpA
   const intents = intentsOf(t, actual, Boolean(ctx.flags.force));
   const prior = stateOf(t);
   const owned: Partial<Record<ClientId, string>> = {};
+  const ownedAt: Partial<Record<ClientId, string[]>> = {};
   // A file we could not parse this time keeps the ownership it had; conflicts never become ours.
-  for (const i of intents) if (i.kind === 'broken' && prior?.clients[i.client] === i.path) owned[i.client] = i.path;
+  for (const i of intents) {
+    if (i.kind !== 'broken' || prior?.clients[i.client] !== i.path) continue;
+    owned[i.client] = i.path;
+    if (prior.at?.[i.client]) ownedAt[i.client] = prior.at[i.client];
+  }
   const messages: string[] = [];
   for (const i of intents) {
     if (i.kind !== 'write' && i.kind !== 'remove') continue;
     await lockFor(i.path).run(async () => {
       // Another mcp resource may have written this file since we read it: edit the fresh text.
-      const fresh = await readFile(i.path, (text) => CLIENTS[i.client].read(text, t.name));
+      const fresh = await readFile(i.path, (text) => CLIENTS[i.client].read(text, t.name, i.at));
       if (fresh.error) throw new Error(`${i.path}:${fresh.error.line}:${fresh.error.column}: ${fresh.error.message}`);
       if (i.kind === 'write' && fresh.entry !== undefined && !i.owned && !ctx.flags.force && !sameJson(fresh.entry, i.entry)) {
         throw new Error(`${i.path} got a hand-written "${t.name}" since the plan; not overwritten`);
       }
       const text = newText(i, fresh.text, t.name)!;
       if (text !== (fresh.text ?? '')) {
-        const project = i.client === 'claude-code' || i.client === 'vscode';
+        // project files are shared (0644); ~/.claude.json and the other user files are private
+        const project = (i.client === 'claude-code' && t.desired?.spec.scope === 'project' && i.kind === 'write') || i.client === 'vscode';
         await writeFileAtomic(i.path, text, { mode: fresh.mode ?? (project ? 0o644 : 0o600) });
         messages.push(`${i.kind === 'write' ? 'registered in' : 'removed from'} ${i.path}`);
       }
     });
-    if (i.kind === 'write') owned[i.client] = i.path;
+    if (i.kind === 'write') {
+      owned[i.client] = i.path;
+      if (i.at) ownedAt[i.client] = i.at;
+    }
   }
   const reg = prior?.registry ?? registryPath(ctx.home.root);
   await lockFor(reg).run(async () => {
@@ -55,7 +64,7 @@ export async function applyMcp(ctx: RunContext, t: Target<McpSpec>, actual: McpA
     // remove, is the finer record in data.clients.
     owned: true,
     digest: ctx.digest(JSON.stringify(registryEntry(t.desired!.spec, actual.clients))),
-    data: { clients: owned, registry: reg } satisfies McpState,
+    data: { clients: owned, ...(Object.keys(ownedAt).length ? { at: ownedAt } : {}), registry: reg } satisfies McpState,
   };
   return { outcome: planned.action === 'create' ? 'created' : 'updated', state, messages };
 }

@@ -47,6 +47,16 @@ export function planMcp(t: Target<McpSpec>, actual: McpActual, ctx: PlanContext)
         diagnostics.push({ severity: 'warning', address: t.address, summary: `not registered with ${i.client}: ${i.why}` });
         break;
       case 'conflict':
+        if (i.scope) {
+          // Claude Code uses local, then project, then user: one of the two entries is not the one it runs
+          const mine = actual.files['claude-code'] ? t.desired!.spec.scope : null;
+          const rank = { local: 0, project: 1, user: 2 } as const;
+          const wins = mine && rank[i.scope] > rank[mine] ? `ours (${mine} scope) shadows it` : `Claude Code uses it, not ours (${mine} scope)`;
+          const text = `${shown} (Claude Code's ${i.scope} scope) also has a server "${t.name}" that pmoves did not write; ${wins} (remove it with: claude mcp remove ${t.name} -s ${i.scope})`;
+          conflicts.push(`${i.client}: ${text}`);
+          diagnostics.push({ severity: 'warning', address: t.address, summary: `conflict: ${text}` });
+          break;
+        }
         conflicts.push(`${i.client}: ${shown} already has a server "${t.name}" that pmoves did not write${file.inline ? ' (inline keys: edit it by hand)' : ' (apply --force overwrites it)'}`);
         diagnostics.push({
           severity: 'warning',
@@ -97,7 +107,7 @@ export function planMcp(t: Target<McpSpec>, actual: McpActual, ctx: PlanContext)
   const conflicted = conflicts.length ? { conflicts } : {};
   if (!changing) return { action: 'no-op', reason: conflicts.length ? 'in conflict' : 'registered', before, after: before ?? after, parts, diagnostics, ...(warnings.length ? { warnings } : {}), ...conflicted };
   const fresh = (!t.prior || t.prior.pending === 'create') && actual.registry.entry === undefined;
-  const targets = parts.filter((p) => p.action !== 'no-op').map((p) => p.name.split('.').pop());
+  const targets = [...new Set(parts.filter((p) => p.action !== 'no-op').map((p) => p.name.split('.').pop()))];
   return {
     action: fresh ? 'create' : 'update',
     reason: fresh ? `not registered yet${targets.length ? ` (${targets.join(', ')})` : ''}` : `registration differs${targets.length ? ` (${targets.join(', ')})` : ' (registry)'}`,

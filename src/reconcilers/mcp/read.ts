@@ -8,7 +8,7 @@ import { CLIENT_IDS, CLIENTS, type ClientId } from '../../providers/mcp/clients.
 import { ConfigSyntaxError, readJsonEntry } from '../../providers/mcp/json-edit.js';
 import { missingCommands, probe, type ProbeResult, type ProbeTarget } from '../../providers/mcp/probe.js';
 import { stateOf } from './intents.js';
-import { PROBE_CAP_S, REGISTRY_KEY, registryPath, type FileRead, type McpActual, type McpSpec } from './spec.js';
+import { PROBE_CAP_S, REGISTRY_KEY, registryPath, sameAt, type FileRead, type McpActual, type McpSpec } from './spec.js';
 
 export async function readFile(file: string, read: (text: string | null) => { entry: unknown; inline?: boolean }): Promise<FileRead> {
   let text: string | null = null;
@@ -81,10 +81,24 @@ export async function readOne(ctx: RunContext, t: Target<McpSpec>): Promise<McpA
   const files: McpActual['files'] = {};
   const stale: McpActual['stale'] = {};
   const reads: Promise<void>[] = [];
-  for (const c of clients) reads.push(readFile(spec!.paths[c], (text) => CLIENTS[c].read(text, t.name)).then((f) => void (files[c] = f)));
+  for (const c of clients) reads.push(readFile(spec!.paths[c], (text) => CLIENTS[c].read(text, t.name, spec!.at[c])).then((f) => void (files[c] = f)));
   for (const [c, file] of Object.entries(prior?.clients ?? {}) as [ClientId, string][]) {
-    if (clients.includes(c) && spec!.paths[c] === file) continue;
-    reads.push(readFile(file, (text) => CLIENTS[c].read(text, t.name)).then((f) => void (stale[c] = f)));
+    const at = prior?.at?.[c];
+    if (clients.includes(c) && spec!.paths[c] === file && sameAt(spec!.at[c], at)) continue;
+    reads.push(readFile(file, (text) => CLIENTS[c].read(text, t.name, at)).then((f) => void (stale[c] = { ...f, ...(at ? { at } : {}) })));
+  }
+  // Claude Code: a same-named server in one of its other scopes (one it did not get from us) shadows ours or is shadowed
+  const shadows: McpActual['shadows'] = [];
+  if (clients.includes('claude-code')) {
+    const ours = prior?.clients['claude-code'];
+    for (const loc of spec!.other_scopes) {
+      if (ours === loc.path && sameAt(prior?.at?.['claude-code'], loc.at)) continue;
+      reads.push(
+        readFile(loc.path, (text) => CLIENTS['claude-code'].read(text, t.name, loc.at))
+          .catch(() => null)
+          .then((f) => void (f?.entry !== undefined && shadows.push({ ...loc, entry: f.entry }))),
+      );
+    }
   }
   const regFile = prior?.registry ?? registryPath(ctx.home.root);
   let registry!: FileRead;
@@ -95,5 +109,6 @@ export async function readOne(ctx: RunContext, t: Target<McpSpec>): Promise<McpA
   const [probed] = await Promise.all([probing, ...reads]);
   // Readiness is health, not state: `volatile`, out of the actual-state digest, so a saved plan does not
   // go stale because a handshake took 12 ms longer or a server logged another line.
-  return { clients, files, stale, registry, missing, unset, volatile: { probe: probed }, home: ctx.env.HOME ?? null };
+  shadows.sort((a, b) => a.scope.localeCompare(b.scope));
+  return { clients, files, stale, shadows, registry, missing, unset, volatile: { probe: probed }, home: ctx.env.HOME ?? null };
 }

@@ -2,7 +2,7 @@
 // agent's config file, what state keeps, and the entry pmoves' own registry holds.
 import path from 'node:path';
 import type { LoadContext } from '../../core/kind.js';
-import { CLIENT_IDS, CLIENTS, type ClientId, type ServerEntrySpec } from '../../providers/mcp/clients.js';
+import { CLAUDE_SCOPES, CLIENT_IDS, CLIENTS, claudeScopeLocation, type ClaudeScope, type ClientId, type ScopeLocation, type ServerEntrySpec } from '../../providers/mcp/clients.js';
 import type { ProbeResult } from '../../providers/mcp/probe.js';
 
 export interface McpSpec extends ServerEntrySpec {
@@ -16,6 +16,12 @@ export interface McpSpec extends ServerEntrySpec {
   clients: ClientId[] | null;
   /** Config file of every client (defaults by each client's rules, or config_paths). */
   paths: Record<ClientId, string>;
+  /** Claude Code's scope: project (PROJECT/.mcp.json, the default), user or local (~/.claude.json). */
+  scope: ClaudeScope;
+  /** Where the servers' map sits in a client's file when not at its usual key (Claude Code, local scope). */
+  at: Partial<Record<ClientId, string[]>>;
+  /** Claude Code's other two scopes: a same-named entry there is a conflict. */
+  other_scopes: ScopeLocation[];
   required_commands: string[];
   setup_instructions: string[];
 }
@@ -23,6 +29,8 @@ export interface McpSpec extends ServerEntrySpec {
 export interface McpState {
   /** client → config file holding an entry this tool wrote. */
   clients: Partial<Record<ClientId, string>>;
+  /** client → the map in that file, when not the client's usual key (Claude Code, local scope). */
+  at?: Partial<Record<ClientId, string[]>>;
   registry: string;
 }
 
@@ -40,8 +48,10 @@ export interface McpActual {
   /** Clients the resource resolves to on this machine (spec.clients or detected). */
   clients: ClientId[];
   files: Partial<Record<ClientId, FileRead>>;
-  /** Files named in state but no longer where the spec points (path changed / client dropped). */
-  stale: Partial<Record<ClientId, FileRead>>;
+  /** Files named in state but no longer where the spec points (path changed / client dropped / scope changed). */
+  stale: Partial<Record<ClientId, FileRead & { at?: string[] }>>;
+  /** Claude Code: a same-named server in another of its scopes, not written by pmoves. */
+  shadows: (ScopeLocation & { entry: unknown })[];
   registry: FileRead;
   missing: string[];
   /** Secret labels not set in this environment (names only). */
@@ -75,6 +85,10 @@ export function normalizeSpec(spec: Record<string, unknown>, name: string, ctx: 
   const overrides = (spec.config_paths as Record<string, string> | undefined) ?? {};
   const paths = {} as Record<ClientId, string>;
   for (const c of CLIENT_IDS) paths[c] = overrides[c] ? ctx.resolvePath(overrides[c]) : CLIENTS[c].defaultPath(ctx.env, ctx.manifestDir);
+  const scope = (spec.scope as ClaudeScope | undefined) ?? 'project';
+  const chosen = claudeScopeLocation(scope, ctx.env, ctx.manifestDir);
+  if (!overrides['claude-code']) paths['claude-code'] = chosen.path;
+  const at: McpSpec['at'] = chosen.at ? { 'claude-code': chosen.at } : {};
   const args = ((spec.args as string[] | undefined) ?? []).map((a) => (a === '~' || a.startsWith('~/') ? ctx.resolvePath(a) : a));
   return {
     name: (spec.name as string | undefined) ?? name,
@@ -90,6 +104,9 @@ export function normalizeSpec(spec: Record<string, unknown>, name: string, ctx: 
     headers_from_secrets: strMap(spec.headers_from_secrets),
     clients: (spec.clients as ClientId[] | undefined) ?? null,
     paths,
+    scope,
+    at,
+    other_scopes: CLAUDE_SCOPES.filter((x) => x !== scope).map((x) => claudeScopeLocation(x, ctx.env, ctx.manifestDir)),
     enabled_tools: (spec.enabled_tools as string[] | undefined) ?? null,
     disabled_tools: (spec.disabled_tools as string[] | undefined) ?? [],
     timeout: (spec.timeout as number | undefined) ?? 10,
@@ -110,4 +127,9 @@ export function registryEntry(spec: McpSpec, clients: ClientId[]): Record<string
   e.clients = clients;
   e.timeout = spec.timeout;
   return e;
+}
+
+/** Two places in a file are the same map (undefined: the client's usual key). */
+export function sameAt(a: readonly string[] | undefined, b: readonly string[] | undefined): boolean {
+  return (a ?? []).join('\0') === (b ?? []).join('\0');
 }

@@ -84,6 +84,9 @@ export function planOllama(t: Target<ModelSpec>, a: OllamaModelActual, ctx: Plan
     return { action: 'update', reason: `digest ${shortDigest(a.present.digest)} -> ${shortDigest(spec.digest)}`, before, after, verb: 'pulled again' };
   }
   if (spec.state === 'loaded' && !a.loaded) return { action: 'update', reason: 'not loaded', before, after, verb: 'loaded' };
+  // An apply killed mid-pull left only its write-ahead entry (no model name): Ollama may have finished the
+  // pull on its own. Record it, so that removing it from the manifest still deletes it.
+  if (t.prior?.pending && !t.prior.data) return { action: 'update', reason: 'an interrupted apply pulled it without recording it', before, after: before, verb: 'recorded' };
   return { action: 'no-op', reason: a.loaded ? 'present and loaded' : 'present', before, after: before };
 }
 
