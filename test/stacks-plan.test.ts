@@ -7,7 +7,7 @@ import type { StateEntry } from '../src/core/types.js';
 import { endpointOf, healthOf, normalizeRef, unreachableMessage, type ContainerInfo } from '../src/providers/docker/engine.js';
 import { envFileValues, findCompose, parseDryRun, parseHashes, scrubber } from '../src/providers/docker/compose.js';
 import { referencedFiles, referencedVariables } from '../src/providers/docker/compose-inputs.js';
-import { configChanges, maskConfig, planStack, stacksKind, type StackActual, type StackData, type StackDesired, type StackSpec } from '../src/reconcilers/stacks.js';
+import { configChanges, maskConfig, planStack, type StackActual, type StackData, type StackDesired, type StackSpec } from '../src/reconcilers/stacks.js';
 import { renderPlan, style } from '../src/planner/render-text.js';
 import { summarize } from '../src/planner/plan.js';
 
@@ -188,17 +188,7 @@ test('compose errors and a missing compose become error diagnostics under the ad
   assert.match(t.diagnostics![0]!.summary, 'not installed');
 });
 
-test('two stacks with one compose project: an error on the second', () => {
-  const a = target(spec());
-  const b = { ...target(spec()), address: 'stacks.other', name: 'other' };
-  const f = stacksKind.finalize!(
-    [a, b].map((t) => ({ target: t, actual: actual(all()), result: planStack(t, actual(all())) })),
-    { fingerprint: (v) => v, flags: {} },
-  );
-  assert.is(f.diagnostics!.length, 1);
-  assert.is(f.diagnostics![0]!.address, 'stacks.other');
-  assert.match(f.diagnostics![0]!.summary, 'compose project "pmoves-core" is also used by stacks.core');
-});
+// Two stacks on one compose project: a manifest error (stacksExpander), see stacks-validate.test.ts.
 
 test('maskConfig hides environment values and secret-looking keys, keeps the rest', () => {
   const m = maskConfig(

@@ -102,12 +102,12 @@ test('upstream integrations core (build context, list-style environment): planne
   assert.not.match(String(r.stdout), SECRET);
 });
 
-test('a missing compose file: compose says so under the address, exit 1', async () => {
+test('a missing compose file: a manifest error at its entry, before compose is asked', async () => {
   const m = manifest(`  gone:\n    project: ${project}\n    files: [nope/docker-compose.yml]\n`);
   const r = await cli(['mini', 'plan', '-m', m], { home, timeout: 120_000 });
   assert.is(r.exitCode, 1);
-  assert.match(String(r.stdout), '! stacks.gone compose rejected');
-  assert.match(String(r.stdout), /nope/);
+  assert.match(String(r.stderr), /pmoves\.mini\.yaml:5:13: stacks\.gone\.files: no such compose file: \S*nope\/docker-compose\.yml/);
+  assert.not.match(String(r.stderr) + String(r.stdout), 'Traceback');
 });
 
 test('env files that do not exist yet: waits for a dependency that writes them, else an error', async () => {
@@ -115,7 +115,7 @@ test('env files that do not exist yet: waits for a dependency that writes them, 
   const base = `  app:\n    project: ${project}\n    files: [${path.join(compose, 'docker-compose.external.yml')}]\n    project_directory: .\n    env_files: [${gone}]\n`;
   const alone = await cli(['mini', 'plan', '-m', manifest(base)], { home, timeout: 120_000 });
   assert.is(alone.exitCode, 1);
-  assert.match(String(alone.stdout), `env file compose needs does not exist: ${gone}`);
+  assert.match(String(alone.stderr), `pmoves.mini.yaml:7:17: stacks.app.env_files: no such env file: ${gone}`);
   const m = manifest(`${base}    depends_on: [stacks.first]\n  first:\n    project: ${project}-b\n    files: [${path.join(compose, 'integrations.docker-compose.core.yml')}]\n    project_directory: .\n`);
   const r = await cli(['mini', 'plan', '-m', m], { home, timeout: 120_000 });
   assert.is(r.exitCode, 0, String(r.stdout) + String(r.stderr));
