@@ -10,7 +10,7 @@ import { applyStack } from './apply.js';
 import { checkStack } from './check.js';
 import { planStack } from './plan.js';
 import { readStacks } from './read.js';
-import { seconds, type StackActual, type StackSpec } from './types.js';
+import { dataOf, seconds, type StackActual, type StackData, type StackSpec } from './types.js';
 
 export * from './types.js';
 export { configChanges, maskConfig } from './mask.js';
@@ -59,6 +59,13 @@ export const stacksKind: Kind<StackSpec, StackActual> = {
 
   apply: applyStack,
 
+  // Before compose runs: the project, its files and env files (a prior cache and applied configs kept),
+  // so that a crash during `up` leaves state that still finds the project's containers to remove.
+  intent: (t) => {
+    const d = dataOf(t);
+    const prior = t.prior?.data as StackData | undefined;
+    return d ? { ...(prior ?? {}), ...d } : prior;
+  },
 
   describe(t, actual) {
     const out = [`project ${actual.project}`];
