@@ -76,6 +76,12 @@ export interface Kind<S = any, A = any> {
   normalize(spec: any, name: string, ctx: LoadContext): S;
   /** Files this resource reads (bundles, compose files…): watch mode reacts to their changes. */
   inputs?(resource: Resource<S>): string[];
+  /**
+   * Optional: the secret values this resource holds (a CHIT bundle's, the env file it writes). The
+   * engine hands all of them to every kind as `flags.secretValues`, so that text relayed from other
+   * tools (compose's messages) is scrubbed of them. Unreadable sources are skipped, never an error.
+   */
+  secretValues?(resource: Resource<S>): Promise<string[]>;
   /** Checks beyond the schema that need the file system (a bundle exists, …). */
   check?(resource: Resource<S>, ctx: LoadContext): Promise<Diagnostic[]>;
   /**

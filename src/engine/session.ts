@@ -74,7 +74,13 @@ export async function openSession(opts: SessionOptions): Promise<Session> {
   const key = await stateKey(home);
   const runKey = randomBytes(32);
   const fingerprint = (v: string) => createHmac('sha256', runKey).update(v).digest('hex').slice(0, 12);
-  const flags = opts.flags ?? {};
+  const flags: Record<string, unknown> = { ...(opts.flags ?? {}) };
+  // Every secret value the manifest's resources hold (CHIT bundles, env files), for kinds that relay
+  // another tool's text (compose's messages are scrubbed of them before they are printed or stored).
+  const holders = resources.filter((r) => kindOf.get(r.section)?.secretValues);
+  if (holders.length && flags.secretValues === undefined) {
+    flags.secretValues = (await Promise.all(holders.map((r) => kindOf.get(r.section)!.secretValues!(r).catch(() => [] as string[])))).flat();
+  }
 
   // Targets: declared resources, plus what state says this tool owns but the manifest no longer declares.
   let selected = new Set(resources.map((r) => r.address));
