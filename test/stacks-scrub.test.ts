@@ -3,7 +3,7 @@
 // back (v1 rejects the network_mode at config; v2 at up: "No such container: …"), is scrubbed from
 // plan, plan --json, apply output, state files and audit.jsonl. The engine hands every bundle's and env
 // file's values to the stacks kind (flags.secretValues). Under compose v2 and v1.
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -53,6 +53,28 @@ test('bundle values quoted back by compose are scrubbed everywhere', async () =>
   // v2 fails at up (the secrets resource applied before: state and audit written); v1 at plan (nothing applied).
   if (/No such container/.test(String(apply.stdout) + String(apply.stderr))) assert.ok(written.length >= 2, 'state and audit written');
   for (const c of [net, mode]) for (const o of [...outputs, ...written]) assert.not.ok(o.includes(c), `canary ${c} leaked: ${o}`);
+});
+
+test('plan --verbose: every environment key on its line (env-file values sensitive, literals shown); the default view collapses them', async () => {
+  const dir = path.join(tmp.dir, 'verbose');
+  mkdirSync(dir, { recursive: true });
+  const secret = `canary-verbose-${process.pid}-9zz`;
+  writeFileSync(path.join(dir, 'vars.env'), `FIRST_VALUE=${secret}\nSECOND_VALUE=${secret}-2\n`);
+  writeFileSync(path.join(dir, 'dc.yml'), `services:\n  b:\n    image: pmoves-test/busybox:latest\n    env_file: [vars.env]\n    environment:\n      LITERAL: shown-literal\n`);
+  const m = path.join(dir, 'pmoves.mini.yaml');
+  writeFileSync(m, `apiVersion: pmoves.ai/mini/v1\nstacks:\n  v:\n    project: ${project}-v\n    files: [dc.yml]\n`);
+  const plain = await cli(['mini', 'plan', '-m', m], { home, cwd: dir, timeout: 120_000 });
+  assert.is(plain.exitCode, 0, String(plain.stdout) + String(plain.stderr));
+  assert.match(String(plain.stdout), '(2 values from vars.env; sensitive)');
+  assert.not.match(String(plain.stdout), 'FIRST_VALUE');
+  const verbose = await cli(['mini', 'plan', '--verbose', '-m', m], { home, cwd: dir, timeout: 120_000 });
+  const o = String(verbose.stdout);
+  assert.is(verbose.exitCode, 0, o);
+  assert.match(o, /FIRST_VALUE\s+= \(sensitive value\)/);
+  assert.match(o, /SECOND_VALUE\s+= \(sensitive value\)/);
+  assert.match(o, /LITERAL\s+= "shown-literal"/);
+  assert.not.match(o, 'values from vars.env');
+  for (const x of [plain, verbose]) assert.not.ok((String(x.stdout) + String(x.stderr)).includes(secret));
 });
 
 test.run();

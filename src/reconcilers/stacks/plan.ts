@@ -185,7 +185,8 @@ export function planStack(t: Target<StackSpec>, actual: StackActual, ctx?: PlanC
       diagnostics: [{ severity: 'error', summary: `compose rejected the stack's files (${spec.files.join(', ')})`, detail: actual.compose_error ?? 'no answer from compose' }],
     };
   }
-  const desired = actual.desired;
+  // --verbose: every environment key on its own line (no "(N values from env files)" collapse).
+  const desired = ctx?.flags.verbose ? { ...actual.desired, env_sources: {} } : actual.desired;
   const byService = groupBy(cs);
   const v2 = desired.generation === 2;
   // Under v2, services compose will act on outside the subset (dependencies of the subset) are shown too.
