@@ -167,10 +167,10 @@ test('state: down tears the stack down; volumes only with remove_volumes, and th
   const r = planStack(target(spec({ state: 'down' })), actual(all(), null));
   assert.is(r.action, 'delete');
   assert.is(r.verb, 'torn down');
-  assert.equal(r.warnings, []);
+  assert.equal(r.warnings, ['its volumes are kept (remove_volumes: false)']);
   assert.equal(r.parts!.map((p) => p.action), ['delete', 'delete', 'delete']);
-  const v = planStack(target(spec({ state: 'down', remove_volumes: true })), actual(all(), null));
-  assert.match(v.warnings![0]!, 'volumes of project pmoves-core will be removed');
+  const v = planStack(target(spec({ state: 'down', remove_volumes: true })), { ...actual(all(), null), volumes: ['pmoves-core_data', 'pmoves-core_logs'] });
+  assert.equal(v.warnings, ['volumes pmoves-core_data, pmoves-core_logs will be removed (remove_volumes: true)']);
   assert.is(planStack(target(spec({ state: 'down' })), actual([], null)).action, 'no-op');
 });
 
