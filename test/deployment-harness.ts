@@ -105,6 +105,13 @@ export function buildContexts(dir: string, files: string[]): string[] {
   return made;
 }
 
+/** Remove the stand-in images the harness made for a project's `build:` services (`<project>-svc`, `<project>_svc`). */
+async function removeProjectImages(project: string): Promise<void> {
+  const r = await execa('docker', ['images', '--filter', 'label=pmoves.test.standin', '--format', '{{.Repository}}:{{.Tag}}'], { reject: false });
+  const mine = r.stdout.split('\n').filter((ref) => ref.startsWith(`${project}-`) || ref.startsWith(`${project}_`));
+  for (let i = 0; i < mine.length; i += 50) await execa('docker', ['rmi', ...mine.slice(i, i + 50)], { reject: false });
+}
+
 export interface Deployment {
   dir: string;
   project: string;
@@ -152,6 +159,7 @@ export async function prepareDeployment(dir: string, project: string, files = [c
       if (vols.stdout.trim()) await execa('docker', ['volume', 'rm', ...vols.stdout.trim().split('\n')], { reject: false });
       const nets = await execa('docker', ['network', 'ls', '-q', '--filter', `label=com.docker.compose.project=${project}`], { reject: false });
       if (nets.stdout.trim()) await execa('docker', ['network', 'rm', ...nets.stdout.trim().split('\n')], { reject: false });
+      await removeProjectImages(project);
     },
   };
 }
