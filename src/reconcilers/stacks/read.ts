@@ -91,7 +91,7 @@ async function readDesired(ctx: RunContext, t: Target<StackSpec>, snap: EngineSn
   const tool = findCompose(ctx.env, spec.compose_command);
   if ('error' in tool) return { ...actual, tool_error: tool.error };
   const call = { project: spec.project, project_directory: spec.project_directory, files: spec.files, profiles: spec.profiles, env_files: spec.env_files };
-  const inputs = await cacheKeyInputs(tool.argv.join(' '), call, ctx.env);
+  const inputs = await cacheKeyInputs(tool.argv.join(' '), call, ctx.env, path.join(ctx.home.root, 'cache'));
   const scrub = scrubber([...inputs.secrets, ...bundleValues(ctx)]);
   const secretScrub = scrubber([...inputs.secretKeyed, ...bundleValues(ctx)]);
   const known = new Set([...inputs.secrets, ...bundleValues(ctx)].map((v) => v.trim()).filter((v) => v.length >= 4));
