@@ -265,7 +265,7 @@ test('state: down with remove_volumes: true tears the stack down and removes its
   const v = await run(['apply', '--auto-approve']);
   assert.is(v.exitCode, 0, out(v));
   assert.match(String(v.stdout), '# stacks.app will be torn down (because state: down)');
-  assert.match(String(v.stdout), `# Warning: volumes of project ${project} will be removed (remove_volumes: true)`);
+  assert.match(String(v.stdout), `# Warning: volume ${project}_data will be removed (remove_volumes: true)`);
   assert.equal(await containers(), []);
   assert.not.ok(await volumeExists());
   assert.match(String((await run(['plan'])).stdout), 'No changes.');

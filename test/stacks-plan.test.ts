@@ -7,7 +7,7 @@ import type { StateEntry } from '../src/core/types.js';
 import { endpointOf, healthOf, normalizeRef, unreachableMessage, type ContainerInfo } from '../src/providers/docker/engine.js';
 import { envFileValues, findCompose, parseDryRun, parseHashes, scrubber } from '../src/providers/docker/compose.js';
 import { referencedFiles, referencedVariables } from '../src/providers/docker/compose-inputs.js';
-import { configChanges, maskConfig, planStack, stacksKind, type StackActual, type StackData, type StackDesired, type StackSpec } from '../src/reconcilers/stacks.js';
+import { configChanges, maskConfig, planStack, type StackActual, type StackData, type StackDesired, type StackSpec } from '../src/reconcilers/stacks.js';
 import { renderPlan, style } from '../src/planner/render-text.js';
 import { summarize } from '../src/planner/plan.js';
 
@@ -167,10 +167,10 @@ test('state: down tears the stack down; volumes only with remove_volumes, and th
   const r = planStack(target(spec({ state: 'down' })), actual(all(), null));
   assert.is(r.action, 'delete');
   assert.is(r.verb, 'torn down');
-  assert.equal(r.warnings, []);
+  assert.equal(r.warnings, ['its volumes are kept (remove_volumes: false)']);
   assert.equal(r.parts!.map((p) => p.action), ['delete', 'delete', 'delete']);
-  const v = planStack(target(spec({ state: 'down', remove_volumes: true })), actual(all(), null));
-  assert.match(v.warnings![0]!, 'volumes of project pmoves-core will be removed');
+  const v = planStack(target(spec({ state: 'down', remove_volumes: true })), { ...actual(all(), null), volumes: ['pmoves-core_data', 'pmoves-core_logs'] });
+  assert.equal(v.warnings, ['volumes pmoves-core_data, pmoves-core_logs will be removed (remove_volumes: true)']);
   assert.is(planStack(target(spec({ state: 'down' })), actual([], null)).action, 'no-op');
 });
 
@@ -188,17 +188,7 @@ test('compose errors and a missing compose become error diagnostics under the ad
   assert.match(t.diagnostics![0]!.summary, 'not installed');
 });
 
-test('two stacks with one compose project: an error on the second', () => {
-  const a = target(spec());
-  const b = { ...target(spec()), address: 'stacks.other', name: 'other' };
-  const f = stacksKind.finalize!(
-    [a, b].map((t) => ({ target: t, actual: actual(all()), result: planStack(t, actual(all())) })),
-    { fingerprint: (v) => v, flags: {} },
-  );
-  assert.is(f.diagnostics!.length, 1);
-  assert.is(f.diagnostics![0]!.address, 'stacks.other');
-  assert.match(f.diagnostics![0]!.summary, 'compose project "pmoves-core" is also used by stacks.core');
-});
+// Two stacks on one compose project: a manifest error (stacksExpander), see stacks-validate.test.ts.
 
 test('maskConfig hides environment values and secret-looking keys, keeps the rest', () => {
   const m = maskConfig(

@@ -10,7 +10,8 @@ function withPlanOptions(c: Command): Command {
     .option('--parallelism <n>', 'concurrent reads and applies', parseIntOption('--parallelism'), 8)
     .option('--refresh-timeout <duration>', 'deadline for reading one resource', parseDuration('--refresh-timeout'), 60_000)
     .option('--no-probe', 'skip MCP handshakes (a fast plan; readiness is not checked)')
-    .option('--skip-unsatisfiable', 'leave out resources this machine cannot run (requires:) instead of failing the plan');
+    .option('--skip-unsatisfiable', 'leave out resources this machine cannot run (requires:, a GPU a compose service reserves) instead of failing the plan')
+    .option('--verbose', 'show everything: every environment value of a stack (masked only where secret), unchanged attributes');
 }
 
 export async function flowBase(g: Globals, o: Record<string, unknown>, flags: Record<string, unknown> = {}) {
@@ -50,7 +51,7 @@ export function registerCore(mini: Command): void {
       process.stdout.write(JSON.stringify(planToJson(p.plan), null, 2) + '\n');
     } else {
       const { renderPlan } = await import('../planner/render-text.js');
-      process.stdout.write(renderPlan(p.plan, await textStyle(g)));
+      process.stdout.write(renderPlan(p.plan, { ...(await textStyle(g)), verbose: Boolean(o.verbose) }));
     }
     const errors = planHasErrors(p.plan);
     if (o.out && !errors) {
@@ -144,7 +145,7 @@ export interface ApplyCommandOptions {
 export async function runApply(g: Globals, o: Record<string, unknown>, a: ApplyCommandOptions): Promise<void> {
   const { applyOnce, loadSavedPlan } = await import('../engine/run.js');
   const { renderPlan, renderDiagnostic } = await import('../planner/render-text.js');
-  const st = await textStyle(g);
+  const st = { ...(await textStyle(g)), verbose: Boolean(o.verbose) };
   const base = await flowBase(g, o, cmdFlags(o));
   let saved: Awaited<ReturnType<typeof loadSavedPlan>> | undefined;
   if (a.planfile) saved = await loadSavedPlan(a.planfile);

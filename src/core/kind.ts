@@ -76,6 +76,12 @@ export interface Kind<S = any, A = any> {
   normalize(spec: any, name: string, ctx: LoadContext): S;
   /** Files this resource reads (bundles, compose files…): watch mode reacts to their changes. */
   inputs?(resource: Resource<S>): string[];
+  /**
+   * Optional: the secret values this resource holds (a CHIT bundle's, the env file it writes). The
+   * engine hands all of them to every kind as `flags.secretValues`, so that text relayed from other
+   * tools (compose's messages) is scrubbed of them. Unreadable sources are skipped, never an error.
+   */
+  secretValues?(resource: Resource<S>): Promise<string[]>;
   /** Checks beyond the schema that need the file system (a bundle exists, …). */
   check?(resource: Resource<S>, ctx: LoadContext): Promise<Diagnostic[]>;
   /**
@@ -100,6 +106,12 @@ export interface Kind<S = any, A = any> {
    * The state it returns records `owned: ownedAfter(target.prior, created)`.
    */
   apply(ctx: RunContext, target: Target<S>, actual: A, planned: PlanResult): Promise<ApplyResult>;
+  /**
+   * Optional, pure: the state data to record with the write-ahead (pending) entry, before apply touches
+   * anything: enough to find and remove what apply may have made if the process dies half-way (e.g. a
+   * stack's compose project and files). Default: the prior entry's data.
+   */
+  intent?(target: Target<S>): unknown;
   /**
    * Optional, pure: look at all of this kind's planned changes together (e.g. the download budget).
    * `summary` words join the plan's summary line; error diagnostics stop apply before it starts.

@@ -164,10 +164,12 @@ async function applyOne(
     }
     opts.progress(`${address}: ${ING[action]}`);
     // Write-ahead: the state says we own what we are about to create, before it exists.
+    const intent = kind.intent?.(target);
     state.resources[address] = {
       ...(prior ?? { section: kind.section }),
       owned: ownedAfter(prior, action === 'create'),
       pending: action,
+      ...(intent !== undefined ? { data: intent } : {}),
     };
     await persist(address);
     const result = await kind.apply(run, target, actual, fresh);

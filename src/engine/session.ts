@@ -81,7 +81,14 @@ export async function openSession(opts: SessionOptions): Promise<Session> {
     if (f === undefined) prints.set(v, (f = createHmac('sha256', runKey).update(v).digest('hex').slice(0, 12)));
     return f;
   };
-  const flags = opts.flags ?? {};
+  const flags: Record<string, unknown> = { ...(opts.flags ?? {}) };
+  // Every secret value the manifest's resources hold (CHIT bundles, env files), for kinds that relay
+  // another tool's text (compose's messages are scrubbed of them before they are printed or stored).
+  // Only read when some other kind is declared: a manifest of secrets alone relays nothing.
+  const holders = resources.filter((r) => kindOf.get(r.section)?.secretValues);
+  if (holders.length && holders.length < resources.length && flags.secretValues === undefined) {
+    flags.secretValues = [...new Set((await Promise.all(holders.map((r) => kindOf.get(r.section)!.secretValues!(r).catch(() => [] as string[])))).flat())];
+  }
 
   // Targets: declared resources, plus what state says this tool owns but the manifest no longer declares.
   let selected = new Set(resources.map((r) => r.address));

@@ -9,6 +9,8 @@ export interface Style {
   red(s: string): string;
   bold(s: string): string;
   dim(s: string): string;
+  /** `--verbose`: unchanged attributes of an update are shown too, not counted as hidden. */
+  verbose?: boolean;
 }
 
 const plain: Style = { green: (s) => s, yellow: (s) => s, red: (s) => s, bold: (s) => s, dim: (s) => s };
@@ -84,7 +86,7 @@ function attrs(before: unknown, after: unknown, mode: 'create' | 'delete' | 'dif
   const b = isMap(before) ? before : {};
   const a = isMap(after) ? after : {};
   const keys = [...new Set([...Object.keys(a), ...Object.keys(b)])];
-  const shown = mode === 'diff' ? keys.filter((k) => !(k in a && k in b && same(a[k], b[k]))) : keys;
+  const shown = mode === 'diff' && !s.verbose ? keys.filter((k) => !(k in a && k in b && same(a[k], b[k]))) : keys;
   const width = Math.max(0, ...shown.filter((k) => !isMap(a[k] ?? b[k])).map((k) => k.length));
   const out: string[] = [];
   let hidden = 0;
@@ -93,7 +95,7 @@ function attrs(before: unknown, after: unknown, mode: 'create' | 'delete' | 'dif
     const inA = k in a;
     const kind: Action | 'unchanged' =
       mode === 'create' ? 'create' : mode === 'delete' ? 'delete' : !inB ? 'create' : !inA ? 'delete' : same(b[k], a[k]) ? 'unchanged' : 'update';
-    if (kind === 'unchanged' && mode === 'diff') {
+    if (kind === 'unchanged' && mode === 'diff' && !s.verbose) {
       hidden++;
       continue;
     }

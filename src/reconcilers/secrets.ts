@@ -8,7 +8,7 @@ import { isOwned, ownedAfter } from '../core/ownership.js';
 import type { Expander, Manifest } from '../manifest/load.js';
 import { displayPath } from '../manifest/yaml-source.js';
 import { compareCodePoints, formatMode, invalidKeys, isOurEnvFormat, parseEnv, renderEnv, showName, unsafeLabels } from '../providers/chit/env-file.js';
-import { readSecrets, removeEnvFile, writeEnvFile, type BundleReads, type SecretsActual } from '../providers/chit/secrets.js';
+import { readSecrets, removeEnvFile, secretValuesOf, writeEnvFile, type BundleReads, type SecretsActual } from '../providers/chit/secrets.js';
 
 export interface SecretsSpec {
   bundle: string;
@@ -144,6 +144,11 @@ export const secretsKind: Kind<SecretsSpec, SecretsActual> = {
   },
 
   inputs: (r) => (r.spec.source_manifest ? [r.spec.bundle, r.spec.source_manifest] : [r.spec.bundle]),
+
+  async secretValues(r) {
+    const bundles = [r.spec.bundle, r.spec.from_manifest?.bundle ?? ''].filter(Boolean);
+    return secretValuesOf(bundles, r.spec.env_file ? [r.spec.env_file] : []);
+  },
 
   async check(r, ctx) {
     const out: Diagnostic[] = [];

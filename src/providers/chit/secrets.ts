@@ -5,7 +5,7 @@ import { UserError } from '../../core/errors.js';
 import { displayPath } from '../../manifest/yaml-source.js';
 import { decodeBundle, parseBundleText, readBundle, readBundleText } from './bundle.js';
 import { BundleFormatError, parseBundleDoc, verifyBundle, type SignatureStatus } from './codec.js';
-import { readEnvFile, removeEnvFile, writeEnvFile, type EnvFileState } from './env-file.js';
+import { parseEnv, readEnvFile, removeEnvFile, writeEnvFile, type EnvFileState } from './env-file.js';
 
 export type SignatureCheck = SignatureStatus | { status: 'no-passphrase' };
 
@@ -71,3 +71,25 @@ async function readSource(
 }
 
 export { removeEnvFile, writeEnvFile };
+
+/**
+ * Every value in the given CHIT bundles and env files (those that cannot be read are skipped): what a
+ * kind relaying another tool's text (compose) must scrub from it.
+ */
+export async function secretValuesOf(bundles: string[], envFiles: string[]): Promise<string[]> {
+  const out: string[] = [];
+  await Promise.all([
+    ...bundles.map(async (b) => {
+      try {
+        out.push(...decodeBundle(await readBundle(b), b).values());
+      } catch {
+        /* the secrets kind reports an unreadable bundle */
+      }
+    }),
+    ...envFiles.map(async (f) => {
+      const st = await readEnvFile(f).catch(() => null);
+      if (st?.text) out.push(...parseEnv(st.text).values());
+    }),
+  ]);
+  return out;
+}

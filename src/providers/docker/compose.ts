@@ -235,6 +235,30 @@ export interface ComposeDesired {
   hashes: Record<string, string>;
   /** Every service in the files (also those whose profile is not active): `config` output. */
   services: Record<string, Record<string, unknown>>;
+  /** The project's networks and volumes (`config` output's top-level keys). */
+  top: ProjectTop;
+}
+
+/** Top-level networks and volumes of a project: names as the engine knows them. */
+export interface ProjectTop {
+  /** external: true ones, which compose expects to exist. */
+  external: { networks: string[]; volumes: string[] };
+  /** Named volumes compose creates for the project (`down --volumes` removes them). */
+  volumes: string[];
+}
+
+function topOf(doc: { name?: string; networks?: Record<string, unknown>; volumes?: Record<string, unknown> }, project: string): ProjectTop {
+  const names = (m: Record<string, unknown> | undefined, external: boolean) =>
+    Object.entries(m ?? {})
+      .filter(([, v]) => Boolean((v as { external?: unknown } | null)?.external) === external)
+      .map(([k, v]) => {
+        const o = (v ?? {}) as { name?: unknown; external?: unknown };
+        const ext = o.external as { name?: unknown } | boolean | undefined;
+        if (typeof o.name === 'string') return o.name;
+        if (ext && typeof ext === 'object' && typeof ext.name === 'string') return ext.name;
+        return external ? k : `${project}_${k}`;
+      });
+  return { external: { networks: names(doc.networks, true), volumes: names(doc.volumes, true) }, volumes: names(doc.volumes, false) };
 }
 
 export async function composeDesired(tool: ComposeTool, s: StackCall, env: NodeJS.ProcessEnv, signal?: AbortSignal): Promise<ComposeDesired> {
@@ -243,7 +267,7 @@ export async function composeDesired(tool: ComposeTool, s: StackCall, env: NodeJ
   if (h.exitCode !== 0) throw new ComposeError(composeMessage(h));
   const { parse } = await import('yaml');
   const doc = (parse(c.stdout) ?? {}) as { services?: Record<string, Record<string, unknown>> };
-  return { hashes: parseHashes(h.stdout), services: doc.services ?? {} };
+  return { hashes: parseHashes(h.stdout), services: doc.services ?? {}, top: topOf(doc as Parameters<typeof topOf>[0], s.project) };
 }
 
 /** What compose v2 says `up` would do to one service (`--dry-run up -d`). */
@@ -285,7 +309,7 @@ export async function composeDryRun(
   up: string[],
   env: NodeJS.ProcessEnv,
   signal?: AbortSignal,
-): Promise<{ services: Record<string, Record<string, unknown>>; actions: Record<string, DryAction>; active: string[] }> {
+): Promise<{ services: Record<string, Record<string, unknown>>; actions: Record<string, DryAction>; active: string[]; top: ProjectTop }> {
   const [c, d, a] = await Promise.all([
     runCompose(tool, s, ['config'], { env, signal }),
     runCompose(tool, s, ['--dry-run', 'up', '--detach', '--pull', 'never', ...up], { env, signal }),
@@ -297,7 +321,7 @@ export async function composeDryRun(
   const doc = (parse(c.stdout) ?? {}) as { services?: Record<string, Record<string, unknown>> };
   const services = doc.services ?? {};
   const active = a.exitCode === 0 ? a.stdout.split('\n').map((x) => x.trim()).filter(Boolean) : Object.keys(services);
-  return { services, actions: parseDryRun(d.stdout + '\n' + d.stderr, s.project, Object.keys(services)), active };
+  return { services, actions: parseDryRun(d.stdout + '\n' + d.stderr, s.project, Object.keys(services)), active, top: topOf(doc as Parameters<typeof topOf>[0], s.project) };
 }
 
 /**

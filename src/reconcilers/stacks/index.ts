@@ -7,9 +7,10 @@ import type { Kind } from '../../core/kind.js';
 import type { Diagnostic } from '../../core/types.js';
 import type { Expander } from '../../manifest/load.js';
 import { applyStack } from './apply.js';
+import { checkStack } from './check.js';
 import { planStack } from './plan.js';
 import { readStacks } from './read.js';
-import { seconds, type StackActual, type StackSpec } from './types.js';
+import { dataOf, seconds, type StackActual, type StackData, type StackSpec } from './types.js';
 
 export * from './types.js';
 export { configChanges, maskConfig } from './mask.js';
@@ -42,6 +43,8 @@ export const stacksKind: Kind<StackSpec, StackActual> = {
 
   inputs: (r) => [...r.spec.files, ...r.spec.env_files],
 
+  check: checkStack,
+
   read(ctx, t) {
     return readStacks(ctx, [t]).then((m) => {
       const r = m.get(t.address)!;
@@ -56,19 +59,12 @@ export const stacksKind: Kind<StackSpec, StackActual> = {
 
   apply: applyStack,
 
-  finalize(planned) {
-    // Two stacks with one compose project would undo each other on every apply.
-    const byProject = new Map<string, string[]>();
-    for (const { target } of planned) {
-      if (!target.desired) continue;
-      const p = target.desired.spec.project;
-      byProject.set(p, [...(byProject.get(p) ?? []), target.address]);
-    }
-    const diagnostics: Diagnostic[] = [];
-    for (const [p, addrs] of byProject) {
-      if (addrs.length > 1) diagnostics.push({ severity: 'error', address: addrs[1], summary: `compose project "${p}" is also used by ${addrs[0]}: give each stack its own project` });
-    }
-    return { diagnostics };
+  // Before compose runs: the project, its files and env files (a prior cache and applied configs kept),
+  // so that a crash during `up` leaves state that still finds the project's containers to remove.
+  intent: (t) => {
+    const d = dataOf(t);
+    const prior = t.prior?.data as StackData | undefined;
+    return d ? { ...(prior ?? {}), ...d } : prior;
   },
 
   describe(t, actual) {
@@ -85,8 +81,18 @@ export const stacksKind: Kind<StackSpec, StackActual> = {
  * Hands the manifest's top-level `compose.command` to every stack (also those other expanders add:
  * keep this expander last in the list).
  */
-export const stacksExpander: Expander = async (m) => {
+export const stacksExpander: Expander = async (m, ctx) => {
   const command = (m.data.compose as { command?: string[] } | undefined)?.command ?? null;
-  for (const r of m.resources) if (r.section === 'stacks') (r.spec as StackSpec).compose_command = command;
-  return [];
+  const diagnostics: Diagnostic[] = [];
+  // Two stacks with one compose project would undo each other on every apply (validate says so too).
+  const byProject = new Map<string, string>();
+  for (const r of m.resources) {
+    if (r.section !== 'stacks') continue;
+    const spec = r.spec as StackSpec;
+    spec.compose_command = command;
+    const first = byProject.get(spec.project);
+    if (first) diagnostics.push({ severity: 'error', address: r.address, summary: `${r.address}.project: compose project "${spec.project}" is also used by ${first}: give each stack its own project`, location: ctx.locate(r.address, ['project']) ?? ctx.locate(r.address) });
+    else byProject.set(spec.project, r.address);
+  }
+  return diagnostics;
 };

@@ -30,6 +30,12 @@ export function collapseEnv(cfg: MaskedConfig | null, svc: string, sources: EnvS
   return { ...cfg, environment: rest.length ? { ...Object.fromEntries(rest), '(from env files)': marker } : marker };
 }
 
+/** "it does not exist", and for a `build:` service whether `up` builds its image or finds it present. */
+function missingWhy(config: MaskedConfig, want: { image: string | null; image_id: string | null } | undefined): string {
+  if (config.build === undefined || !want?.image) return 'it does not exist';
+  return want.image_id ? `it does not exist; its image ${want.image} is present (not rebuilt)` : `it does not exist; its image ${want.image} will be built`;
+}
+
 /** Environment keys whose (masked) value differs between two configs. */
 function changedEnvKeys(a: MaskedConfig, b: MaskedConfig): Set<string> {
   const ea = isObj(a.environment) ? a.environment : {};
@@ -55,7 +61,7 @@ function servicePartV2(t: Target<StackSpec>, svc: string, desired: StackDesired,
   const config = desired.configs[svc] ?? {};
   const want = desired.services[svc];
   const src = desired.env_sources;
-  if (act === 'create' || (!cs.length && act !== 'remove')) return part(t, svc, 'create', 'missing', 'it does not exist', null, collapseEnv(config, svc, src));
+  if (act === 'create' || (!cs.length && act !== 'remove')) return part(t, svc, 'create', 'missing', missingWhy(config, want), null, collapseEnv(config, svc, src));
   if (act === 'recreate') {
     const applied = data?.applied?.[svc];
     const why = applied ? configChanges(applied.config, config) : [];
@@ -96,7 +102,7 @@ export function stateWords(c: ContainerInfo): string {
 function servicePart(t: Target<StackSpec>, svc: string, desired: StackDesired, cs: ContainerInfo[], data: StackData | undefined, actual: StackActual): Change {
   const want = desired.services[svc]!;
   const config = desired.configs[svc] ?? {};
-  if (!cs.length) return part(t, svc, 'create', 'missing', 'it does not exist', null, collapseEnv(config, svc, desired.env_sources));
+  if (!cs.length) return part(t, svc, 'create', 'missing', missingWhy(config, want), null, collapseEnv(config, svc, desired.env_sources));
   const changed = cs.find((c) => c.config_hash !== want.hash);
   if (changed) {
     const applied = data?.applied?.[svc];
@@ -159,7 +165,10 @@ export function planStack(t: Target<StackSpec>, actual: StackActual, ctx?: PlanC
   }
   if (spec.state === 'down') {
     if (!cs.length) return { action: 'no-op', reason: 'state: down, and the project has no containers', before: null, after: null };
-    const warnings = spec.remove_volumes ? [`volumes of project ${spec.project} will be removed (remove_volumes: true)`] : [];
+    const vols = actual.volumes ?? [];
+    const warnings = spec.remove_volumes
+      ? [vols.length ? `volume${vols.length > 1 ? 's' : ''} ${vols.join(', ')} will be removed (remove_volumes: true)` : `project ${spec.project} has no volumes to remove`]
+      : ['its volumes are kept (remove_volumes: false)'];
     return { action: 'delete', reason: 'state: down', before: display, after: null, parts: teardownParts(t, cs, 'state: down', 'state-down'), verb: 'torn down', warnings };
   }
   if (actual.missing_inputs?.length) {
@@ -185,7 +194,8 @@ export function planStack(t: Target<StackSpec>, actual: StackActual, ctx?: PlanC
       diagnostics: [{ severity: 'error', summary: `compose rejected the stack's files (${spec.files.join(', ')})`, detail: actual.compose_error ?? 'no answer from compose' }],
     };
   }
-  const desired = actual.desired;
+  // --verbose: every environment key on its own line (no "(N values from env files)" collapse).
+  const desired = ctx?.flags.verbose ? { ...actual.desired, env_sources: {} } : actual.desired;
   const byService = groupBy(cs);
   const v2 = desired.generation === 2;
   // Under v2, services compose will act on outside the subset (dependencies of the subset) are shown too.
@@ -201,6 +211,10 @@ export function planStack(t: Target<StackSpec>, actual: StackActual, ctx?: PlanC
   );
   for (const s of spec.services ?? []) {
     if (!desired.all.includes(s)) diagnostics.push({ severity: 'error', summary: `services: no service "${s}" in the compose files (they have: ${desired.all.join(', ') || 'none'})` });
+  }
+  for (const x of actual.missing_external ?? []) {
+    const [what, name] = x.split(' ');
+    diagnostics.push({ severity: 'error', summary: `external ${x} does not exist (compose would fail at up)`, detail: `Create it first (docker ${what} create ${name}), or let compose make it: remove external: true from the compose file.` });
   }
   const warnings: string[] = [];
   for (const [svc, list] of byService) {

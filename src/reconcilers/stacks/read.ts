@@ -28,6 +28,14 @@ export async function readStacks(ctx: RunContext, targets: Target<StackSpec>[]):
   return out;
 }
 
+/** Names of the volumes labelled with a compose project. */
+async function projectVolumes(env: NodeJS.ProcessEnv, project: string): Promise<string[]> {
+  const { engineGet, COMPOSE_PROJECT } = await import('../../providers/docker/engine.js');
+  const filters = encodeURIComponent(JSON.stringify({ label: [`${COMPOSE_PROJECT}=${project}`] }));
+  const r = await engineGet<{ Volumes: { Name: string }[] | null }>(env, `/volumes?filters=${filters}`);
+  return (r.Volumes ?? []).map((v) => v.Name).sort();
+}
+
 /** The containers' own state as compose judges it (not health: compose leaves unhealthy ones alone). */
 function containerKey(cs: ContainerInfo[]): string {
   return JSON.stringify(cs.map((c) => [c.name, c.service, c.number, c.state, c.config_hash, c.image_id]));
@@ -44,9 +52,22 @@ function bundleValues(ctx: RunContext): string[] {
  * cannot run (a GPU it does not have): those are planned as errors, or left out with --skip-unsatisfiable.
  */
 export async function readOne(ctx: RunContext, t: Target<StackSpec>, snap: EngineSnapshot, opts: { fresh?: boolean } = {}): Promise<StackActual> {
-  const actual = await readDesired(ctx, t, snap, opts);
+  let actual = await readDesired(ctx, t, snap, opts);
   const desired = actual.desired;
   const spec = t.desired?.spec;
+  if (spec?.state === 'down' && spec.remove_volumes) actual = { ...actual, volumes: await projectVolumes(ctx.env, spec.project) };
+  const ext = desired?.top?.external;
+  if (ext && ext.networks.length + ext.volumes.length) {
+    // compose v2 fails its dry run on a missing external network, v1 only at up: one check for both.
+    const { engineGet } = await import('../../providers/docker/engine.js');
+    const [nets, vols] = await Promise.all([
+      ext.networks.length ? engineGet<{ Name: string }[]>(ctx.env, '/networks') : Promise.resolve([]),
+      ext.volumes.length ? engineGet<{ Volumes: { Name: string }[] | null }>(ctx.env, '/volumes').then((r) => r.Volumes ?? []) : Promise.resolve([]),
+    ]);
+    const have = new Set([...nets.map((n) => `network ${n.Name}`), ...vols.map((v) => `volume ${v.Name}`)]);
+    const missing = [...ext.networks.map((n) => `network ${n}`), ...ext.volumes.map((v) => `volume ${v}`)].filter((x) => !have.has(x));
+    if (missing.length) actual = { ...actual, missing_external: missing };
+  }
   if (!desired?.gpu || !spec || !Object.keys(desired.gpu).length) return actual;
   const { unsatisfiableServices, machineGpus } = await import('../../providers/docker/gpu.js');
   const names = upServices(spec, desired);
@@ -70,7 +91,7 @@ async function readDesired(ctx: RunContext, t: Target<StackSpec>, snap: EngineSn
   const tool = findCompose(ctx.env, spec.compose_command);
   if ('error' in tool) return { ...actual, tool_error: tool.error };
   const call = { project: spec.project, project_directory: spec.project_directory, files: spec.files, profiles: spec.profiles, env_files: spec.env_files };
-  const inputs = await cacheKeyInputs(tool.argv.join(' '), call, ctx.env);
+  const inputs = await cacheKeyInputs(tool.argv.join(' '), call, ctx.env, path.join(ctx.home.root, 'cache'));
   const scrub = scrubber([...inputs.secrets, ...bundleValues(ctx)]);
   const secretScrub = scrubber([...inputs.secretKeyed, ...bundleValues(ctx)]);
   const known = new Set([...inputs.secrets, ...bundleValues(ctx)].map((v) => v.trim()).filter((v) => v.length >= 4));
@@ -126,7 +147,7 @@ async function readDesired(ctx: RunContext, t: Target<StackSpec>, snap: EngineSn
       }
       for (const [svc, cfg] of Object.entries(got.services)) configs[svc] = maskOne(svc, cfg);
       const images = Object.values(services).map((s) => s.image);
-      return { ...actual, desired: { key: keyOf(images), generation: 2, actions: got.actions, services, all: Object.keys(got.services), configs, env_sources, gpu: gpuOf(got.services) } };
+      return { ...actual, desired: { key: keyOf(images), generation: 2, actions: got.actions, services, all: Object.keys(got.services), configs, env_sources, gpu: gpuOf(got.services), top: got.top } };
     }
     const got = await composeDesired(tool, call, ctx.env, ctx.signal);
     for (const [svc, hash] of Object.entries(got.hashes)) {
@@ -134,7 +155,7 @@ async function readDesired(ctx: RunContext, t: Target<StackSpec>, snap: EngineSn
       services[svc] = { hash, image, image_id: imageIdOf(image) };
     }
     for (const [svc, cfg] of Object.entries(got.services)) configs[svc] = maskOne(svc, cfg);
-    return { ...actual, desired: { key: keyOf([]), generation: 1, services, all: Object.keys(got.services), configs, env_sources, gpu: gpuOf(got.services) } };
+    return { ...actual, desired: { key: keyOf([]), generation: 1, services, all: Object.keys(got.services), configs, env_sources, gpu: gpuOf(got.services), top: got.top } };
   } catch (err) {
     if (err instanceof ComposeError) return { ...actual, compose_error: scrub(err.message) };
     throw err;

@@ -1,7 +1,7 @@
 // The stacks kind's data: spec, what compose says (cached in state), what the engine shows.
 import type { Target } from '../../core/kind.js';
 import type { ContainerInfo } from '../../providers/docker/engine.js';
-import type { DryAction } from '../../providers/docker/compose.js';
+import type { DryAction, ProjectTop } from '../../providers/docker/compose.js';
 import type { GpuNeed } from '../../providers/docker/gpu.js';
 
 export interface StackSpec {
@@ -40,6 +40,8 @@ export interface StackDesired {
   env_sources?: Record<string, { files: string[]; keys: string[] }>;
   /** v2: what `up` would do per service (absent: nothing). Never a value: service names and verbs. */
   actions?: Record<string, DryAction>;
+  /** External networks/volumes compose expects to exist, and the project's own named volumes. */
+  top?: ProjectTop;
   /** Services that reserve GPUs (gpus:, deploy.resources.reservations.devices, runtime: nvidia): what they ask. */
   gpu?: Record<string, GpuNeed>;
   /** Active services (under the profiles) → hash. */
@@ -73,6 +75,10 @@ export interface StackActual {
   tool_error?: string;
   /** Services this machine cannot run (a GPU it does not have, or a dependency on such a service) → why. */
   unsatisfiable?: Record<string, string>;
+  /** External networks and volumes the files name that the engine does not have ("network X"). */
+  missing_external?: string[];
+  /** state: down with remove_volumes: the project's volumes the engine has (what `down --volumes` removes). */
+  volumes?: string[];
   /** Env files compose needs that do not exist (yet): compose was not asked. */
   missing_inputs?: string[];
   /** Scrubs every env-file / interpolation / bundle value from a line compose printed (never stored). */

@@ -1,0 +1,75 @@
+// What `validate` can tell about a stack without Docker or compose: its compose files exist, the env
+// files it and its active services name exist (compose's long syntax `required: false` honoured), and
+// the build contexts of its active services exist. Each is an error at the manifest's file:line:column
+// (the `files`/`env_files` entry that leads to it), with the compose file's own position in the detail.
+// Env files are not required when the stack depends on another resource: that one may write them (the
+// plan then waits for it, see planStack).
+import path from 'node:path';
+import type { LoadContext } from '../../core/kind.js';
+import type { Diagnostic, Resource } from '../../core/types.js';
+import type { StackSpec } from './types.js';
+
+type Obj = Record<string, unknown>;
+const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** A build context compose would read from the disk (not a URL or git remote, not interpolated). */
+function localContext(build: unknown): string | null {
+  const ctx = typeof build === 'string' ? build : isObj(build) ? (build.context ?? '.') : null;
+  if (typeof ctx !== 'string' || ctx.includes('$') || /^[a-z][a-z0-9+.-]*:\/\//i.test(ctx) || /^git@|\.git(#|$)/.test(ctx)) return null;
+  return ctx;
+}
+
+export async function checkStack(r: Resource<StackSpec>, ctx: LoadContext): Promise<Diagnostic[]> {
+  const { pathKind } = await import('../../core/fs.js');
+  const { parseYamlText, yamlData } = await import('../../manifest/yaml-source.js');
+  const { readFile } = await import('node:fs/promises');
+  const s = r.spec;
+  const out: Diagnostic[] = [];
+  if (s.state === 'down') return out;
+  const waits = r.dependsOn.length > 0;
+  const err = (summary: string, at: (string | number)[], detail?: string) =>
+    out.push({ severity: 'error', address: r.address, summary: `${r.address}.${summary}`, location: ctx.locate(r.address, at), ...(detail ? { detail } : {}) });
+  const profiles = [...s.profiles, ...(ctx.env.COMPOSE_PROFILES ?? '').split(',').map((x) => x.trim()).filter(Boolean)];
+  for (const [j, f] of s.env_files.entries()) {
+    if (!waits && (await pathKind(f)) !== 'file') err(`env_files: no such env file: ${f}`, ['env_files', j], 'Write it first (e.g. a secrets resource, then depends_on: [secrets.NAME] on this stack).');
+  }
+  const seen = new Set<string>();
+  for (const [i, file] of s.files.entries()) {
+    const kind = await pathKind(file);
+    if (kind !== 'file') {
+      err(`files: ${kind === null ? 'no such compose file' : 'not a file'}: ${file}`, ['files', i]);
+      continue;
+    }
+    let services: Obj | undefined;
+    let locate: (p: (string | number)[]) => string = () => file;
+    try {
+      const parsed = parseYamlText(file, await readFile(file, 'utf8'));
+      const doc = yamlData(parsed.source).value;
+      services = isObj(doc) && isObj(doc.services) ? doc.services : undefined;
+      locate = (p) => parsed.source.locate(p);
+    } catch {
+      continue; // compose says what is wrong with the file itself at plan
+    }
+    for (const [name, svc] of Object.entries(services ?? {})) {
+      if (!isObj(svc)) continue;
+      const own = Array.isArray(svc.profiles) ? svc.profiles.map(String) : [];
+      if (own.length && !profiles.includes('*') && !own.some((p) => profiles.includes(p))) continue; // compose does not read it
+      const envFiles = Array.isArray(svc.env_file) ? svc.env_file : svc.env_file === undefined ? [] : [svc.env_file];
+      for (const [k, e] of envFiles.entries()) {
+        const p = typeof e === 'string' ? e : isObj(e) && typeof e.path === 'string' ? e.path : null;
+        if (!p || p.includes('$') || (isObj(e) && e.required === false) || waits) continue;
+        const abs = path.resolve(s.project_directory, p);
+        if (seen.has(`env ${abs}`) || (await pathKind(abs)) === 'file') continue;
+        seen.add(`env ${abs}`);
+        err(`files: ${path.basename(file)}: service ${name}: env_file ${p} does not exist (${abs})`, ['files', i], `${locate(['services', name, 'env_file', ...(Array.isArray(svc.env_file) ? [k] : [])])}: env_file entry. Create it, mark it required: false, or let a dependency write it (depends_on).`);
+      }
+      const context = localContext(svc.build);
+      if (context === null) continue;
+      const abs = path.resolve(s.project_directory, context);
+      if (seen.has(`build ${abs}`) || (await pathKind(abs)) === 'dir') continue;
+      seen.add(`build ${abs}`);
+      err(`files: ${path.basename(file)}: service ${name}: build context ${context} does not exist (${abs})`, ['files', i], `${locate(['services', name, 'build'])}: build context (relative to the project directory ${s.project_directory}).`);
+    }
+  }
+  return out;
+}
