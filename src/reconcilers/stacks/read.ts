@@ -92,7 +92,11 @@ async function readDesired(ctx: RunContext, t: Target<StackSpec>, snap: EngineSn
   if ('error' in tool) return { ...actual, tool_error: tool.error };
   const call = { project: spec.project, project_directory: spec.project_directory, files: spec.files, profiles: spec.profiles, env_files: spec.env_files };
   const inputs = await cacheKeyInputs(tool.argv.join(' '), call, ctx.env, path.join(ctx.home.root, 'cache'));
-  const scrub = scrubber([...inputs.secrets, ...bundleValues(ctx)]);
+  // Text relayed from compose: scrubbed of every bundle value, every value under a secret-looking key,
+  // and every other env value of 12 characters or more. Shorter values under plain keys (a database
+  // name, a host, `true`, a port) are configuration, and are also words of compose's own messages
+  // (`pmoves` in a path, `postgres` as a service name): replacing them made the messages unreadable.
+  const scrub = scrubber([...inputs.secretKeyed, ...bundleValues(ctx), ...inputs.secrets.filter((v) => v.trim().length >= 12)]);
   const secretScrub = scrubber([...inputs.secretKeyed, ...bundleValues(ctx)]);
   const known = new Set([...inputs.secrets, ...bundleValues(ctx)].map((v) => v.trim()).filter((v) => v.length >= 4));
   actual.scrub = scrub;
