@@ -6,8 +6,9 @@ import { mcpKind } from './mcp/index.js';
 import { secretsKind } from './secrets.js';
 import { stacksKind } from './stacks.js';
 import { modelsKind } from './models/index.js';
+import { runtimesKind } from './runtimes/index.js';
 
-export const kinds: Kind[] = [secretsKind, mcpKind, stacksKind, modelsKind];
+export const kinds: Kind[] = [secretsKind, mcpKind, stacksKind, modelsKind, runtimesKind];
 
 /** The expanders, in their order (declared in src/manifest/expanders/index.ts). */
 export { expanders } from '../manifest/expanders/index.js';
