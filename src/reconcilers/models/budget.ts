@@ -102,7 +102,7 @@ export function runtimeBudget(rs: RuntimeNeeds[]): { summary?: string; diagnosti
   const byPort = new Map<number, string>();
   for (const r of up) {
     const prev = byPort.get(r.port);
-    if (prev) diagnostics.push({ severity: 'error', address: r.address, summary: `${r.address} and ${prev} both listen on 127.0.0.1:${r.port}; give one of them another port: (models.<name>.port)` });
+    if (prev) diagnostics.push({ severity: 'error', address: r.address, summary: `port 127.0.0.1:${r.port} is also ${prev}'s: two runtimes cannot listen on one port; give one of them another port (models.<name>.port)` });
     else byPort.set(r.port, r.address);
   }
   const parts = [`Runtimes: ${up.length} on 127.0.0.1:${[...byPort.keys()].sort((a, b) => a - b).join(', ')}`];
@@ -115,7 +115,8 @@ export function runtimeBudget(rs: RuntimeNeeds[]): { summary?: string; diagnosti
   const gpu = up.filter((r) => r.vram_gb !== null);
   if (gpu.length) {
     const need = Math.round(gpu.reduce((s, r) => s + r.vram_gb!, 0) * 10) / 10;
-    const total = gpu[0]!.vram_total_gb;
+    const t0 = gpu[0]!.vram_total_gb;
+    const total = t0 === null ? null : Math.round(t0 * 10) / 10;
     parts.push(`VRAM: ${need} GB${total !== null ? ` of ${total} GB` : ' (GPU memory unknown)'}`);
     if (total !== null && need > total) {
       diagnostics.push({

@@ -43,7 +43,11 @@ export async function applyRuntime(ctx: RunContext, t: Target<RuntimeSpec>, actu
   if (!spec) {
     await applyStack(ctx, st, actual.stack, planned);
     // The generated compose file and its folder are the tool's own: nothing is left behind.
-    if (prior) await fsp.rm(path.dirname(prior.stack.files[0]!), { recursive: true, force: true });
+    if (prior) {
+      const dir = path.dirname(prior.stack.files[0]!);
+      await fsp.rm(dir, { recursive: true, force: true });
+      await fsp.rmdir(path.dirname(dir)).catch(() => undefined); // runtimes/, when it was the last one
+    }
     return { outcome: 'deleted', state: null };
   }
   const record = (stack: StackData, file: RuntimeData['file'], owned: boolean) => ({

@@ -36,7 +36,9 @@ export function planRuntime(t: Target<RuntimeSpec>, a: RuntimeActual, ctx: PlanC
   const prior = t.prior?.data as RuntimeData | undefined;
   if (!spec || spec.state === 'down' || sp.action !== 'no-op') {
     const after = sp.action === 'create' && spec ? display(spec) : sp.after;
-    return { ...sp, after, parts, ...(sp.action === 'no-op' || sp.action === 'delete' ? {} : { reason: `${sp.reason}; then waits until its API answers with ${spec!.served_name}` }) };
+    // A runtime has no volumes: the stacks warning about kept volumes does not apply.
+    const warnings = (sp.warnings ?? []).filter((w) => !w.includes('volumes'));
+    return { ...sp, after, parts, warnings, ...(sp.action === 'no-op' || sp.action === 'delete' ? {} : { reason: `${sp.reason}; then waits until its API answers with ${spec!.served_name}` }) };
   }
   if (prior?.file && a.file && !sameFile(prior.file, a.file)) {
     const restart: Change = {
