@@ -9,7 +9,7 @@ import { execa } from 'execa';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse } from 'yaml';
-import { fixtures } from './helpers.js';
+import { fixtures, repoRoot } from './helpers.js';
 
 export const deployment = path.join(fixtures, 'compose', 'deployment');
 export const coreFile = path.join(deployment, 'docker-compose.yml');
@@ -17,6 +17,9 @@ export const coreProfiles = ['data', 'workers'];
 /** Services of the core stack that reserve NVIDIA GPUs (deploy.resources.reservations.devices). */
 export const gpuServices = ['ffmpeg-whisper', 'media-audio', 'media-video'];
 const BASE = 'pmoves-test/standin:base';
+const rtx = path.join(repoRoot, 'test', 'fixtures', 'machines', 'rtx-desktop');
+/** Environment that makes hardware detection read the recorded RTX desktop (an RTX 5090, the NVIDIA container toolkit). */
+export const rtxDesktop = { PMOVES_SYSROOT: path.join(rtx, 'root'), PMOVES_RECORDED_COMMANDS: path.join(rtx, 'commands.json') };
 
 /** Which compose the tests use: PMOVES_COMPOSE (`docker-compose`, `docker compose`), else v2 when installed. */
 export async function composeArgv(): Promise<string[]> {

@@ -8,7 +8,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { composeGeneration, coreFile, coreProfiles, gpuServices, prepareDeployment, standIn, type Deployment } from './deployment-harness.js';
+import { composeGeneration, coreFile, coreProfiles, gpuServices, prepareDeployment, rtxDesktop, standIn, type Deployment } from './deployment-harness.js';
 import { cli, tempDir } from './helpers.js';
 
 const tmp = tempDir('pmoves-deployment-');
@@ -19,10 +19,9 @@ let dep: Deployment | null = null;
 let generation: 1 | 2 = 2;
 const outputs: string[] = [];
 
-async function run(args: string[]) {
+async function run(args: string[], env: Record<string, string> = {}) {
   const t0 = Date.now();
-  if (process.env.PMOVES_TEST_TRACE) process.on('exit', () => undefined);
-  const r = await cli(['mini', ...args, '-m', manifest], { home, timeout: 300_000 });
+  const r = await cli(['mini', ...args, '-m', manifest], { home, env, timeout: 300_000 });
   outputs.push(String(r.stdout), String(r.stderr));
   if (process.env.PMOVES_TEST_TRACE) console.log(`  ${args.join(' ')}: ${Date.now() - t0} ms`);
   return r;
@@ -75,19 +74,33 @@ test('core stack: plan, apply, no changes, drift planned as compose acts, tear-d
   const [cbin, ...cargs] = await dep.composeArgs(['config', '--services']);
   const active = (await execa(cbin!, cargs, { stdin: 'ignore' })).stdout.split('\n').filter(Boolean);
   const cpu = active.filter((s) => !gpuServices.includes(s));
-  // This machine has no GPU: the services that reserve one are left out by the subset for now.
-  writeManifest(`    services: ${JSON.stringify(cpu)}\n`);
+  writeManifest();
 
-  const first = await run(['plan', '--detailed-exitcode']);
+  // This machine has no GPU: the services that reserve one are named before anything starts.
+  const blocked = await run(['plan']);
+  assert.is(blocked.exitCode, 1, String(blocked.stdout) + String(blocked.stderr));
+  for (const s of gpuServices) assert.match(String(blocked.stdout), new RegExp(`! stacks\\.core service ${s} cannot run here: it reserves NVIDIA GPUs .* and this machine has no NVIDIA GPU`));
+  assert.is(String(blocked.stdout).match(/cannot run here/g)?.length, gpuServices.length, String(blocked.stdout));
+  // On the recorded RTX desktop they are planned like the others.
+  const desk = await run(['plan', '--detailed-exitcode'], rtxDesktop);
+  assert.is(desk.exitCode, 2, String(desk.stdout) + String(desk.stderr));
+  const pd = planned(String(desk.stdout));
+  for (const s of active) assert.is(pd.get(s), 'created', s);
+
+  const first = await run(['plan', '--detailed-exitcode', '--skip-unsatisfiable']);
   assert.is(first.exitCode, 2, String(first.stderr) + String(first.stdout));
   const p1 = planned(String(first.stdout));
   assert.is(p1.size, cpu.length, String(first.stdout));
   for (const s of cpu) assert.is(p1.get(s), 'created', s);
+  for (const s of gpuServices) assert.match(String(first.stdout), `service ${s} cannot run here`);
   assert.is((await ids()).size, 0, 'plan creates nothing');
 
-  const a = await run(['apply', '--auto-approve']);
+  const a = await run(['apply', '--auto-approve', '--skip-unsatisfiable']);
   assert.is(a.exitCode, 0, String(a.stdout) + String(a.stderr));
-  const again = await run(['plan', '--detailed-exitcode']);
+  const up = await ids();
+  assert.equal([...up.keys()].sort(), [...cpu].sort(), 'the rest is up; no GPU service was created');
+  for (const [svc, st] of up) assert.is(st.split(' ')[1], 'running', svc);
+  const again = await run(['plan', '--detailed-exitcode', '--skip-unsatisfiable']);
   assert.is(again.exitCode, 0, String(again.stdout));
   assert.match(String(again.stdout), 'No changes.');
 
@@ -96,7 +109,7 @@ test('core stack: plan, apply, no changes, drift planned as compose acts, tear-d
   await standIn('ghcr.io/powerfulmoves/pmoves-supaserch:next');
   const text = readFileSync(dep.envShared, 'utf8');
   writeFileSync(dep.envShared, text.replace(`PMOVES_TEST_SECRET=${dep.canaries[2]}`, `PMOVES_TEST_SECRET=${dep.canaries[2]}-2`) + 'SUPASERCH_IMAGE=ghcr.io/powerfulmoves/pmoves-supaserch:next\n');
-  const drift = await run(['plan', '--detailed-exitcode']);
+  const drift = await run(['plan', '--detailed-exitcode', '--skip-unsatisfiable']);
   assert.is(drift.exitCode, 2, String(drift.stdout) + String(drift.stderr));
   const p2 = planned(String(drift.stdout));
   assert.is(p2.get('qdrant'), 'started', String(drift.stdout));
@@ -113,7 +126,7 @@ test('core stack: plan, apply, no changes, drift planned as compose acts, tear-d
   }
   // …and up does exactly that.
   const before = await ids();
-  const b = await run(['apply', '--auto-approve']);
+  const b = await run(['apply', '--auto-approve', '--skip-unsatisfiable']);
   assert.is(b.exitCode, 0, String(b.stdout) + String(b.stderr));
   const after = await ids();
   for (const [svc, was] of before) {
@@ -123,12 +136,12 @@ test('core stack: plan, apply, no changes, drift planned as compose acts, tear-d
     else assert.is(now.split(' ')[0], was.split(' ')[0], `${svc} kept (${verb ?? 'no change'})`);
     assert.is(now.split(' ')[1], 'running', svc);
   }
-  const settled = await run(['plan', '--detailed-exitcode']);
+  const settled = await run(['plan', '--detailed-exitcode', '--skip-unsatisfiable']);
   assert.is(settled.exitCode, 0, String(settled.stdout));
 
   // Tear-down with volumes: nothing left behind.
-  writeManifest(`    services: ${JSON.stringify(cpu)}\n    state: down\n    remove_volumes: true\n`);
-  const down = await run(['apply', '--auto-approve']);
+  writeManifest(`    state: down\n    remove_volumes: true\n`);
+  const down = await run(['apply', '--auto-approve', '--skip-unsatisfiable']);
   assert.is(down.exitCode, 0, String(down.stdout) + String(down.stderr));
   assert.is((await ids()).size, 0);
   for (const kind of ['volume', 'network']) {

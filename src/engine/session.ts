@@ -73,7 +73,14 @@ export async function openSession(opts: SessionOptions): Promise<Session> {
   const state = await loadState(home);
   const key = await stateKey(home);
   const runKey = randomBytes(32);
-  const fingerprint = (v: string) => createHmac('sha256', runKey).update(v).digest('hex').slice(0, 12);
+  // Memoised: the same value is fingerprinted once per run, however many resources show it (1,000
+  // env files rendered from one bundle fingerprint the same few hundred values).
+  const prints = new Map<string, string>();
+  const fingerprint = (v: string) => {
+    let f = prints.get(v);
+    if (f === undefined) prints.set(v, (f = createHmac('sha256', runKey).update(v).digest('hex').slice(0, 12)));
+    return f;
+  };
   const flags = opts.flags ?? {};
 
   // Targets: declared resources, plus what state says this tool owns but the manifest no longer declares.

@@ -1,6 +1,6 @@
 // secrets.<name>: a CHIT bundle rendered into an env file (upstream's format), values never shown.
 import path from 'node:path';
-import type { Kind, LoadContext, PlanContext, Target } from '../core/kind.js';
+import type { Kind, LoadContext, PlanContext, RunContext, Target } from '../core/kind.js';
 import type { Diagnostic, PlanResult, Resource } from '../core/types.js';
 import { UserError } from '../core/errors.js';
 import { exists, isInside, realOrSelf, writeTarget } from '../core/fs.js';
@@ -8,7 +8,7 @@ import { isOwned, ownedAfter } from '../core/ownership.js';
 import type { Expander, Manifest } from '../manifest/load.js';
 import { displayPath } from '../manifest/yaml-source.js';
 import { compareCodePoints, formatMode, invalidKeys, isOurEnvFormat, parseEnv, renderEnv, showName, unsafeLabels } from '../providers/chit/env-file.js';
-import { readSecrets, removeEnvFile, writeEnvFile, type SecretsActual } from '../providers/chit/secrets.js';
+import { readSecrets, removeEnvFile, writeEnvFile, type BundleReads, type SecretsActual } from '../providers/chit/secrets.js';
 
 export interface SecretsSpec {
   bundle: string;
@@ -31,6 +31,28 @@ export interface SecretsSpec {
 
 interface SecretsState {
   env_file: string;
+}
+
+/** Answers shared by every resource of one load (the home's real path, whether a shared bundle exists). */
+const loadAnswers = new WeakMap<LoadContext, Map<string, Promise<unknown>>>();
+function once<T>(ctx: LoadContext, key: string, f: () => Promise<T>): Promise<T> {
+  let m = loadAnswers.get(ctx);
+  if (!m) loadAnswers.set(ctx, (m = new Map()));
+  let p = m.get(key) as Promise<T> | undefined;
+  if (!p) m.set(key, (p = f()));
+  return p;
+}
+
+/** Bundles read in this run (one session's RunContext), shared by the resources that render them. */
+const bundleReads = new WeakMap<RunContext, BundleReads>();
+
+function readOne(ctx: RunContext, t: Target<SecretsSpec>): Promise<SecretsActual> {
+  const envFile = t.desired?.spec.env_file ?? (t.prior?.data as SecretsState | undefined)?.env_file;
+  if (!envFile) return Promise.resolve({ source: null, file: { exists: false, mode: null, text: null } });
+  const verify = t.desired?.spec.verify ? { passphrase: ctx.env.CHIT_PASSPHRASE || null } : undefined;
+  let reads = bundleReads.get(ctx);
+  if (!reads) bundleReads.set(ctx, (reads = new Map()));
+  return readSecrets(t.desired?.spec.bundle ?? null, envFile, verify, reads);
 }
 
 export function globToRegExp(glob: string): RegExp {
@@ -127,7 +149,7 @@ export const secretsKind: Kind<SecretsSpec, SecretsActual> = {
     const out: Diagnostic[] = [];
     // $PMOVES_HOME holds the state, its key and the lock: never a target (also not through a symlink)
     if (r.spec.env_file) {
-      const home = await realOrSelf(ctx.home.root);
+      const home = await once(ctx, 'home', () => realOrSelf(ctx.home.root));
       const target = await realOrSelf(await writeTarget(r.spec.env_file));
       if (isInside(home, target) || isInside(ctx.home.root, r.spec.env_file)) {
         out.push({
@@ -139,7 +161,7 @@ export const secretsKind: Kind<SecretsSpec, SecretsActual> = {
       }
     }
     // an expanded from_manifest resource: the expander already checked the bundle, once, at from_manifest
-    if (!r.spec.source_manifest && !(await exists(r.spec.bundle))) {
+    if (!r.spec.source_manifest && !(await once(ctx, `bundle\0${r.spec.bundle}`, () => exists(r.spec.bundle)))) {
       out.push({
         severity: 'error',
         address: r.address,
@@ -150,12 +172,7 @@ export const secretsKind: Kind<SecretsSpec, SecretsActual> = {
     return out;
   },
 
-  read(ctx, t: Target<SecretsSpec>) {
-    const envFile = t.desired?.spec.env_file ?? (t.prior?.data as SecretsState | undefined)?.env_file;
-    if (!envFile) return Promise.resolve({ source: null, file: { exists: false, mode: null, text: null } });
-    const verify = t.desired?.spec.verify ? { passphrase: ctx.env.CHIT_PASSPHRASE || null } : undefined;
-    return readSecrets(t.desired?.spec.bundle ?? null, envFile, verify);
-  },
+  read: (ctx, t) => readOne(ctx, t),
 
   plan(t, actual, ctx): PlanResult {
     const current = actual.file.text === null ? new Map<string, string>() : parseEnv(actual.file.text);

@@ -29,6 +29,7 @@ import { fanOut, journalReporter, metricsReporter, secs, type RunReport, type Wa
 import { writeWatchFile, type ResourceRun, type WatchFile } from './state-file.js';
 import { checkBeforeWatch, DEFAULT_REMOVAL_SETTLE_MS, type WatchOptions } from './options.js';
 import { Timers } from './timers.js';
+import { IdleCollector } from './idle-gc.js';
 import { readTrigger } from './trigger.js';
 
 export type { RunReport, WatchEvent, WatchStatus } from './report.js';
@@ -48,6 +49,7 @@ export class Watcher {
   private docker: DockerEventsHandle | null = null;
   private readonly git: GitSource | null;
   private readonly timers = new Timers((name) => this.trigger(name));
+  private readonly idleGc = new IdleCollector();
   private server: import('node:http').Server | null = null;
   readonly metrics: Metrics = newMetrics();
   private readonly report: ReturnType<typeof fanOut>;
@@ -136,7 +138,11 @@ export class Watcher {
     this.trigger('start');
     try {
       for (;;) {
-        if (!this.queue.size && !this.stopping) await new Promise<void>((r) => (this.wake = r));
+        if (!this.queue.size && !this.stopping) {
+          this.idleGc.arm();
+          await new Promise<void>((r) => (this.wake = r));
+          this.idleGc.cancel();
+        }
         this.wake = null;
         if (this.stopping) break;
         const reasons = [...this.queue];
@@ -163,6 +169,7 @@ export class Watcher {
       }
     } finally {
       this.timers.clear();
+      this.idleGc.cancel();
       this.debouncer.cancel();
       this.docker?.close();
       this.files?.close();

@@ -19,9 +19,30 @@ export interface SecretsActual {
   signature?: SignatureCheck;
 }
 
+type SourceRead = Awaited<ReturnType<typeof readSource>>;
+
+/**
+ * One read of each bundle per run: many resources usually render one shared bundle into their own env
+ * files, and reading and decoding it once per resource was most of a 1,000-resource plan. The map is the
+ * caller's (one per refresh), so a later run reads the file afresh.
+ */
+export type BundleReads = Map<string, Promise<SourceRead>>;
+
 /** Read the bundle (and check its signature when `verify` is given) and the env file. */
-export async function readSecrets(bundle: string | null, envFile: string, verify?: { passphrase: string | null }): Promise<SecretsActual> {
-  const [read, file] = await Promise.all([bundle ? readSource(bundle, verify) : Promise.resolve(null), readEnvFile(envFile)]);
+export async function readSecrets(
+  bundle: string | null,
+  envFile: string,
+  verify?: { passphrase: string | null },
+  reads?: BundleReads,
+): Promise<SecretsActual> {
+  const source = (b: string): Promise<SourceRead> => {
+    if (!reads) return readSource(b, verify);
+    const key = `${verify ? (verify.passphrase === null ? 'verify-nokey' : `verify:${verify.passphrase}`) : 'plain'}\0${b}`;
+    let p = reads.get(key);
+    if (!p) reads.set(key, (p = readSource(b, verify)));
+    return p;
+  };
+  const [read, file] = await Promise.all([bundle ? source(bundle) : Promise.resolve(null), readEnvFile(envFile)]);
   return { source: read?.source ?? null, file, ...(read?.labelAt ? { labelAt: read.labelAt } : {}), ...(read?.signature ? { signature: read.signature } : {}) };
 }
 

@@ -131,5 +131,5 @@ export async function cacheKeyInputs(
     secrets.push(v);
     if (SECRETISH.test(k)) secretKeyed.push(v);
   }
-  return { key: JSON.stringify({ v: 1, tool, project: s.project, dir: s.project_directory, profiles: s.profiles, files, environment }), missing, secrets, secretKeyed, serviceEnv, envFileKeys };
+  return { key: JSON.stringify({ v: 2, tool, project: s.project, dir: s.project_directory, profiles: s.profiles, files, environment }), missing, secrets, secretKeyed, serviceEnv, envFileKeys };
 }

@@ -3,7 +3,7 @@ import type { RunContext, Target } from '../../core/kind.js';
 import { ownedAfter } from '../../core/ownership.js';
 import type { PlanResult, StateEntry } from '../../core/types.js';
 import { stateWords } from './plan.js';
-import { dataOf, type MaskedConfig, type StackActual, type StackData, type StackSpec } from './types.js';
+import { dataOf, upServices, type MaskedConfig, type StackActual, type StackData, type StackSpec } from './types.js';
 
 // ---- apply ---------------------------------------------------------------------------------------
 
@@ -69,13 +69,19 @@ export async function applyStack(ctx: RunContext, t: Target<StackSpec>, actual: 
   await probeVersion(tool, ctx.env);
   const scrub = actual.scrub ?? ((l: string) => l);
   const desired = actual.desired!;
-  const active = Object.keys(desired.services).filter((s) => !spec.services || spec.services.includes(s));
+  // Services this machine cannot run (a GPU it lacks) are left out of `up` by name, with what depends on
+  // them; the plan stopped the apply unless --skip-unsatisfiable said to go ahead without them.
+  const unsat = Object.keys(actual.unsatisfiable ?? {});
+  if (unsat.length && !ctx.flags.skipUnsatisfiable) throw new Error(`services ${unsat.join(', ')} cannot run on this machine (see the plan); nothing was started`);
+  const active = Object.keys(desired.services).filter((s) => (!spec.services || spec.services.includes(s)) && !unsat.includes(s));
+  const named = unsat.length ? upServices(spec, desired).filter((s) => !unsat.includes(s)) : (spec.services ?? []);
   // Health is awaited by waitHealthy under both generations (not v2's `--wait`), so that the outcome and
   // its message are the same whichever compose runs.
-  const up = ['up', '--detach', ...(spec.remove_orphans ? ['--remove-orphans'] : []), ...(spec.services ?? [])];
+  const up = ['up', '--detach', ...(spec.remove_orphans ? ['--remove-orphans'] : []), ...named];
   // Every line compose prints is scrubbed of the stack's values before it reaches the terminal or the log.
   const log = (l: string) => ctx.log(t.address, scrub(l));
-  const r = await runCompose(tool, base, up, { env: ctx.env, signal: ctx.signal, onLine: log });
+  // (every service left out: there is nothing to bring up, and a bare `up` would start them all)
+  const r = unsat.length && !named.length ? { exitCode: 0, stdout: '', stderr: '' } : await runCompose(tool, base, up, { env: ctx.env, signal: ctx.signal, onLine: log });
   if (r.exitCode !== 0) throw new Error(scrub(`compose up failed (exit ${r.exitCode}): ${composeMessage(r).split('\n').slice(-3).join(' | ')}`));
   // compose leaves unhealthy or crash-looping containers alone: recreate those the plan said so.
   const sick = (planned.parts ?? []).filter((p) => p.cause === 'unhealthy').map((p) => p.name.slice(t.name.length + 1));

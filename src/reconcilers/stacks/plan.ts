@@ -3,7 +3,7 @@ import type { PlanContext, Target } from '../../core/kind.js';
 import type { Action, Change, Diagnostic, PlanResult } from '../../core/types.js';
 import type { ContainerInfo } from '../../providers/docker/engine.js';
 import { configChanges, isObj, same } from './mask.js';
-import type { MaskedConfig, StackActual, StackData, StackDesired, StackSpec } from './types.js';
+import { upServices, type MaskedConfig, type StackActual, type StackData, type StackDesired, type StackSpec } from './types.js';
 
 // ---- plan (pure) ---------------------------------------------------------------------------------
 
@@ -142,7 +142,7 @@ export function groupBy(cs: ContainerInfo[]): Map<string, ContainerInfo[]> {
   return m;
 }
 
-export function planStack(t: Target<StackSpec>, actual: StackActual, _ctx?: PlanContext): PlanResult {
+export function planStack(t: Target<StackSpec>, actual: StackActual, ctx?: PlanContext): PlanResult {
   const data = t.prior?.data as StackData | undefined;
   const cs = actual.containers;
   const summary = (d: StackData | null) => (d ? { project: d.project, files: d.files, profiles: d.profiles } : null);
@@ -189,9 +189,16 @@ export function planStack(t: Target<StackSpec>, actual: StackActual, _ctx?: Plan
   const byService = groupBy(cs);
   const v2 = desired.generation === 2;
   // Under v2, services compose will act on outside the subset (dependencies of the subset) are shown too.
-  const active = Object.keys(desired.services).filter((s) => !spec.services || spec.services.includes(s) || (v2 && desired.actions?.[s] && desired.actions[s] !== 'remove'));
+  // Services this machine cannot run are never planned: an error each, or left out of `up` when skipped.
+  const unsat = actual.unsatisfiable ?? {};
+  const skip = Boolean(ctx?.flags.skipUnsatisfiable);
+  const active = upServices(spec, desired).filter((s) => !(s in unsat));
   const parts: Change[] = active.map((svc) => (v2 ? servicePartV2 : servicePart)(t, svc, desired, byService.get(svc) ?? [], data, actual));
-  const diagnostics: Diagnostic[] = [];
+  const diagnostics: Diagnostic[] = Object.entries(unsat).map(([svc, why]) =>
+    skip
+      ? { severity: 'warning', summary: `service ${svc} cannot run here: ${why}; left out of up (--skip-unsatisfiable)` }
+      : { severity: 'error', summary: `service ${svc} cannot run here: ${why}`, detail: 'Nothing is started. Plan and apply with --skip-unsatisfiable to bring up the other services without it, or leave it out with services:.' },
+  );
   for (const s of spec.services ?? []) {
     if (!desired.all.includes(s)) diagnostics.push({ severity: 'error', summary: `services: no service "${s}" in the compose files (they have: ${desired.all.join(', ') || 'none'})` });
   }

@@ -3,7 +3,8 @@
 import type { RunContext, Target } from '../../core/kind.js';
 import type { ContainerInfo, EngineSnapshot } from '../../providers/docker/engine.js';
 import { maskConfig } from './mask.js';
-import { dataOf, type CachedService, type MaskedConfig, type StackActual, type StackData, type StackSpec } from './types.js';
+import type { GpuNeed } from '../../providers/docker/gpu.js';
+import { dataOf, upServices, type CachedService, type MaskedConfig, type StackActual, type StackData, type StackSpec } from './types.js';
 
 export async function readStacks(ctx: RunContext, targets: Target<StackSpec>[]): Promise<Map<string, StackActual | Error>> {
   const { snapshot } = await import('../../providers/docker/engine.js');
@@ -38,10 +39,26 @@ function bundleValues(ctx: RunContext): string[] {
   return Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : [];
 }
 
+/**
+ * compose's answer for one stack (read below), and which of the services it would start this machine
+ * cannot run (a GPU it does not have): those are planned as errors, or left out with --skip-unsatisfiable.
+ */
 export async function readOne(ctx: RunContext, t: Target<StackSpec>, snap: EngineSnapshot, opts: { fresh?: boolean } = {}): Promise<StackActual> {
+  const actual = await readDesired(ctx, t, snap, opts);
+  const desired = actual.desired;
+  const spec = t.desired?.spec;
+  if (!desired?.gpu || !spec || !Object.keys(desired.gpu).length) return actual;
+  const { unsatisfiableServices, machineGpus } = await import('../../providers/docker/gpu.js');
+  const names = upServices(spec, desired);
+  const unsat = await unsatisfiableServices(desired.configs, names, () => machineGpus(ctx.env), (n) => desired.gpu?.[n] ?? null);
+  return unsat.size ? { ...actual, unsatisfiable: Object.fromEntries(unsat) } : actual;
+}
+
+async function readDesired(ctx: RunContext, t: Target<StackSpec>, snap: EngineSnapshot, opts: { fresh?: boolean }): Promise<StackActual> {
   const { findCompose, composeVersion, composeDesired, composeDryRun, scrubber, ComposeError } = await import('../../providers/docker/compose.js');
   const { cacheKeyInputs } = await import('../../providers/docker/compose-inputs.js');
   const { normalizeRef } = await import('../../providers/docker/engine.js');
+  const { gpuNeed } = await import('../../providers/docker/gpu.js');
   const path = await import('node:path');
   const d = dataOf(t);
   if (!d) throw new Error('no project name in the manifest or the state');
@@ -78,6 +95,14 @@ export async function readOne(ctx: RunContext, t: Target<StackSpec>, snap: Engin
     }
   }
   const env_sources: Record<string, { files: string[]; keys: string[] }> = {};
+  const gpuOf = (raw: Record<string, Record<string, unknown>>) => {
+    const out: Record<string, GpuNeed> = {};
+    for (const [svc, cfg] of Object.entries(raw)) {
+      const need = gpuNeed(cfg);
+      if (need) out[svc] = need;
+    }
+    return out;
+  };
   const maskOne = (svc: string, cfg: Record<string, unknown>): MaskedConfig => {
     const se = inputs.serviceEnv[svc];
     const literal = new Set(se?.literal ?? []);
@@ -101,7 +126,7 @@ export async function readOne(ctx: RunContext, t: Target<StackSpec>, snap: Engin
       }
       for (const [svc, cfg] of Object.entries(got.services)) configs[svc] = maskOne(svc, cfg);
       const images = Object.values(services).map((s) => s.image);
-      return { ...actual, desired: { key: keyOf(images), generation: 2, actions: got.actions, services, all: Object.keys(got.services), configs, env_sources } };
+      return { ...actual, desired: { key: keyOf(images), generation: 2, actions: got.actions, services, all: Object.keys(got.services), configs, env_sources, gpu: gpuOf(got.services) } };
     }
     const got = await composeDesired(tool, call, ctx.env, ctx.signal);
     for (const [svc, hash] of Object.entries(got.hashes)) {
@@ -109,7 +134,7 @@ export async function readOne(ctx: RunContext, t: Target<StackSpec>, snap: Engin
       services[svc] = { hash, image, image_id: imageIdOf(image) };
     }
     for (const [svc, cfg] of Object.entries(got.services)) configs[svc] = maskOne(svc, cfg);
-    return { ...actual, desired: { key: keyOf([]), generation: 1, services, all: Object.keys(got.services), configs, env_sources } };
+    return { ...actual, desired: { key: keyOf([]), generation: 1, services, all: Object.keys(got.services), configs, env_sources, gpu: gpuOf(got.services) } };
   } catch (err) {
     if (err instanceof ComposeError) return { ...actual, compose_error: scrub(err.message) };
     throw err;

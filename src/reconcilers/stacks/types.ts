@@ -2,6 +2,7 @@
 import type { Target } from '../../core/kind.js';
 import type { ContainerInfo } from '../../providers/docker/engine.js';
 import type { DryAction } from '../../providers/docker/compose.js';
+import type { GpuNeed } from '../../providers/docker/gpu.js';
 
 export interface StackSpec {
   project: string;
@@ -39,6 +40,8 @@ export interface StackDesired {
   env_sources?: Record<string, { files: string[]; keys: string[] }>;
   /** v2: what `up` would do per service (absent: nothing). Never a value: service names and verbs. */
   actions?: Record<string, DryAction>;
+  /** Services that reserve GPUs (gpus:, deploy.resources.reservations.devices, runtime: nvidia): what they ask. */
+  gpu?: Record<string, GpuNeed>;
   /** Active services (under the profiles) → hash. */
   services: Record<string, CachedService>;
   /** Every service in the files (orphans are containers of services not in this list). */
@@ -68,6 +71,8 @@ export interface StackActual {
   cached: boolean;
   compose_error?: string;
   tool_error?: string;
+  /** Services this machine cannot run (a GPU it does not have, or a dependency on such a service) → why. */
+  unsatisfiable?: Record<string, string>;
   /** Env files compose needs that do not exist (yet): compose was not asked. */
   missing_inputs?: string[];
   /** Scrubs every env-file / interpolation / bundle value from a line compose printed (never stored). */
@@ -93,3 +98,9 @@ export function dataOf(t: Target<StackSpec>): StackData | null {
   return (t.prior?.data as StackData | undefined) ?? null;
 }
 
+
+/** The services `up` acts on: the subset (or every active service) and, under v2, what compose adds (dependencies). */
+export function upServices(spec: StackSpec, desired: StackDesired): string[] {
+  const v2 = desired.generation === 2;
+  return Object.keys(desired.services).filter((s) => !spec.services || spec.services.includes(s) || (v2 && desired.actions?.[s] && desired.actions[s] !== 'remove'));
+}
