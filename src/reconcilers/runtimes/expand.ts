@@ -19,8 +19,10 @@ export const runtimesExpander: Expander = async (m, ctx) => {
   const served = m.resources.filter((r): r is Resource<FileModelSpec> => r.section === 'models' && (r.spec as ModelSpec).provider === 'file' && Boolean((r.spec as FileModelSpec).serve));
   if (!served.length) return [];
   const { detectFromEnv } = await import('../../providers/hardware/detect.js');
+  const { gpuShortfall, gpuSupply } = await import('../../providers/docker/gpu.js');
   const machine = await detectFromEnv(ctx.env);
-  const hardware = hardwareClass(machine.gpu, machine.jetson);
+  const machineClass = hardwareClass(machine.gpu, machine.jetson);
+  const supply = gpuSupply(machine);
   const command = (m.data.compose as { command?: string[] } | undefined)?.command ?? null;
   const declared = new Set(m.resources.map((r) => r.address));
   const diagnostics: Diagnostic[] = [];
@@ -30,13 +32,17 @@ export const runtimesExpander: Expander = async (m, ctx) => {
     const s = model.spec;
     const o = s.serve!;
     const def = runtimeDef(o.runtime);
-    const gpus = hardware === 'cpu' ? 0 : (o.gpus ?? 1);
-    const gpuProblem =
-      gpuOnly(o.runtime) && hardware === 'cpu'
-        ? `${o.runtime} needs an NVIDIA GPU (it has no CPU build); this machine has none (${machine.gpu.type === 'unknown' ? 'GPU unknown' : 'CPU only'}): models.${model.name} cannot be served here`
-        : null;
+    // The per-service GPU rule of stacks (src/providers/docker/gpu.ts): a runtime reserves GPUs only where
+    // the machine can give them (an NVIDIA GPU, enough of them, the NVIDIA container runtime); else it
+    // runs its CPU build, and a runtime without one cannot be served here (a plan error).
+    const want = o.gpus ?? (gpuOnly(o.runtime) ? 1 : machineClass === 'cpu' ? 0 : 1);
+    const short = want > 0 ? gpuShortfall({ count: want, why: `runtime ${o.runtime}`, runtime: machineClass === 'jetson' }, supply) : null;
+    const onGpu = want > 0 && (!short || gpuOnly(o.runtime));
+    const hardware = onGpu ? (machineClass === 'cpu' ? 'cuda' : machineClass) : 'cpu';
+    const gpus = onGpu ? want : 0;
+    const gpuProblem = short && gpuOnly(o.runtime) ? `${o.runtime} needs an NVIDIA GPU (it has no CPU build) and ${short}: models.${model.name} cannot be served here` : null;
     const file = `/models/${path.basename(s.path)}`;
-    const vramBytes = gpus === 0 ? null : (o.vram ?? (s.size === null ? null : s.size * 1.1 + def.vramOverheadGb * GB));
+    const vramBytes = gpus === 0 || gpuProblem ? null : (o.vram ?? (s.size === null ? null : s.size * 1.1 + def.vramOverheadGb * GB));
     const spec: RuntimeSpec = {
       model: model.address,
       runtime: o.runtime,
