@@ -1,14 +1,12 @@
 // Applying a runtime: the stacks machinery brings its compose project up or down; a model file replaced
 // under a running server restarts it; then apply waits until the runtime's own API answers with the
 // model (whisper.cpp: /health, then one /inference), up to ready_timeout.
-import { promises as fsp } from 'node:fs';
-import path from 'node:path';
 import type { RunContext, Target } from '../../core/kind.js';
 import type { ApplyResult, PlanResult } from '../../core/types.js';
 import type { Readiness } from '../../providers/models/runtime-api.js';
 import { applyStack } from '../stacks/apply.js';
 import { dataOf, type StackData } from '../stacks/types.js';
-import { fileIdentity, readiness, writeCompose } from './read.js';
+import { fileIdentity, readiness, removeCompose, writeCompose } from './read.js';
 import { SERVICE, stackTarget, type RuntimeActual, type RuntimeData, type RuntimeSpec } from './spec.js';
 
 async function waitReady(ctx: RunContext, t: Target<RuntimeSpec>, s: RuntimeSpec): Promise<void> {
@@ -43,11 +41,7 @@ export async function applyRuntime(ctx: RunContext, t: Target<RuntimeSpec>, actu
   if (!spec) {
     await applyStack(ctx, st, actual.stack, planned);
     // The generated compose file and its folder are the tool's own: nothing is left behind.
-    if (prior) {
-      const dir = path.dirname(prior.stack.files[0]!);
-      await fsp.rm(dir, { recursive: true, force: true });
-      await fsp.rmdir(path.dirname(dir)).catch(() => undefined); // runtimes/, when it was the last one
-    }
+    if (prior) await removeCompose(prior.stack.files[0]!);
     return { outcome: 'deleted', state: null };
   }
   const record = (stack: StackData, file: RuntimeData['file'], owned: boolean) => ({

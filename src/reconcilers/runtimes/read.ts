@@ -17,6 +17,13 @@ export async function writeCompose(s: RuntimeSpec): Promise<void> {
   await writeFileAtomic(s.compose_file, text);
 }
 
+/** Removes a runtime's generated compose folder, and runtimes/ when it was the last one. */
+export async function removeCompose(file: string): Promise<void> {
+  const dir = path.dirname(file);
+  await fsp.rm(dir, { recursive: true, force: true });
+  await fsp.rmdir(path.dirname(dir)).catch(() => undefined);
+}
+
 export async function fileIdentity(file: string): Promise<FileIdentity | null> {
   try {
     const st = await fsp.stat(file);
@@ -44,6 +51,8 @@ export async function readRuntimes(ctx: RunContext, targets: Target<RuntimeSpec>
     }
   }
   const stacks = await readStacks(ctx, ready.map(stackTarget));
+  // A runtime never applied keeps no generated file after its plan: apply writes it again.
+  for (const t of ready) if (!t.prior && t.desired) await removeCompose(t.desired.spec.compose_file);
   await Promise.all(
     ready.map(async (t) => {
       const stack = stacks.get(t.address);
