@@ -3,7 +3,6 @@
 // elsewhere. A model's `image:` overrides the table. docs/models.md lists the same table for people.
 
 export type RuntimeId = 'whisper.cpp' | 'llama.cpp' | 'vllm' | 'trt-llm';
-export const RUNTIME_IDS: RuntimeId[] = ['whisper.cpp', 'llama.cpp', 'vllm', 'trt-llm'];
 
 /** The hardware class an image is built for: from the detected GPU. */
 export type HardwareClass = 'cuda' | 'jetson' | 'cpu';

@@ -13,7 +13,7 @@ import { readOne } from './read.js';
 import { normalizeModel, SERVE_KEYS, type ModelActual, type ModelSpec } from './spec.js';
 
 export { budget, samePath } from './budget.js';
-export type { FileModelSpec, ModelActual, ModelSpec, ModelState, OllamaModelActual, ServeSpec } from './spec.js';
+export type { FileModelSpec, ModelActual, ModelSpec, ModelState, OllamaModelActual } from './spec.js';
 
 export const modelsKind: Kind<ModelSpec, ModelActual> = {
   section: 'models',

@@ -11,7 +11,7 @@ import { readRuntimes } from './read.js';
 import { SERVICE, type RuntimeActual, type RuntimeSpec } from './spec.js';
 
 export { runtimesExpander } from './expand.js';
-export type { RuntimeActual, RuntimeData, RuntimeSpec } from './spec.js';
+export type { RuntimeActual, RuntimeSpec } from './spec.js';
 
 export const runtimesKind: Kind<RuntimeSpec, RuntimeActual> = {
   section: 'runtimes',
