@@ -210,6 +210,8 @@ test('teardown: a manifest without the models removes the servers, their network
   assert.not.match(String(p.stdout), 'volumes are kept');
   const r = await run('apply', '--auto-approve');
   assert.is(r.exitCode, 0, out(r));
+  const o = String(r.stdout);
+  assert.ok(o.indexOf(`runtimes.${L}: Destruction complete`) < o.indexOf(`models.${L}: Destroying...`), 'the server is gone before its file is deleted');
   for (const project of projects) assert.equal(await projectLeftovers(project), [], project);
   assert.not.ok(existsSync(path.join(home, 'runtimes')), 'no generated compose files left');
   assert.not.ok(existsSync(path.join(tmp.dir, 'models', 'llm.gguf')));
