@@ -4,9 +4,11 @@ import { execa } from 'execa';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
-import net from 'node:net';
+import type net from 'node:net';
 import path from 'node:path';
 import { repoRoot } from './helpers.js';
+
+export { freePort } from './helpers.js';
 
 const peerDir = path.join(repoRoot, 'test', 'fixtures', 'runtime-peer');
 
@@ -26,17 +28,6 @@ export async function buildStandIns(tag: string): Promise<{ openai: string; whis
 
 export async function removeImages(...refs: string[]): Promise<void> {
   await execa('docker', ['rmi', '-f', ...refs], { reject: false });
-}
-
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(p));
-    });
-    s.on('error', reject);
-  });
 }
 
 export const sha256 = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');

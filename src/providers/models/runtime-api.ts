@@ -40,16 +40,23 @@ function notAnswering(port: number, err: unknown): Readiness {
   return { state: 'starting', reason: `not answering on 127.0.0.1:${port} (${why})` };
 }
 
-/** `GET /v1/models`: ready when `data[].id` lists `served`. */
-export async function openaiReadiness(port: number, served: string, signal?: AbortSignal): Promise<Readiness> {
+/** `GET path`: the answer when it is 200; else what it says about readiness (not answering, loading, an error). */
+async function get(port: number, p: string, signal?: AbortSignal): Promise<Answer | Readiness> {
   let a: Answer;
   try {
-    a = await request(port, 'GET', '/v1/models', { signal });
+    a = await request(port, 'GET', p, { signal });
   } catch (err) {
     return notAnswering(port, err);
   }
   if (a.status === 503) return { state: 'starting', reason: 'loading the model (HTTP 503)' };
-  if (a.status !== 200) return { state: 'failed', reason: `GET /v1/models answered HTTP ${a.status}` };
+  if (a.status !== 200) return { state: 'failed', reason: `GET ${p} answered HTTP ${a.status}` };
+  return a;
+}
+
+/** `GET /v1/models`: ready when `data[].id` lists `served`. */
+export async function openaiReadiness(port: number, served: string, signal?: AbortSignal): Promise<Readiness> {
+  const a = await get(port, '/v1/models', signal);
+  if ('state' in a) return a;
   let ids: string[];
   try {
     const j = JSON.parse(a.body) as { data?: { id?: unknown }[] };
@@ -63,14 +70,8 @@ export async function openaiReadiness(port: number, served: string, signal?: Abo
 
 /** whisper.cpp server: `GET /health`. */
 export async function whisperReadiness(port: number, signal?: AbortSignal): Promise<Readiness> {
-  let a: Answer;
-  try {
-    a = await request(port, 'GET', '/health', { signal });
-  } catch (err) {
-    return notAnswering(port, err);
-  }
-  if (a.status === 503) return { state: 'starting', reason: 'loading the model (HTTP 503)' };
-  if (a.status !== 200) return { state: 'failed', reason: `GET /health answered HTTP ${a.status}` };
+  const a = await get(port, '/health', signal);
+  if ('state' in a) return a;
   try {
     if ((JSON.parse(a.body) as { status?: unknown }).status === 'ok') return { state: 'ready' };
   } catch {
