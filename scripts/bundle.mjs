@@ -97,7 +97,8 @@ const result = await build({
   // CommonJS packages inside an ESM bundle call require() for node's own modules.
   banner: { js: "import { createRequire as __pmovesCreateRequire } from 'node:module'; const require = __pmovesCreateRequire(import.meta.url);" },
   // Native add-ons (ssh2's optional crypto binding, cpu-features) stay where npm put them.
-  external: ['*.node', 'cpu-features'],
+  // serialport finds its prebuilt binding from its own folder; esptool-js imports its stub JSON files: both stay in node_modules.
+  external: ['*.node', 'cpu-features', 'serialport', '@serialport/*', 'esptool-js'],
   legalComments: 'none',
   minifyWhitespace: true,
   minifySyntax: true,

@@ -19,6 +19,7 @@ import { registerApprove } from './approve.js';
 import { registerMcpServe } from './mcp-serve.js';
 import { registerFleet } from './fleet.js';
 import { registerDevice } from './device.js';
+import { registerEdge } from './edge.js';
 
 /** Adds commands to `mini`. Read global options with `cmd.optsWithGlobals()` (see common.ts). */
 export type Register = (mini: Command) => void;
@@ -42,4 +43,5 @@ export const commands: Register[] = [
   registerMcpServe,
   registerFleet,
   registerDevice,
+  registerEdge,
 ];

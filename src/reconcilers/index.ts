@@ -7,8 +7,9 @@ import { secretsKind } from './secrets.js';
 import { stacksKind } from './stacks.js';
 import { modelsKind } from './models/index.js';
 import { runtimesKind } from './runtimes/index.js';
+import { devicesKind } from './devices/index.js';
 
-export const kinds: Kind[] = [secretsKind, mcpKind, stacksKind, modelsKind, runtimesKind];
+export const kinds: Kind[] = [secretsKind, mcpKind, stacksKind, modelsKind, runtimesKind, devicesKind];
 
 /** The expanders, in their order (declared in src/manifest/expanders/index.ts). */
 export { expanders } from '../manifest/expanders/index.js';

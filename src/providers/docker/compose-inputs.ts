@@ -90,16 +90,16 @@ export async function cacheKeyInputs(
   const vars = new Set<string>();
   const extra = new Set<string>();
   const required: string[] = [];
+  const enabled = [...s.profiles, ...(env.COMPOSE_PROFILES ?? '').split(',').map((x) => x.trim()).filter(Boolean)];
   for (const f of s.files) {
     const text = await readOrNull(f);
     files.push([f, text]);
     if (text === null) continue;
     for (const v of referencedVariables(text)) vars.add(v);
-    const serviceEnv0 = serviceEnv;
     try {
-      serviceEnvOf(parse(text), s.project_directory, serviceEnv0);
-      const enabled = [...s.profiles, ...(env.COMPOSE_PROFILES ?? '').split(',').map((x) => x.trim()).filter(Boolean)];
-      for (const r of referencedFiles(parse(text), s.project_directory, required, enabled)) extra.add(r);
+      const doc: unknown = parse(text);
+      serviceEnvOf(doc, s.project_directory, serviceEnv);
+      for (const r of referencedFiles(doc, s.project_directory, required, enabled)) extra.add(r);
     } catch {
       /* compose will say what is wrong */
     }

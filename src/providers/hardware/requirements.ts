@@ -8,6 +8,8 @@ export interface Requires {
   ram_gb?: number | string;
   arch?: 'arm64' | 'x64';
   tags?: string[];
+  /** L4T (JetPack) release of a Jetson, e.g. ">=36" or ">=36.3". */
+  l4t?: string;
 }
 
 export type Op = '>=' | '>' | '<=' | '<' | '=';
@@ -132,6 +134,16 @@ export function checkRequires(req: Requires, m: MachineFacts): RequireResult {
     else if (m.arch !== req.arch) out.unmet.push(`needs ${req.arch}, found ${m.arch}`);
     else out.met.push(req.arch);
   }
+  if (req.l4t !== undefined) {
+    const rule = /^\s*(>=|<=|>|<|==?)?\s*(\d+(?:\.\d+){0,2})\s*$/.exec(req.l4t);
+    if (rule) {
+      const want = `needs L4T ${rule[1] ?? '>='}${rule[2]}`;
+      if (!m.jetson) out.unmet.push(`${want}, found no Jetson`);
+      else if (!m.jetson.l4t) out.unknown.push(`${want}, cannot tell: /etc/nv_tegra_release not found`);
+      else if (!versionOk((rule[1] ?? '>=') as Op, m.jetson.l4t.replace(/^R/, ''), rule[2]!)) out.unmet.push(`${want}, found ${m.jetson.l4t}`);
+      else out.met.push(`L4T ${m.jetson.l4t}`);
+    }
+  }
   if (req.tags?.length) {
     const missing = req.tags.filter((t) => !m.tags.includes(t));
     if (missing.length) {
@@ -140,4 +152,13 @@ export function checkRequires(req: Requires, m: MachineFacts): RequireResult {
     } else out.met.push(`tags ${req.tags.join(', ')}`);
   }
   return out;
+}
+
+/** Dotted versions compared part by part (missing parts are 0): "36.4.0" >= "36". */
+function versionOk(op: Op, found: string, want: string): boolean {
+  const a = found.split('.').map(Number);
+  const b = want.split('.').map(Number);
+  let c = 0;
+  for (let i = 0; i < Math.max(a.length, b.length) && c === 0; i++) c = Math.sign((a[i] ?? 0) - (b[i] ?? 0));
+  return op === '>=' ? c >= 0 : op === '>' ? c > 0 : op === '<=' ? c <= 0 : op === '<' ? c < 0 : c === 0;
 }
