@@ -1,6 +1,7 @@
 // Test helpers: temp folders, the built CLI spawned as a user would, fixture paths.
 import { execa, type Result } from 'execa';
 import { mkdtempSync, rmSync } from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -62,4 +63,16 @@ export async function composeDown(project: string, files: string[], cwd: string)
   const v2 = await execa('docker', ['compose', 'version'], { reject: false, stdin: 'ignore' });
   const argv = v2.exitCode === 0 ? ['docker', 'compose'] : ['docker-compose'];
   await execa(argv[0]!, [...argv.slice(1), '-p', project, ...files.flatMap((f) => ['-f', f]), 'down', '-v', '--remove-orphans'], { reject: false, cwd, stdin: 'ignore' });
+}
+
+/** A TCP port on 127.0.0.1 that was free a moment ago (for a test's published ports). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const p = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(p));
+    });
+    s.on('error', reject);
+  });
 }

@@ -20,8 +20,8 @@ test('the committed manifest schema is the one the registry generates', () => {
 test('every kind has its section, referring to its own schema; addresses name every section', () => {
   const schema = JSON.parse(manifestSchemaText(kinds)) as { properties: Record<string, { additionalProperties?: { $ref: string } }>; $defs: { address: { pattern: string } } };
   for (const k of kinds) assert.is(schema.properties[k.section]?.additionalProperties?.$ref, k.schema, k.section);
-  assert.is(schema.$defs.address.pattern, '^(secrets|stacks|models|mcp|devices)\\.[A-Za-z0-9][A-Za-z0-9_-]*$');
-  assert.equal(Object.keys(schema.properties), ['apiVersion', 'profile', 'secrets', 'stacks', 'compose', 'models', 'bundles', 'mcp', 'mcp_clients', 'devices']);
+  assert.is(schema.$defs.address.pattern, '^(secrets|stacks|models|runtimes|mcp|devices)\\.[A-Za-z0-9][A-Za-z0-9_-]*$');
+  assert.equal(Object.keys(schema.properties), ['apiVersion', 'profile', 'secrets', 'stacks', 'compose', 'models', 'bundles', 'runtimes', 'mcp', 'mcp_clients', 'devices']);
 });
 
 test.run();

@@ -88,8 +88,8 @@ test('pull with progress, then no changes; load with keep_alive; stop unloads; s
       assert.equal(peer.requests.filter((r) => r.path === '/api/generate').at(-1)!.body, { model: QWEN, keep_alive: 0, stream: false });
 
       const table = await s.run(['models', 'list']);
-      assert.match(String(table.stdout), /^NAME\s+PROVIDER\s+MODEL\s+DECLARED\s+PRESENT\s+LOADED\s+SIZE\s+FROM$/m);
-      assert.match(String(table.stdout), /^chat\s+ollama\s+qwen2\.5:14b-instruct-q4_K_M\s+present\s+yes\s+no\s+41\.6 KB\s+manifest$/m);
+      assert.match(String(table.stdout), /^NAME\s+PROVIDER\s+MODEL\s+DECLARED\s+PRESENT\s+LOADED\s+SIZE\s+RUNTIME\s+IMAGE\s+PORT\s+READY\s+FROM$/m);
+      assert.match(String(table.stdout), /^chat\s+ollama\s+qwen2\.5:14b-instruct-q4_K_M\s+present\s+yes\s+no\s+41\.6 KB\s+ollama\s+-\s+-\s+-\s+manifest$/m);
     } finally {
       s.cleanup();
     }
@@ -261,7 +261,7 @@ test('models pull|start|stop: unknown names, file models and an empty manifest a
       assert.match(String(unknown.stderr), /^Error: models\.chta is not declared in the manifest \(declared models: chat, weights\)$/m);
       const file = await s.run(['models', 'start', 'weights', '--auto-approve']);
       assert.is(file.exitCode, 1);
-      assert.match(String(file.stderr), /models\.weights is a model file \(provider: file\); only Ollama models can be loaded or unloaded/);
+      assert.match(String(file.stderr), /models\.weights is a model file \(provider: file\) without a runtime; only Ollama models and models with runtime: whisper\.cpp \| llama\.cpp \| vllm \| trt-llm can be started or stopped/);
       writeFileSync(path.join(s.dir, 'pmoves.mini.yaml'), 'apiVersion: pmoves.ai/mini/v1\n');
       const none = await s.run(['models', 'pull', '--auto-approve']);
       assert.is(none.exitCode, 1);

@@ -231,7 +231,7 @@ t('models stop with no names only unloads: a model file is never downloaded', as
   writeFileSync(path.join(dir, 'pmoves.mini.yaml'), `apiVersion: pmoves.ai/mini/v1\nmodels:\n  big:\n    provider: file\n    url: http://127.0.0.1:9/big.bin\n    sha256: ${'a'.repeat(64)}\n    path: out/big.bin\n`);
   const only = await run(['models', 'stop', '--auto-approve']);
   assert.is(only.exitCode, 1);
-  assert.match(String(only.stderr), /models stop: no Ollama models are declared/);
+  assert.match(String(only.stderr), /models stop: no Ollama models or runtimes are declared/);
 });
 
 t('mcp setup: `docker mcp` counts as present only when `docker mcp version` answers (not `--help`)', async () => {

@@ -79,7 +79,7 @@ test('a toy kind: one module, one schema, one registry line; load → plan → a
     writeFileSync(path.join(pkg, 'schemas', 'notes.schema.json'), JSON.stringify(TOY_SCHEMA, null, 2));
     const registry = path.join(pkg, 'dist', 'src', 'reconcilers', 'index.js');
     const before = readFileSync(registry, 'utf8');
-    const after = before.replace('export const kinds = [secretsKind, mcpKind, stacksKind, modelsKind, devicesKind];', "import { notesKind } from './notes.js';\nexport const kinds = [secretsKind, mcpKind, stacksKind, modelsKind, devicesKind, notesKind];");
+    const after = before.replace('export const kinds = [secretsKind, mcpKind, stacksKind, modelsKind, runtimesKind, devicesKind];', "import { notesKind } from './notes.js';\nexport const kinds = [secretsKind, mcpKind, stacksKind, modelsKind, runtimesKind, devicesKind, notesKind];");
     assert.is.not(after, before, 'the registry line was found');
     writeFileSync(registry, after);
 

@@ -29,18 +29,26 @@ export function forceModels(verb: Verb, names: string[], targets: string[], note
         throw new UserError(`${a} is not declared in the manifest (declared models: ${declared.map((r) => r.name).join(', ')})`);
       }
     }
-    // start/stop only load and unload: a model file (nothing to load) is left out, never downloaded
+    // start/stop load and unload Ollama models, and bring a model file's runtime up or down; a model
+    // file without a runtime is left out, never downloaded.
+    const runtimeOf = (a: string) => resources.find((r) => r.section === 'runtimes' && r.name === a.slice('models.'.length));
     const isFile = (a: string) => (declared.find((r) => r.address === a)!.spec as ModelSpec).provider !== 'ollama';
     if (verb !== 'pull' && names.length) {
-      const file = wanted.find(isFile);
-      if (file) throw new UserError(`${file} is a model file (provider: file); only Ollama models can be loaded or unloaded`);
+      const file = wanted.find((a) => isFile(a) && !runtimeOf(a));
+      if (file) throw new UserError(`${file} is a model file (provider: file) without a runtime; only Ollama models and models with runtime: whisper.cpp | llama.cpp | vllm | trt-llm can be started or stopped`);
     }
-    const acted = verb === 'pull' ? wanted : wanted.filter((a) => !isFile(a));
-    if (!acted.length) throw new UserError(`models ${verb}: no Ollama models are declared (model files are not loaded or unloaded)`);
+    const acted = verb === 'pull' ? wanted : wanted.flatMap((a) => (!isFile(a) ? [a] : runtimeOf(a) ? [runtimeOf(a)!.address] : []));
+    if (!acted.length) throw new UserError(`models ${verb}: no Ollama models or runtimes are declared (model files are not loaded or unloaded)`);
     targets.push(...acted.filter((a) => !targets.includes(a)));
     const state = verb === 'pull' ? undefined : FORCED[verb];
     const out = resources.map((r) => {
         if (!acted.includes(r.address)) return r;
+        if (r.section === 'runtimes') {
+          const up = verb === 'start';
+          const rs = r.spec as { state: 'up' | 'down' };
+          if (!up && rs.state === 'up') notes.push(`Note: the manifest serves ${r.address.replace('runtimes.', 'models.')} with a runtime; the next \`pmoves mini apply\` (or watch) starts it again.`);
+          return { ...r, spec: { ...rs, state: up ? 'up' : 'down' } };
+        }
         const spec = r.spec as ModelSpec;
         const declaredState = spec.state;
         const target: ModelState = verb === 'pull' ? (declaredState === 'loaded' ? 'loaded' : 'present') : state!;
@@ -56,8 +64,8 @@ export function forceModels(verb: Verb, names: string[], targets: string[], note
 
 const DESCRIPTIONS: Record<Verb, string> = {
   pull: 'pull / download models (all declared models, or the named ones): apply --target models.NAME',
-  start: 'load Ollama models into memory (state: loaded, with their keep_alive)',
-  stop: 'unload Ollama models from memory (keep_alive 0); nothing is deleted',
+  start: 'load Ollama models into memory (state: loaded, with their keep_alive); bring up the runtime of a model file (ready when its API answers)',
+  stop: 'unload Ollama models from memory (keep_alive 0); bring down the runtime of a model file; nothing is deleted',
 };
 
 export function registerModels(mini: Command): void {
@@ -105,8 +113,9 @@ export function registerModels(mini: Command): void {
 /** For `list`: only the models, all of them as targets; states untouched. */
 function forceModelsForList(targets: string[], notes: string[]) {
   return (resources: Resource[]): Resource[] => {
-    const mine = resources.filter((r) => r.section === 'models');
-    targets.push(...mine.map((r) => r.address));
+    const mine = resources.filter((r) => r.section === 'models' || r.section === 'runtimes');
+    targets.push(...mine.filter((r) => r.section === 'models').map((r) => r.address));
+    targets.push(...mine.filter((r) => r.section === 'runtimes').map((r) => r.address));
     void notes;
     return mine;
   };

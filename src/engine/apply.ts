@@ -79,6 +79,9 @@ export async function applyPlan(session: Session, plan: Plan, opts: ApplyOptions
   };
 
   const one = async (address: string): Promise<ResourceReport> => {
+    // Let the loop below register every change first: a delete waits for changes planned after it
+    // (deletes run in reverse kind order), whose promises do not exist yet when it is called.
+    await null;
     const waits = [...(graph.waitsFor.get(address) ?? [])];
     await Promise.all(waits.map((w) => done.get(w)));
     const change = plannedByAddress.get(address)!;

@@ -125,6 +125,9 @@ function mapErrors(errors: ErrorObject[], data: unknown, source: YamlSource, bas
       case 'uniqueItems':
         msg = `duplicate items (${(e.params as { i: number; j: number }).j} and ${(e.params as { i: number }).i})`;
         break;
+      case 'not': // a schema that accepts nothing says why in its description (e.g. runtimes: made by the tool)
+        msg = (e.parentSchema as { description?: string })?.description ?? e.message ?? 'is not valid';
+        break;
       default:
         msg = `${e.message ?? 'is not valid'}`;
     }

@@ -177,7 +177,7 @@ export function renderDiagnostic(d: Diagnostic, s: Style): string[] {
  * 2 blocked, 1 unreadable.`), never as changes.
  */
 export function summaryLine(sum: Summary, extras: string[] = [], errors = 0): string {
-  const tail = extras.length ? ` ${extras.join(' ')}` : '';
+  const tail = extras.length ? ` ${extras.join('; ')}` : '';
   const stuck = [
     sum.blocked ? `${sum.blocked} blocked` : '',
     sum.unreadable ? `${sum.unreadable} unreadable` : '',

@@ -6,9 +6,10 @@ import { mcpKind } from './mcp/index.js';
 import { secretsKind } from './secrets.js';
 import { stacksKind } from './stacks.js';
 import { modelsKind } from './models/index.js';
+import { runtimesKind } from './runtimes/index.js';
 import { devicesKind } from './devices/index.js';
 
-export const kinds: Kind[] = [secretsKind, mcpKind, stacksKind, modelsKind, devicesKind];
+export const kinds: Kind[] = [secretsKind, mcpKind, stacksKind, modelsKind, runtimesKind, devicesKind];
 
 /** The expanders, in their order (declared in src/manifest/expanders/index.ts). */
 export { expanders } from '../manifest/expanders/index.js';

@@ -4,6 +4,7 @@
 import type { Expander } from '../load.js';
 import { mcpExpander } from '../../reconcilers/mcp/expand.js';
 import { secretsManifestExpander } from '../../reconcilers/secrets.js';
+import { runtimesExpander } from '../../reconcilers/runtimes/index.js';
 import { stacksExpander } from '../../reconcilers/stacks.js';
 import { manifestBundlesExpander } from './model-bundles.js';
 import { profileExpander } from './profile.js';
@@ -17,6 +18,8 @@ export const expanders: Expander[] = [
   profileExpander,
   // after the profile expander: resolves `from:` catalog ids and hands mcp_clients to every mcp server
   mcpExpander,
+  // after every expander that adds models (manifest bundles, the profile's): models.<name>.runtime → runtimes.<name>
+  runtimesExpander,
   // keep stacksExpander last: it hands compose.command to every stack, also those other expanders add
   stacksExpander,
 ];

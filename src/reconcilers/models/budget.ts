@@ -76,3 +76,55 @@ export function samePath(targets: Target<ModelSpec>[]): Diagnostic[] {
   }
   return out;
 }
+
+/** What the runtime budget needs of one runtime (runtimes.<name>, src/reconcilers/runtimes/). */
+export interface RuntimeNeeds {
+  address: string;
+  up: boolean;
+  port: number;
+  image: string | null;
+  /** Approximate download size when the image is not on this machine yet and the table knows it. */
+  image_bytes: number | null;
+  image_present: boolean;
+  vram_gb: number | null;
+  vram_total_gb: number | null;
+}
+
+/**
+ * The runtimes' budget: ports (two runtimes on one port is an error), images to pull (sizes where
+ * known), VRAM of the GPU runtimes against the detected GPU memory (more than fits is an error).
+ * E.g. `Runtimes: 2 on 127.0.0.1:18431, 18432; images: ~2.6 GB to pull; VRAM: 6.1 GB of 24 GB`.
+ */
+export function runtimeBudget(rs: RuntimeNeeds[]): { summary?: string; diagnostics: Diagnostic[] } {
+  const up = rs.filter((r) => r.up);
+  if (!up.length) return { diagnostics: [] };
+  const diagnostics: Diagnostic[] = [];
+  const byPort = new Map<number, string>();
+  for (const r of up) {
+    const prev = byPort.get(r.port);
+    if (prev) diagnostics.push({ severity: 'error', address: r.address, summary: `port 127.0.0.1:${r.port} is also ${prev}'s: two runtimes cannot listen on one port; give one of them another port (models.<name>.port)` });
+    else byPort.set(r.port, r.address);
+  }
+  const parts = [`Runtimes: ${up.length} on 127.0.0.1:${[...byPort.keys()].sort((a, b) => a - b).join(', ')}`];
+  const pulls = up.filter((r) => r.image && !r.image_present);
+  if (pulls.length) {
+    const known = pulls.filter((r) => r.image_bytes !== null).reduce((s, r) => s + r.image_bytes!, 0);
+    const unknown = pulls.filter((r) => r.image_bytes === null).length;
+    parts.push(`images: ${known ? `~${formatBytes(known)} to pull` : ''}${known && unknown ? ' + ' : ''}${unknown ? `${unknown} of unknown size` : ''}`);
+  }
+  const gpu = up.filter((r) => r.vram_gb !== null);
+  if (gpu.length) {
+    const need = Math.round(gpu.reduce((s, r) => s + r.vram_gb!, 0) * 10) / 10;
+    const t0 = gpu[0]!.vram_total_gb;
+    const total = t0 === null ? null : Math.round(t0 * 10) / 10;
+    parts.push(`VRAM: ${need} GB${total !== null ? ` of ${total} GB` : ' (GPU memory unknown)'}`);
+    if (total !== null && need > total) {
+      diagnostics.push({
+        severity: 'error',
+        summary: `the runtimes need ${need} GB of VRAM together, the GPU has ${total} GB`,
+        detail: `${gpu.map((r) => `${r.address} ${r.vram_gb} GB`).join('\n')}\nServe fewer models at once (models stop NAME), pick smaller files, or set vram: where the estimate is high.`,
+      });
+    }
+  }
+  return { summary: parts.join('; '), diagnostics };
+}

@@ -10,10 +10,10 @@ import { applyModel } from './apply.js';
 import { budget, downloadOf, samePath, type Download } from './budget.js';
 import { planFile, planOllama } from './plan.js';
 import { readOne } from './read.js';
-import { normalizeModel, type ModelActual, type ModelSpec } from './spec.js';
+import { normalizeModel, SERVE_KEYS, type ModelActual, type ModelSpec } from './spec.js';
 
 export { budget, samePath } from './budget.js';
-export type { ModelActual, ModelSpec, ModelState, OllamaModelActual } from './spec.js';
+export type { FileModelSpec, ModelActual, ModelSpec, ModelState, OllamaModelActual } from './spec.js';
 
 export const modelsKind: Kind<ModelSpec, ModelActual> = {
   section: 'models',
@@ -28,7 +28,15 @@ export const modelsKind: Kind<ModelSpec, ModelActual> = {
     const out: Diagnostic[] = [];
     for (const k of r.spec.stray ?? []) {
       const other = r.spec.provider === 'file' ? 'ollama' : 'file';
-      out.push({ severity: 'error', address: r.address, summary: `${r.address}.${k}: only for provider: ${other} (this model has provider: ${r.spec.provider})`, location: ctx.locate(r.address, [k]) });
+      const summary =
+        k === 'runtime'
+          ? r.spec.provider === 'file'
+            ? `${r.address}.runtime: ollama serves only provider: ollama models; a model file is served by whisper.cpp, llama.cpp, vllm or trt-llm`
+            : `${r.address}.runtime: an Ollama model is served by Ollama; whisper.cpp, llama.cpp, vllm and trt-llm serve a model file (provider: file with url and sha256)`
+          : SERVE_KEYS.includes(k)
+            ? `${r.address}.${k}: a runtime option: only with runtime: whisper.cpp | llama.cpp | vllm | trt-llm on a provider: file model`
+            : `${r.address}.${k}: only for provider: ${other} (this model has provider: ${r.spec.provider})`;
+      out.push({ severity: 'error', address: r.address, summary, location: ctx.locate(r.address, [k]) });
     }
     if (r.spec.provider === 'file' && !/^https?:\/\//.test(r.spec.url)) {
       out.push({ severity: 'error', address: r.address, summary: `${r.address}.url: expected an http:// or https:// URL, got "${r.spec.url}"`, location: ctx.locate(r.address, ['url']) });

@@ -3,7 +3,9 @@
 import path from 'node:path';
 import type { LoadContext } from '../../core/kind.js';
 import type { DiskInfo, FileModelActual, FileModelState } from '../../providers/models/model-file.js';
+import type { RuntimeId } from '../../providers/models/runtime-table.js';
 import { parseSize } from '../../providers/models/transfer-progress.js';
+import { seconds } from '../stacks/types.js';
 
 export type ModelState = 'present' | 'loaded' | 'absent' | 'unloaded';
 
@@ -24,8 +26,25 @@ export interface OllamaModelSpec {
   stray?: string[];
 }
 
+/** The server for a model file (`runtime:` and its options on the model): see src/reconcilers/runtimes/. */
+export interface ServeSpec {
+  runtime: RuntimeId;
+  port: number | null;
+  context_size: number | null;
+  quantization: string | null;
+  gpus: number | null;
+  image: string | null;
+  served_name: string | null;
+  /** Declared VRAM need in bytes (else estimated from the file size). */
+  vram: number | null;
+  /** Seconds apply waits for the API. */
+  ready_timeout: number | null;
+}
+
 export interface FileModelSpec {
   provider: 'file';
+  /** Served by a runtime (null: only the file). */
+  serve?: ServeSpec | null;
   url: string;
   sha256: string;
   size: number | null;
@@ -63,6 +82,25 @@ export type ModelStateData = OllamaModelState | FileModelState;
 
 const OLLAMA_KEYS = ['model', 'digest', 'keep_alive'];
 const FILE_KEYS = ['url', 'sha256', 'path'];
+/** Options of a runtime other than Ollama: only with `runtime:` on a file model. */
+export const SERVE_KEYS = ['port', 'context_size', 'quantization', 'gpus', 'image', 'served_name', 'vram', 'ready_timeout'];
+
+function serveOf(spec: Record<string, unknown>): ServeSpec | null {
+  if (typeof spec.runtime !== 'string' || spec.runtime === 'ollama') return null;
+  const num = (k: string) => (typeof spec[k] === 'number' ? (spec[k] as number) : null);
+  const str = (k: string) => (typeof spec[k] === 'string' ? (spec[k] as string) : null);
+  return {
+    runtime: spec.runtime as RuntimeId,
+    port: num('port'),
+    context_size: num('context_size'),
+    quantization: str('quantization'),
+    gpus: num('gpus'),
+    image: str('image'),
+    served_name: str('served_name'),
+    vram: spec.vram === undefined ? null : (parseSize(spec.vram) ?? null),
+    ready_timeout: spec.ready_timeout === undefined ? null : seconds(spec.ready_timeout, 300),
+  };
+}
 
 function defaultFileName(url: string, name: string): string {
   try {
@@ -77,10 +115,13 @@ export function normalizeModel(spec: Record<string, unknown>, name: string, ctx:
   const size = spec.size === undefined ? null : (parseSize(spec.size) ?? null);
   const description = typeof spec.description === 'string' ? { description: spec.description } : {};
   if (spec.provider === 'file') {
-    const stray = OLLAMA_KEYS.filter((k) => k in spec);
+    const serve = serveOf(spec);
+    const stray = [...OLLAMA_KEYS, ...(serve ? [] : SERVE_KEYS)].filter((k) => k in spec);
+    if (spec.runtime === 'ollama') stray.push('runtime');
     const url = String(spec.url ?? '');
     return {
       provider: 'file',
+      serve,
       url,
       sha256: String(spec.sha256 ?? '').toLowerCase(),
       size,
@@ -90,7 +131,8 @@ export function normalizeModel(spec: Record<string, unknown>, name: string, ctx:
       ...(stray.length ? { stray } : {}),
     };
   }
-  const stray = FILE_KEYS.filter((k) => k in spec);
+  const stray = [...FILE_KEYS, ...SERVE_KEYS].filter((k) => k in spec);
+  if (typeof spec.runtime === 'string' && spec.runtime !== 'ollama') stray.push('runtime');
   return {
     provider: 'ollama',
     model: String(spec.model ?? ''),
