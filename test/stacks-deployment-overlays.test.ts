@@ -6,7 +6,8 @@
 // - monitoring: monitoring/docker-compose.monitoring.yml: its external network missing is a plan error;
 //   with it, apply → no changes → drift (a stopped container) → apply → tear-down, nothing left;
 // - agents: core + docker-compose.agents.images.yml + docker-compose.hardened.yml with --profile agents:
-//   upstream's known bug (a network `pmoves` that no file defines) is a plan error, nothing starts.
+//   compose rejects the combination (upstream bugs: hardened.yml's services without an image, a network `pmoves` that
+//   no file defines): a plan error with compose's words, nothing starts.
 // Fixed network names and host ports: must not run concurrently with another deployment run.
 import { execa } from 'execa';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -212,7 +213,7 @@ test('monitoring stack: its external network missing is a plan error; then apply
   }
 });
 
-test("agents overlay: upstream's undefined network `pmoves` is a plan error naming it; nothing starts, no secret relayed", async () => {
+test("agents overlay: upstream's files as its Makefile combines them are rejected by compose: a plan error with compose's words, nothing starts, no secret relayed", async () => {
   if (!v2) return console.log("  (skipped: upstream's deployment needs compose v2)");
   const r = setup('pmoves-deploy-agents-');
   const project = `pma${process.pid}`;
@@ -228,7 +229,9 @@ test("agents overlay: upstream's undefined network `pmoves` is a plan error nami
       assert.is(p.exitCode, 1, String(p.stdout) + String(p.stderr));
       const text = String(p.stdout) + String(p.stderr);
       assert.match(text, /stacks\.s/);
-      assert.match(text, /undefined network pmoves|network pmoves.*(undefined|not defined|declared)/i);
+      // compose's own words: the first problem it meets in these files (hardened.yml's services have no
+      // image without the core file's build; agents.images.yml's network `pmoves` is defined nowhere)
+      assert.match(text, /compose rejected the stack's files[\s\S]*(service "[^"]+" has neither an image nor a build context|.*undefined network pmoves)/, text);
       assert.not.match(text, /internal error|\n\s+at /);
     }
     assert.is((await containers(project)).size, 0, 'nothing started');

@@ -316,9 +316,9 @@ export async function composeDryRun(
     runCompose(tool, s, ['config', '--services'], { env, signal }),
   ]);
   if (c.exitCode !== 0) throw new ComposeError(composeMessage(c));
-  if (d.exitCode !== 0) throw new ComposeError(composeMessage(d));
   const { parse } = await import('yaml');
   const doc = (parse(c.stdout) ?? {}) as { services?: Record<string, Record<string, unknown>> };
+  if (d.exitCode !== 0) throw new DryRunError(composeMessage(d), topOf(doc as Parameters<typeof topOf>[0], s.project));
   const services = doc.services ?? {};
   const active = a.exitCode === 0 ? a.stdout.split('\n').map((x) => x.trim()).filter(Boolean) : Object.keys(services);
   return { services, actions: parseDryRun(d.stdout + '\n' + d.stderr, s.project, Object.keys(services)), active, top: topOf(doc as Parameters<typeof topOf>[0], s.project) };
@@ -354,4 +354,18 @@ export function envFileValues(text: string): Map<string, string> {
 /** compose rejected the files (missing, invalid): its own words go under the address. */
 export class ComposeError extends Error {
   override name = 'ComposeError';
+}
+
+/**
+ * The files are valid (`config` answered) but the dry run failed: most often an external network or
+ * volume that does not exist yet. `top` lets the caller name such a cause instead of compose's words.
+ */
+export class DryRunError extends ComposeError {
+  override name = 'DryRunError';
+  constructor(
+    message: string,
+    readonly top: ProjectTop,
+  ) {
+    super(message);
+  }
 }

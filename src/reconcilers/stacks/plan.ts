@@ -185,6 +185,9 @@ export function planStack(t: Target<StackSpec>, actual: StackActual, ctx?: PlanC
     }
     return { action: cs.length ? 'update' : 'create', reason: 'an env file is missing (see the error below)', before: null, after: display, diagnostics: [{ severity: 'error', summary: `env file${actual.missing_inputs.length > 1 ? 's' : ''} compose needs do${actual.missing_inputs.length > 1 ? '' : 'es'} not exist: ${files}`, detail: 'Write it first (e.g. a secrets resource, then depends_on: [secrets.NAME] on this stack).' }] };
   }
+  if (!actual.desired && actual.missing_external?.length && actual.compose_error === undefined) {
+    return { action: cs.length ? 'update' : 'create', reason: 'an external network or volume is missing (see the error below)', before: null, after: display, diagnostics: missingExternal(actual.missing_external) };
+  }
   if (actual.compose_error !== undefined || !actual.desired) {
     return {
       action: cs.length ? 'update' : 'create',
@@ -212,10 +215,7 @@ export function planStack(t: Target<StackSpec>, actual: StackActual, ctx?: PlanC
   for (const s of spec.services ?? []) {
     if (!desired.all.includes(s)) diagnostics.push({ severity: 'error', summary: `services: no service "${s}" in the compose files (they have: ${desired.all.join(', ') || 'none'})` });
   }
-  for (const x of actual.missing_external ?? []) {
-    const [what, name] = x.split(' ');
-    diagnostics.push({ severity: 'error', summary: `external ${x} does not exist (compose would fail at up)`, detail: `Create it first (docker ${what} create ${name}), or let compose make it: remove external: true from the compose file.` });
-  }
+  diagnostics.push(...missingExternal(actual.missing_external ?? []));
   const warnings: string[] = [];
   for (const [svc, list] of byService) {
     // v2: compose itself says which containers are orphans (services of inactive profiles are not).
@@ -233,3 +233,10 @@ export function planStack(t: Target<StackSpec>, actual: StackActual, ctx?: PlanC
   return { action: 'update', reason: countWords(parts, t.name), before: null, after: null, parts, ...(warnings.length ? { warnings } : {}), ...(diagnostics.length ? { diagnostics } : {}) };
 }
 
+/** One error per external network or volume the files name that the engine does not have. */
+function missingExternal(missing: string[]): Diagnostic[] {
+  return missing.map((x) => {
+    const [what, name] = x.split(' ');
+    return { severity: 'error', summary: `external ${x} does not exist (compose would fail at up)`, detail: `Create it first (docker ${what} create ${name}), or let compose make it: remove external: true from the compose file.` };
+  });
+}

@@ -56,7 +56,7 @@ export async function readOne(ctx: RunContext, t: Target<StackSpec>, snap: Engin
   const desired = actual.desired;
   const spec = t.desired?.spec;
   if (spec?.state === 'down' && spec.remove_volumes) actual = { ...actual, volumes: await projectVolumes(ctx.env, spec.project) };
-  const ext = desired?.top?.external;
+  const ext = (desired?.top ?? actual.dry_run_top)?.external;
   if (ext && ext.networks.length + ext.volumes.length) {
     // compose v2 fails its dry run on a missing external network, v1 only at up: one check for both.
     const { engineGet } = await import('../../providers/docker/engine.js');
@@ -67,6 +67,11 @@ export async function readOne(ctx: RunContext, t: Target<StackSpec>, snap: Engin
     const have = new Set([...nets.map((n) => `network ${n.Name}`), ...vols.map((v) => `volume ${v.Name}`)]);
     const missing = [...ext.networks.map((n) => `network ${n}`), ...ext.volumes.map((v) => `volume ${v}`)].filter((x) => !have.has(x));
     if (missing.length) actual = { ...actual, missing_external: missing };
+    // compose's dry run failed for want of them: say that, not "compose rejected the files"
+    if (missing.length && actual.dry_run_top) {
+      const { compose_error: _, ...rest } = actual;
+      actual = rest;
+    }
   }
   if (!desired?.gpu || !spec || !Object.keys(desired.gpu).length) return actual;
   const { unsatisfiableServices, machineGpus } = await import('../../providers/docker/gpu.js');
@@ -76,7 +81,7 @@ export async function readOne(ctx: RunContext, t: Target<StackSpec>, snap: Engin
 }
 
 async function readDesired(ctx: RunContext, t: Target<StackSpec>, snap: EngineSnapshot, opts: { fresh?: boolean }): Promise<StackActual> {
-  const { findCompose, composeVersion, composeDesired, composeDryRun, scrubber, ComposeError } = await import('../../providers/docker/compose.js');
+  const { findCompose, composeVersion, composeDesired, composeDryRun, scrubber, ComposeError, DryRunError } = await import('../../providers/docker/compose.js');
   const { cacheKeyInputs } = await import('../../providers/docker/compose-inputs.js');
   const { normalizeRef } = await import('../../providers/docker/engine.js');
   const { gpuNeed } = await import('../../providers/docker/gpu.js');
@@ -161,7 +166,7 @@ async function readDesired(ctx: RunContext, t: Target<StackSpec>, snap: EngineSn
     for (const [svc, cfg] of Object.entries(got.services)) configs[svc] = maskOne(svc, cfg);
     return { ...actual, desired: { key: keyOf([]), generation: 1, services, all: Object.keys(got.services), configs, env_sources, gpu: gpuOf(got.services), top: got.top } };
   } catch (err) {
-    if (err instanceof ComposeError) return { ...actual, compose_error: scrub(err.message) };
+    if (err instanceof ComposeError) return { ...actual, compose_error: scrub(err.message), ...(err instanceof DryRunError ? { dry_run_top: err.top } : {}) };
     throw err;
   }
 }

@@ -72,6 +72,8 @@ export interface StackActual {
   /** True when `desired` came from the state's cache (no compose process). */
   cached: boolean;
   compose_error?: string;
+  /** When only compose's dry run failed: the project's networks and volumes from its `config`. */
+  dry_run_top?: ProjectTop;
   tool_error?: string;
   /** Services this machine cannot run (a GPU it does not have, or a dependency on such a service) → why. */
   unsatisfiable?: Record<string, string>;
