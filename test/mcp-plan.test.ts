@@ -83,6 +83,22 @@ test('registered and in sync: no-op', () => {
   assert.ok(r.parts!.every((p) => p.action === 'no-op'));
 });
 
+test('an apply killed after every edit but before its state record: identical entries are recorded (an update that rewrites nothing), not left as no-op', () => {
+  const s = spec();
+  const cursor = CLIENTS.cursor.edit(null, 'mem', (CLIENTS.cursor.entry(s) as { entry: Record<string, unknown> }).entry);
+  const crush = CLIENTS.crush.edit(null, 'mem', (CLIENTS.crush.entry(s) as { entry: Record<string, unknown> }).entry);
+  const registry = JSON.stringify({ servers: { mem: registryEntry(s, ['cursor', 'crush']) } }, null, 2) + '\n';
+  // the write-ahead entry: pending, owned, with no record of the files yet
+  const pending: StateEntry = { section: 'mcp', owned: true, pending: 'create' };
+  const r = mcpKind.plan(target(s, pending), actual(s, { cursor, crush }, registry), planCtx());
+  assert.is(r.action, 'update', r.reason);
+  assert.match(r.reason, 'did not record them');
+  assert.ok(r.parts!.every((p) => p.action === 'no-op'), 'no file is rewritten');
+  // once recorded, the same files are in sync
+  const done = mcpKind.plan(target(s, owned(s, ['cursor', 'crush'])), actual(s, { cursor, crush }, registry), planCtx());
+  assert.is(done.action, 'no-op', done.reason);
+});
+
 test('a hand-written entry of the same name: a conflict warning, no change; --force turns it into an update', () => {
   const s = { ...spec(), clients: ['cursor'] as ClientId[] };
   const hand = '{\n  "mcpServers": {\n    "mem": { "command": "npx", "args": ["mem"] }\n  }\n}\n';

@@ -15,12 +15,16 @@ head -c 300000 /dev/urandom >"$work/chat.gguf"
 python3 -m http.server 18430 --bind 127.0.0.1 --directory "$work" >/dev/null 2>&1 &
 server=$!
 trap 'kill $server; rm -rf "$work"' EXIT
-# The example, with the stand-in images added (a model's image: overrides the hardware table).
+# The example, with the stand-in images added (a model's image: overrides the hardware table) and the
+# files served from here with their own digests.
+speech_sha=$(sha256sum "$work/speech.bin" | cut -c1-64)
+chat_sha=$(sha256sum "$work/chat.gguf" | cut -c1-64)
 sed -e '/runtime: whisper.cpp/a\    image: pmoves-test/rt-whisper:example' \
     -e '/runtime: llama.cpp/a\    image: pmoves-test/rt-openai:example' \
-    -e 's/ready_timeout: 5m/ready_timeout: 60s/' "$repo/examples/runtimes/pmoves.mini.yaml" >"$work/pmoves.mini.yaml"
-export SPEECH_URL=http://127.0.0.1:18430/speech.bin SPEECH_SHA256=$(sha256sum "$work/speech.bin" | cut -c1-64)
-export CHAT_URL=http://127.0.0.1:18430/chat.gguf CHAT_SHA256=$(sha256sum "$work/chat.gguf" | cut -c1-64)
+    -e 's/ready_timeout: 5m/ready_timeout: 60s/' \
+    -e "/^  speech:/,/^  chat:/{s|url: .*|url: http://127.0.0.1:18430/speech.bin|;s|sha256: .*|sha256: $speech_sha|}" \
+    -e "/^  chat:/,\${s|url: .*|url: http://127.0.0.1:18430/chat.gguf|;s|sha256: .*|sha256: $chat_sha|}" \
+    "$repo/examples/runtimes/pmoves.mini.yaml" >"$work/pmoves.mini.yaml"
 m=$work/pmoves.mini.yaml
 cli plan -m "$m"
 cli apply --auto-approve -m "$m"
