@@ -4,11 +4,10 @@
 import { execa } from 'execa';
 import { chmodSync, existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
-import net from 'node:net';
 import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { cli, composeDown, repoRoot, tempDir } from './helpers.js';
+import { cli, composeDown, freePort, repoRoot, tempDir } from './helpers.js';
 
 const tmp = tempDir('pmoves-stacks-');
 const home = path.join(tmp.dir, 'home');
@@ -107,16 +106,6 @@ function get(p: number): Promise<string> {
   });
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(p));
-    });
-    s.on('error', reject);
-  });
-}
 
 test.before(async () => {
   port = await freePort();
