@@ -146,6 +146,11 @@ function typeOf(st: import('node:fs').Stats): string {
  * (ENOENT …, or ENOTREG / EFBIG for these two) and a message safe to print (the path, never content).
  */
 export async function readRegularFile(file: string, maxBytes = 64 * MiB): Promise<string> {
+  return (await readRegularFileWithMode(file, maxBytes)).text;
+}
+
+/** readRegularFile, with the file's permission bits from the same open (no second stat). */
+export async function readRegularFileWithMode(file: string, maxBytes = 64 * MiB): Promise<{ text: string; mode: number }> {
   const st = await fsp.stat(file);
   const refuse = (code: string, why: string) => Object.assign(new Error(`${file}: ${why}`), { code, path: file });
   if (!st.isFile()) throw refuse(st.isDirectory() ? 'EISDIR' : 'ENOTREG', `is ${typeOf(st)}, expected a regular file`);
@@ -164,7 +169,7 @@ export async function readRegularFile(file: string, maxBytes = 64 * MiB): Promis
       len += bytesRead;
     }
     if (len > maxBytes) throw refuse('EFBIG', `is over the limit of ${formatBytes(maxBytes)}`);
-    return buf.subarray(0, len).toString('utf8');
+    return { text: buf.subarray(0, len).toString('utf8'), mode: again.mode & 0o7777 };
   } finally {
     await handle.close();
   }
