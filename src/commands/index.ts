@@ -20,6 +20,7 @@ import { registerMcpServe } from './mcp-serve.js';
 import { registerFleet } from './fleet.js';
 import { registerDevice } from './device.js';
 import { registerEdge } from './edge.js';
+import { registerUpstreamUsage } from '../upstream/usage.js';
 
 /** Adds commands to `mini`. Read global options with `cmd.optsWithGlobals()` (see common.ts). */
 export type Register = (mini: Command) => void;
@@ -44,4 +45,5 @@ export const commands: Register[] = [
   registerFleet,
   registerDevice,
   registerEdge,
+  registerUpstreamUsage, // last: it walks the commands above
 ];

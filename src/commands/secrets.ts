@@ -12,7 +12,7 @@ export function registerSecrets(mini: Command): void {
     .command('encode')
     .description('encode an env file into a CHIT CGP v0.1 bundle (as upstream chit_encode_secrets.py)')
     .option('-e, --env-file <file>', 'env file to encode (KEY=value lines, read as upstream does)', 'pmoves/env.shared')
-    .option('-o, --out <bundle>', 'bundle to write (JSON)', 'pmoves/data/chit/env.cgp.json')
+    .option('-o, --out <bundle>', 'bundle to write (JSON)', 'pmoves/pmoves/data/chit/env.cgp.json')
     .option('--no-cleartext', 'store values base64-encoded in text_b64 (encoding, not encryption)')
     .option('--namespace <ns>', 'namespace stored in the bundle', 'pmoves.secrets')
     .option('--description <text>', 'description stored in the bundle', 'PMOVES shared secrets')
@@ -26,7 +26,7 @@ export function registerSecrets(mini: Command): void {
   secrets
     .command('decode')
     .description('write a bundle out as an env file (KEY=value sorted, as upstream chit_decode_secrets.py)')
-    .option('--bundle <bundle>', 'CHIT CGP bundle to read (default: pmoves/data/chit/env.cgp.json)')
+    .option('--bundle <bundle>', "CHIT CGP bundle to read (default: upstream's pmoves/pmoves/data/chit/env.cgp.json)")
     .option('-c, --cgp <bundle>', "the same as --bundle (upstream's spelling)")
     .option('-o, --out <file>', "env file to write (mode 0600; default upstream's pmoves/pmoves/data/chit/env.decoded)", 'pmoves/pmoves/data/chit/env.decoded')
     .option('--keys <key...>', 'only these keys (space-separated, or repeat the flag)')
@@ -35,7 +35,7 @@ export function registerSecrets(mini: Command): void {
     .action(async (o: Record<string, unknown>, cmd: Command) => {
       const { decodeCommand } = await import('./secrets-run.js');
       if (o.bundle && o.cgp && o.bundle !== o.cgp) throw new UserError('secrets decode: give the bundle once (--bundle or --cgp/-c), not two different files');
-      await decodeCommand(globals(cmd), { ...o, bundle: o.bundle ?? o.cgp ?? 'pmoves/data/chit/env.cgp.json' });
+      await decodeCommand(globals(cmd), { ...o, bundle: o.bundle ?? o.cgp ?? 'pmoves/pmoves/data/chit/env.cgp.json' });
     });
 
   secrets
