@@ -27,7 +27,16 @@ export function registerBootstrap(mini: Command): void {
         if (!g.json) process.stdout.write(`[info] No bootstrap registry at ${registryFile}: env bootstrap skipped.\n`);
       } else {
         const reg = boot.loadRegistry(registryFile);
-        const services = boot.selectServices(reg, o.service ?? []);
+        let services;
+        try {
+          services = boot.selectServices(reg, o.service ?? []);
+        } catch (err) {
+          // upstream's bootstrap_env: `[error] Unknown service id(s): …` on stderr, exit 2
+          if (!(err instanceof UserError)) throw err;
+          process.stderr.write(`[error] ${err.message}\n`);
+          process.exitCode = 2;
+          return;
+        }
         const { canPrompt, promptHidden } = await import('./prompt-hidden.js');
         const interactive = !o.acceptDefaults;
         if (interactive && !canPrompt(g.nonInteractive)) throw new UserError('bootstrap: no terminal to ask on; run with --accept-defaults (current values, defaults and generated values are used)');

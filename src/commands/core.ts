@@ -106,11 +106,25 @@ export function registerCore(mini: Command): void {
       const staging = o.provisioningPath ? path.resolve(o.provisioningPath as string) : up.defaultProvisioningDest(up.repoRoot());
       const upstream = await up.upstreamStatus((await readPin(await homeOf(g))).id ?? null, staging);
       delete o.provisioningPath;
-      const explicit = (cmd.optsWithGlobals() as { manifest?: string }).manifest !== undefined;
-      if (!explicit && !existsSync(g.manifest)) {
-        const note = `No manifest at ${g.manifest}: per-resource readiness needs one (pmoves mini init writes a starter).`;
-        if (g.json) process.stdout.write(JSON.stringify({ upstream, manifest: null, resources: [], notes: [note] }, null, 2) + '\n');
-        else process.stdout.write([...up.upstreamStatusLines(upstream), note].join('\n') + '\n');
+      let explicit = (cmd.optsWithGlobals() as { manifest?: string }).manifest !== undefined;
+      const { isSecretsManifest, upstreamSecretsReport } = await import('../upstream/secrets-report.js');
+      // upstream's `status -m FILE` names its secrets manifest
+      const secretsManifest = explicit && isSecretsManifest(g.manifest) ? g.manifest : undefined;
+      if (secretsManifest) explicit = false;
+      if (!explicit && (secretsManifest || !existsSync(g.manifest))) {
+        // upstream's secrets report first (inside an upstream checkout), with its exit 1 on a missing label
+        const secrets = await upstreamSecretsReport(secretsManifest);
+        if (secrets?.error) {
+          process.stderr.write(`Error: ${secrets.error}\n`);
+          process.exitCode = 1;
+        }
+        const note = `No manifest at ${secretsManifest ? 'pmoves.mini.yaml' : g.manifest}: per-resource readiness needs one (pmoves mini init writes a starter).`;
+        if (g.json) process.stdout.write(JSON.stringify({ upstream, secrets, manifest: null, resources: [], notes: [note] }, null, 2) + '\n');
+        else {
+          // stdout is upstream's lines exactly; the note is for the person reading
+          process.stdout.write([...(secrets?.lines ?? []), ...up.upstreamStatusLines(upstream)].join('\n') + '\n');
+          process.stderr.write(note + '\n');
+        }
         return;
       }
       const report = Object.assign(await statusReport({ ...(await flowBase(g, o, { ...cmdFlags(o), status: true })), log: () => {} }), { upstream });

@@ -14,12 +14,13 @@ export function registerCrush(mini: Command): void {
     .action(async (o: { path?: string; envDir?: string; force?: boolean }, cmd: Command) => {
       const g = globals(cmd);
       const { crushFromEnv, crushSetup, crushConfigPath, envDirFor } = await import('../upstream/crush-setup.js');
-      const built = await crushFromEnv(process.env, envDirFor(o.envDir ?? process.cwd()));
+      const built = await crushFromEnv(process.env, envDirFor(o.envDir ?? (await defaultEnvRoot())));
       const r = await crushSetup(await homeOf(g), crushConfigPath(process.env, o.path), built, Boolean(o.force));
       if (g.json) {
         process.stdout.write(JSON.stringify(r, null, 2) + '\n');
       } else {
-        process.stdout.write(r.changed ? `Wrote Crush config to ${r.path}\n` : `Crush config at ${r.path} is up to date (no changes).\n`);
+        const shown = o.path ?? r.path; // a path given is echoed as given, as upstream does
+        process.stdout.write(r.changed ? `Wrote Crush config to ${shown}\n` : `Crush config at ${shown} is up to date (no changes).\n`);
         process.stdout.write('Providers configured: ' + [...r.providers].sort().join(', ') + '\n');
         for (const k of r.kept) process.stderr.write(`Left ${k} as it is: pmoves did not write it (use --force to replace it).\n`);
       }
@@ -30,7 +31,7 @@ export function registerCrush(mini: Command): void {
     const { crushStatus, crushConfigPath } = await import('../upstream/crush-setup.js');
     const s = await crushStatus(crushConfigPath(process.env, o.path));
     if (g.json) process.stdout.write(JSON.stringify(s, null, 2) + '\n');
-    else process.stdout.write(`Path: ${s.path}\nExists: ${s.exists ? 'True' : 'False'}\nProviders: ${s.providers.length ? s.providers.join(', ') : '(none)'}\n`);
+    else process.stdout.write(`Path: ${o.path ?? s.path}\nExists: ${s.exists ? 'True' : 'False'}\nProviders: ${s.providers.length ? s.providers.join(', ') : '(none)'}\n`);
   });
 
   envDirOption(crush.command('preview').description('Print generated Crush configuration JSON (keys as $VAR references, never values)')).action(
@@ -38,9 +39,15 @@ export function registerCrush(mini: Command): void {
       const g = globals(cmd);
       const { crushFromEnv, envDirFor } = await import('../upstream/crush-setup.js');
       const { crushJsonText } = await import('../upstream/crush-config.js');
-      const built = await crushFromEnv(process.env, envDirFor(o.envDir ?? process.cwd()));
+      const built = await crushFromEnv(process.env, envDirFor(o.envDir ?? (await defaultEnvRoot())));
       if (g.json) process.stdout.write(JSON.stringify(built.config, null, 2) + '\n');
       else process.stdout.write(crushJsonText(built.config) + '\n\nProviders: ' + [...built.providers].sort().join(', ') + '\n');
     },
   );
+}
+
+/** Upstream reads keys from its checkout's pmoves/ wherever it runs; elsewhere ./pmoves or `.`. */
+async function defaultEnvRoot(): Promise<string> {
+  const { upstreamCheckout } = await import('../upstream/checkout.js');
+  return upstreamCheckout() ?? process.cwd();
 }

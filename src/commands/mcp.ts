@@ -92,11 +92,12 @@ async function listRows(g: Globals, o: Record<string, unknown>): Promise<{ rows:
 }
 
 async function catalogRows(): Promise<string> {
-  const { catalogEntry, catalogIds } = await import('../providers/mcp/catalog.js');
+  const { catalogEntry, catalogIds, cliCatalogDir } = await import('../providers/mcp/catalog.js');
   const { missingCommands } = await import('../providers/mcp/probe.js');
   const lines: string[] = [];
-  for (const id of await catalogIds()) {
-    const e = (await catalogEntry(id))!;
+  const dir = cliCatalogDir();
+  for (const id of await catalogIds(dir)) {
+    const e = (await catalogEntry(id, dir))!;
     const missing = missingCommands(e.required_commands);
     lines.push(`${e.id}: ${e.name} – ${missing.length ? `missing commands: ${missing.join(', ')}` : 'ready'}`);
   }
@@ -125,9 +126,9 @@ export async function dockerToolkitCheck(env: NodeJS.ProcessEnv = process.env): 
 
 /** Upstream's `mcp setup ID`: the catalog entry's checklist; an unknown id is upstream's "not found" and exit 1. */
 async function printChecklists(ids: string[]): Promise<void> {
-  const { catalogEntry } = await import('../providers/mcp/catalog.js');
+  const { catalogEntry, cliCatalogDir } = await import('../providers/mcp/catalog.js');
   for (const id of ids) {
-    const e = await catalogEntry(id);
+    const e = await catalogEntry(id, cliCatalogDir());
     if (!e) {
       process.stdout.write(`MCP tool '${id}' not found.\n`);
       process.exitCode = 1;
@@ -135,19 +136,21 @@ async function printChecklists(ids: string[]): Promise<void> {
     }
     process.stdout.write(`${e.name} (${e.id}) setup checklist:\n${e.setup_instructions.map((x) => `  - ${x}\n`).join('')}`);
   }
-  process.stdout.write(`To register: declare it in the manifest (mcp: { ${ids[0]}: { from: ${ids[0]} } }), then pmoves mini mcp setup ${ids.join(' ')}.\n`);
+  // on stderr: stdout stays upstream's checklist, byte for byte
+  process.stderr.write(`To register: declare it in the manifest (mcp: { ${ids[0]}: { from: ${ids[0]} } }), then pmoves mini mcp setup ${ids.join(' ')}.\n`);
 }
 
 /** Upstream's `mcp health`: each catalog entry's health_check command; no command counts as ok. */
 export async function catalogHealth(env: NodeJS.ProcessEnv = process.env): Promise<{ id: string; ok: boolean; command: string[] | null }[]> {
-  const { catalogEntry, catalogIds } = await import('../providers/mcp/catalog.js');
+  const { catalogEntry, catalogIds, cliCatalogDir } = await import('../providers/mcp/catalog.js');
   const { parse } = await import('yaml');
   const { readFile } = await import('node:fs/promises');
   const { execa } = await import('execa');
-  const ids = await catalogIds();
+  const dir = cliCatalogDir();
+  const ids = await catalogIds(dir);
   return Promise.all(
     ids.map(async (id) => {
-      const e = (await catalogEntry(id))!;
+      const e = (await catalogEntry(id, dir))!;
       const data = parse(await readFile(e.file, 'utf8')) as { health_check?: { command?: unknown } };
       const c = data.health_check?.command;
       const command = Array.isArray(c) && c.length && c.every((x) => typeof x === 'string') ? (c as string[]) : typeof c === 'string' && c ? [c] : null;
@@ -208,6 +211,12 @@ export function registerMcp(mini: Command): void {
       const { existsSync } = await import('node:fs');
       if (!o.apply && ids.length && !existsSync(g.manifest)) {
         await printChecklists(ids);
+        return;
+      }
+      if (!o.apply && !ids.length && !existsSync(g.manifest)) {
+        // upstream's `mcp setup` with no id is a usage error (Click: exit 2), not a missing manifest
+        process.stderr.write("Error: Missing argument 'TOOL_ID'. (with no pmoves.mini.yaml, `mcp setup` prints the checklist of the catalog ids given)\n");
+        process.exitCode = 2;
         return;
       }
       const { loadManifest, hasErrors } = await import('../manifest/load.js');

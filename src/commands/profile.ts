@@ -1,7 +1,7 @@
 // `profile list|show|detect|apply|current`: upstream's lines (scripts parse them), plus evidence and --json.
-import type { Command } from 'commander';
+import { InvalidArgumentError, type Command } from 'commander';
 import path from 'node:path';
-import { globals, homeOf, parseIntOption, printDiagnostics, type Globals } from './common.js';
+import { globals, homeOf, printDiagnostics, type Globals } from './common.js';
 
 async function loadAll(g: Globals) {
   const { loadProfiles } = await import('../providers/hardware/profiles.js');
@@ -77,6 +77,7 @@ export function registerProfile(mini: Command): void {
       } else {
         out(`${p.name} (${p.id})`);
         out(p.description);
+        out(''); // upstream prints two blank lines here
         out('');
         out('Hardware:');
         out(JSON.stringify(p.hardware, null, 2));
@@ -98,9 +99,10 @@ export function registerProfile(mini: Command): void {
   profile
     .command('detect')
     .description('rank the profiles against this machine, with the evidence for and against each')
-    .option('--top <n>', 'number of suggestions to show', parseIntOption('--top'), 3)
+    .option('--top <n>', 'number of suggestions to show (0: none, as upstream)', topOption, 3)
     .action(async (o: { top: number }, cmd: Command) => {
       const g = globals(cmd);
+      if (o.top === 0 && !g.json) return; // upstream prints nothing and exits 0
       const { set, broken } = await loadAll(g);
       if (broken) {
         process.exitCode = 1;
@@ -186,4 +188,11 @@ export function registerProfile(mini: Command): void {
       if (g.json) json({ active: p.id, name: p.name, exists: true, file: pin.file });
       else out(`${p.name} (${p.id})`);
     });
+}
+
+/** `--top N`: a whole number >= 0; anything else is a usage error (exit 2 on upstream's paths, as Click). */
+function topOption(v: string): number {
+  const n = Number(v);
+  if (!/^\d+$/.test(v.trim()) || !Number.isInteger(n)) throw new InvalidArgumentError(`expected a whole number >= 0, got "${v}"`);
+  return n;
 }

@@ -2,7 +2,7 @@
 // and join the tailnet with it through the real `tailscale` CLI.
 import type { Command } from 'commander';
 import path from 'node:path';
-import { OperationError, UserError } from '../core/errors.js';
+import { UserError } from '../core/errors.js';
 import { globals } from './common.js';
 
 const LABEL = 'TAILSCALE_AUTHKEY';
@@ -40,39 +40,6 @@ async function setBundleLabel(file: string, value: string): Promise<void> {
   await writeFileAtomic(file, out, { mode: 0o600 });
 }
 
-async function join(o: { envFile: string; secretFile: string; forceReauth?: boolean }): Promise<void> {
-  const { whichSync } = await import('../providers/mcp/probe.js');
-  const { readFileOrNull, writeFileAtomic } = await import('../core/fs.js');
-  const { envValue } = await import('../upstream/tailscale.js');
-  const ts = whichSync('tailscale', process.env);
-  if (!ts) throw new OperationError('tailscale CLI not found: install it (https://tailscale.com/download), then run pmoves mini tailscale join again');
-  const envText = await readFileOrNull(path.resolve(o.envFile));
-  const get = (k: string) => process.env[k] || envValue(envText, k) || undefined;
-  const secret = path.resolve(o.secretFile);
-  let keyFile: string | null = null;
-  let temp: string | null = null;
-  if ((await readFileOrNull(secret))?.trim()) keyFile = secret;
-  else if (get(LABEL)) {
-    const os = await import('node:os');
-    const { mkdtemp, rm } = await import('node:fs/promises');
-    const dir = await mkdtemp(path.join(os.tmpdir(), 'pmoves-ts-'));
-    temp = dir;
-    keyFile = path.join(dir, 'authkey');
-    await writeFileAtomic(keyFile, get(LABEL)! + '\n', { mode: 0o600 });
-    process.on('exit', () => void rm(dir, { recursive: true, force: true }));
-  }
-  // The key goes as file:PATH, so it never shows in the process list.
-  const args = ['up', ...(keyFile ? [`--auth-key=file:${keyFile}`] : [])];
-  if (get('TAILSCALE_HOSTNAME')) args.push(`--hostname=${get('TAILSCALE_HOSTNAME')}`);
-  if (get('TAILSCALE_TAGS')) args.push(`--advertise-tags=${get('TAILSCALE_TAGS')}`);
-  if (get('TAILSCALE_LOGIN_SERVER')) args.push(`--login-server=${get('TAILSCALE_LOGIN_SERVER')}`);
-  if (o.forceReauth) args.push('--force-reauth');
-  const { execa } = await import('execa');
-  const r = await execa(ts, args, { reject: false, stdio: 'inherit' });
-  if (temp) await (await import('node:fs/promises')).rm(temp, { recursive: true, force: true });
-  if (r.exitCode !== 0) process.exitCode = r.exitCode ?? 1;
-}
-
 export function registerTailscale(mini: Command): void {
   const t = mini.command('tailscale').description('Tailscale helpers: capture an auth key, join the tailnet');
 
@@ -81,8 +48,12 @@ export function registerTailscale(mini: Command): void {
     .option('-e, --env-file <file>', 'env file that should carry TAILSCALE_AUTHKEY', 'pmoves/env.shared')
     .option('-s, --secret-file <file>', 'provisioning secret file for the key', DEFAULT_SECRET)
     .option('--bundle <file>', 'also set the CHIT label TAILSCALE_AUTHKEY in this bundle')
+    // upstream's on/off pairs: --write-env/--no-write-env, --write-secret/--no-write-secret, --sign/--no-sign
+    .option('--write-env', 'update the env file (the default)', true)
     .option('--no-write-env', 'do not update the env file')
+    .option('--write-secret', 'write the secret file (the default)', true)
     .option('--no-write-secret', 'do not write the secret file')
+    .option('--sign', "try 'tailscale lock sign' when Tailnet Lock is on (the default)", true)
     .option('--no-sign', "do not try 'tailscale lock sign'")
     .option('--from-stdin', 'read the key from stdin instead of prompting')
     .action(async (o: { envFile: string; secretFile: string; bundle?: string; writeEnv: boolean; writeSecret: boolean; sign: boolean; fromStdin?: boolean }, cmd: Command) => {
@@ -122,12 +93,27 @@ export function registerTailscale(mini: Command): void {
       process.stdout.write('Auth key captured. Keep it out of version control.\n');
     });
 
+  const join = async (o: { envFile?: string; secretFile?: string; forceReauth?: boolean }) => {
+    const { tailscaleJoin } = await import('../upstream/tailscale.js');
+    const { repoRoot } = await import('../upstream/provisioning.js');
+    const os = await import('node:os');
+    process.exitCode = await tailscaleJoin({
+      root: repoRoot(),
+      envFile: o.envFile,
+      secretFile: o.secretFile,
+      forceReauth: Boolean(o.forceReauth),
+      env: process.env,
+      home: os.homedir(),
+      out: (s) => void process.stdout.write(s),
+      err: (s) => void process.stderr.write(s),
+    });
+  };
   const envOpt = (c: Command) =>
     c
-      .option('-e, --env-file <file>', 'env file to read TAILSCALE_* from (TAILSCALE_AUTHKEY, TAILSCALE_HOSTNAME, TAILSCALE_TAGS, TAILSCALE_LOGIN_SERVER)', 'pmoves/env.shared')
-      .option('-s, --secret-file <file>', 'auth key file written by `tailscale authkey` (used first)', DEFAULT_SECRET);
-  envOpt(t.command('join').description('Join the tailnet with the captured auth key (tailscale up)'))
-    .option('--force-reauth', 'force re-authentication')
-    .action(async (o: { envFile: string; secretFile: string; forceReauth?: boolean }) => join(o));
-  envOpt(t.command('rejoin').description('Force re-auth join to the tailnet')).action(async (o: { envFile: string; secretFile: string }) => join({ ...o, forceReauth: true }));
+      .option('-e, --env-file <file>', "one more env file to read TAILSCALE_* from, after upstream's pmoves/env.shared.generated, env.shared, .env.generated, .env.local")
+      .option('-s, --secret-file <file>', 'auth key file (default: $TAILSCALE_AUTHKEY_FILE, else CATACLYSM_STUDIOS_INC/PMOVES-PROVISIONS/tailscale/tailscale_authkey.txt); TAILSCALE_AUTHKEY from the environment or env files is used first');
+  envOpt(t.command('join').description("Join the tailnet as upstream's tailscale_brand_init.sh does (tailscale up --ssh --accept-routes …; a sentinel makes a second join a no-op)"))
+    .option('--force-reauth', 'force re-authentication (join again despite the sentinel)')
+    .action(async (o: { envFile?: string; secretFile?: string; forceReauth?: boolean }) => join(o));
+  envOpt(t.command('rejoin').description('Force re-auth join to the tailnet')).action(async (o: { envFile?: string; secretFile?: string }) => join({ ...o, forceReauth: true }));
 }

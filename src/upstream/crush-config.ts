@@ -103,6 +103,9 @@ function tensorzero(inp: CrushInputs): ProviderSpec | null {
   const base = inp.lookup('TENSORZERO_BASE_URL');
   if (!base) return null;
   const key = inp.lookup('TENSORZERO_API_KEY');
+  // upstream's crush_configurator: the gateway's model names, else its defaults
+  const large = inp.lookup('TENSORZERO_LARGE_MODEL') || 'openai::gpt-4o';
+  const small = inp.lookup('TENSORZERO_SMALL_MODEL') || 'openai::gpt-4o-mini';
   return {
     id: 'tensorzero',
     name: 'TensorZero Gateway',
@@ -111,11 +114,11 @@ function tensorzero(inp: CrushInputs): ProviderSpec | null {
     env_var: key ? 'TENSORZERO_API_KEY' : null,
     ...(key ? { extra_headers: { Authorization: 'Bearer $TENSORZERO_API_KEY' } } : {}),
     models: [
-      { id: 'openai::gpt-4o', name: 'openai::gpt-4o' },
-      { id: 'openai::gpt-4o-mini', name: 'openai::gpt-4o-mini' },
+      { id: large, name: large },
+      { id: small, name: small },
     ],
-    large: 'openai::gpt-4o',
-    small: 'openai::gpt-4o-mini',
+    large,
+    small,
   };
 }
 
@@ -154,7 +157,9 @@ export interface CrushConfig {
 }
 
 export function buildCrushConfig(inp: CrushInputs): CrushConfig {
-  const specs = [...KEYED, tensorzero(inp), OLLAMA].filter((s): s is ProviderSpec => s !== null);
+  // upstream's PROVIDER_SPECS order: openai, anthropic, gemini, tensorzero, deepseek, ollama
+  const keyed = (id: string) => KEYED.find((k) => k.id === id)!;
+  const specs = [keyed('openai'), keyed('anthropic'), keyed('gemini'), tensorzero(inp), keyed('deepseek'), OLLAMA].filter((s): s is ProviderSpec => s !== null);
   const providers: Record<string, unknown> = {};
   const available: ProviderSpec[] = [];
   for (const s of specs) {

@@ -3,6 +3,7 @@
 // pmoves' when it is absent, equal to what pmoves would write, or unchanged since pmoves last wrote
 // it (a digest in $PMOVES_HOME/crush-owned.json); anything else is the user's and stays as it is
 // unless --force. Entries pmoves wrote and no longer wants (a key removed) are removed.
+import { parse as parseJsonc, type ParseError } from 'jsonc-parser';
 import { createHash } from 'node:crypto';
 import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
@@ -118,7 +119,10 @@ export async function crushStatus(file: string): Promise<{ path: string; exists:
   if (text === null) return { path: file, exists: false, providers: [] };
   let providers: string[] = [];
   try {
-    const data = JSON.parse(text) as { providers?: Record<string, unknown> };
+    // JSONC, as `setup` keeps it (comments, trailing commas)
+    const errors: ParseError[] = [];
+    const data = parseJsonc(text, errors, { allowTrailingComma: true }) as { providers?: Record<string, unknown> };
+    if (errors.length) throw new Error('not JSON');
     providers = data && typeof data.providers === 'object' && data.providers ? Object.keys(data.providers) : [];
   } catch {
     providers = [];

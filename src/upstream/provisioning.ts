@@ -6,12 +6,16 @@ import { existsSync, promises as fsp, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { readJsonOrNull, writeFileAtomic } from '../core/fs.js';
 import { packageRoot } from '../core/paths.js';
+import { upstreamCheckout } from './checkout.js';
 
 export const PROVISIONING_REL = path.join('CATACLYSM_STUDIOS_INC', 'PMOVES-PROVISIONS');
 export const MANIFEST_FILE = 'provisioning-manifest.json';
 
-/** The repository root as upstream means it: the nearest folder up from `cwd` with `.git`, else `cwd`. */
+/** The repository root as upstream means it: the upstream checkout this runs in (found by its layout,
+ *  see checkout.ts), else the nearest folder up from `cwd` with `.git`, else `cwd`. */
 export function repoRoot(cwd: string = process.cwd()): string {
+  const checkout = upstreamCheckout(cwd);
+  if (checkout) return checkout;
   let dir = path.resolve(cwd);
   for (;;) {
     if (existsSync(path.join(dir, '.git'))) return dir;
@@ -62,6 +66,32 @@ export function glancerFiles(root: string): Map<string, string> | null {
   return new Map(['README.md', 'docker-compose.glancer.yml', 'glancer.env.example'].map((f) => [`addons/glancer/${f}`, path.join(src, f)]));
 }
 
+/** Upstream's bundle folders, copied with its README.md whenever the bundle is staged somewhere other
+ *  than the checkout's own CATACLYSM_STUDIOS_INC/PMOVES-PROVISIONS (only an upstream checkout has them). */
+const BUNDLE_DIRS = ['backup', 'docker-stacks', 'docs', 'inventory', 'jetson', 'linux', 'proxmox', 'tailscale', 'ventoy', 'windows'];
+
+/** bundle-relative path → source file of upstream's README.md and bundle folders for `dest`. Unlike
+ *  upstream (which deletes each target folder first, and with it the staged tailscale_brand_up.sh),
+ *  files are copied over what is there: nothing staged or added by the user is removed. */
+function canonicalExtras(root: string, dest: string): Map<string, string> {
+  const out = new Map<string, string>();
+  const canonical = defaultProvisioningDest(root);
+  if (!isUpstreamCheckout(root) || path.resolve(dest) === path.resolve(canonical)) return out;
+  const readme = path.join(canonical, 'README.md');
+  if (existsSync(readme)) out.set('README.md', readme);
+  const walk = (dir: string, rel: string) => {
+    for (const name of readdirSync(dir).sort()) {
+      const full = path.join(dir, name);
+      const r = `${rel}/${name}`;
+      const st = statSync(full);
+      if (st.isDirectory()) walk(full, r);
+      else if (st.isFile()) out.set(r, full);
+    }
+  };
+  for (const d of BUNDLE_DIRS) if (existsSync(path.join(canonical, d))) walk(path.join(canonical, d), d);
+  return out;
+}
+
 export interface StageResult {
   destination: string;
   changed: string[];
@@ -93,6 +123,7 @@ export async function stageBundle(root: string, dest: string, withGlancer: boole
     for (const [, src] of glancer) if (!existsSync(src)) throw new Error(`Glancer source missing: ${src}`);
   }
   for (const [rel, src] of files) await copyIfDifferent(src, path.join(dest, rel), res, rel);
+  for (const [rel, src] of canonicalExtras(root, dest)) await copyIfDifferent(src, path.join(dest, rel), res, rel);
   if (glancer) {
     for (const [rel, src] of glancer) await copyIfDifferent(src, path.join(dest, rel), res, rel);
     addons.glancer = { staged: true, assets: [...glancer.keys()], source: path.join(root, 'pmoves', 'provisioning', 'glancer') };

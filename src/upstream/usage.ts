@@ -1,6 +1,6 @@
 // Usage errors on upstream's command paths exit 2, as upstream's Typer (Click) CLI does: scripts that
 // tell "you called it wrong" (2) from "it failed" (1) keep their signal. The text stays commander's.
-import type { Command, CommanderError } from 'commander';
+import { Option, type Command, type CommanderError } from 'commander';
 
 /** Upstream's top-level commands (python -m pmoves.tools.mini_cli at 09f0ad73). */
 const UPSTREAM = new Set(['init', 'bootstrap', 'status', 'secrets', 'profile', 'mcp', 'automations', 'crush', 'deps', 'tailscale']);
@@ -33,6 +33,14 @@ export function registerUpstreamUsage(mini: Command): void {
     c.exitOverride(usageExit);
     for (const sub of c.commands) walk(sub);
   };
+  // Typer's --show-completion / --install-completion (bash, zsh; a completion of the command names)
+  mini.addOption(new Option('--show-completion [shell]', 'print the shell completion script (bash, zsh)').hideHelp());
+  mini.addOption(new Option('--install-completion [shell]', 'install the shell completion script (bash, zsh)').hideHelp());
+  mini.on('option:show-completion', (shell?: string) => {
+    process.stdout.write(completionScript(mini, shell));
+    process.exit(0);
+  });
+  mini.on('option:install-completion', (shell?: string) => void installCompletion(mini, shell).then((code) => process.exit(code)));
   for (const c of mini.commands) {
     if (!UPSTREAM.has(c.name())) continue;
     const subs = UPSTREAM_SUB[c.name()];
@@ -43,4 +51,44 @@ export function registerUpstreamUsage(mini: Command): void {
     c.exitOverride(usageExit);
     for (const sub of c.commands) if (subs.has(sub.name())) walk(sub);
   }
+}
+
+function completionScript(mini: Command, shell?: string): string {
+  const words = mini.commands.map((c) => c.name()).sort();
+  const subs = mini.commands
+    .filter((c) => c.commands.length)
+    .map((c) => `    ${c.name()}) words="${c.commands.map((s) => s.name()).sort().join(' ')}" ;;`)
+    .join('\n');
+  const body = [
+    '_pmoves_mini_completion() {',
+    '  local cur=${COMP_WORDS[COMP_CWORD]} words',
+    '  if [ "$COMP_CWORD" -le 1 ]; then words="' + words.join(' ') + '"; else',
+    '  case "${COMP_WORDS[1]}" in',
+    subs,
+    '    *) words="" ;;',
+    '  esac; fi',
+    '  COMPREPLY=( $(compgen -W "$words" -- "$cur") )',
+    '}',
+    'complete -o default -F _pmoves_mini_completion pmoves-mini',
+  ].join('\n');
+  return (shell === 'zsh' ? 'autoload -U +X bashcompinit && bashcompinit\n' : '') + body + '\n';
+}
+
+async function installCompletion(mini: Command, shell?: string): Promise<number> {
+  const os = await import('node:os');
+  const path = (await import('node:path')).default;
+  const { readFileOrNull, writeFileAtomic } = await import('../core/fs.js');
+  const sh = shell ?? path.basename(process.env.SHELL ?? 'bash');
+  if (sh !== 'bash' && sh !== 'zsh') {
+    process.stderr.write(`Error: completion for ${sh} is not available here (bash, zsh)\n`);
+    return 1;
+  }
+  const script = path.join(os.homedir(), `.${sh}_completions`, 'pmoves-mini.sh');
+  await writeFileAtomic(script, completionScript(mini, sh));
+  const rc = path.join(os.homedir(), `.${sh}rc`);
+  const line = `source ${script}`;
+  const text = (await readFileOrNull(rc)) ?? '';
+  if (!text.split('\n').includes(line)) await writeFileAtomic(rc, `${text}${text && !text.endsWith('\n') ? '\n' : ''}${line}\n`);
+  process.stdout.write(`${sh} completion installed in ${script}\nCompletion will take effect once you restart the terminal\n`);
+  return 0;
 }

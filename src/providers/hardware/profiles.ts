@@ -3,7 +3,7 @@
 // Hardware profiles: loading (built-in profiles/, $PMOVES_HOME/profiles/, --profiles-dir), the active
 // profile pin ($PMOVES_HOME/profile.yaml, or upstream's profile.json), and scoring against the machine.
 // Loading returns values (profiles + diagnostics with file:line:column), never throws for bad input.
-import { promises as fsp } from 'node:fs';
+import { existsSync, promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { readFileOrNull, readRegularFile, writeFileAtomic } from '../../core/fs.js';
@@ -14,6 +14,7 @@ import { closest, levenshtein, validate } from '../../manifest/schema.js';
 import { MANIFEST_MAX_BYTES, displayPath, parseYamlText, yamlData } from '../../manifest/yaml-source.js';
 import type { MachineFacts } from './detect.js';
 import { checkRequires, fmtGb, SLACK, type Requires } from './requirements.js';
+import { upstreamCheckout } from '../../upstream/checkout.js';
 
 export interface ProfileHardware {
   cpu?: { vendor?: string; model?: string; cores?: number; threads?: number };
@@ -54,10 +55,13 @@ export interface ProfileDirs {
   home: Home;
 }
 
-/** Built-in, then $PMOVES_HOME/profiles, then $PMOVES_PROFILES_DIR (set by --profiles-dir): later wins. */
+/** Built-in (inside an upstream checkout: its pmoves/config/profiles, as upstream reads them), then
+ *  $PMOVES_HOME/profiles, then $PMOVES_PROFILES_DIR (set by --profiles-dir): later wins. */
 export function profileDirs(o: ProfileDirs): { dir: string; origin: 'builtin' | 'user'; required: boolean }[] {
+  const checkout = upstreamCheckout();
+  const checkoutDir = checkout ? path.join(checkout, 'pmoves', 'config', 'profiles') : null;
   const dirs: { dir: string; origin: 'builtin' | 'user'; required: boolean }[] = [
-    { dir: builtinDir, origin: 'builtin', required: true },
+    { dir: checkoutDir && existsSync(checkoutDir) ? checkoutDir : builtinDir, origin: 'builtin', required: true },
     { dir: path.join(o.home.root, 'profiles'), origin: 'user', required: false },
   ];
   if (o.env.PMOVES_PROFILES_DIR) dirs.push({ dir: path.resolve(o.env.PMOVES_PROFILES_DIR), origin: 'user', required: true });

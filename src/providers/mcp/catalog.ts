@@ -1,11 +1,12 @@
 // The catalog of known MCP servers (profiles/mcp/<id>.yaml): upstream's ids (docker, compose, host, n8n)
 // mapped to real commands, plus the npm reference servers. A profile's `mcp: [docker, host]` and a
 // manifest entry's `from: docker` both expand through here.
-import { promises as fsp } from 'node:fs';
+import { existsSync, promises as fsp } from 'node:fs';
 import path from 'node:path';
 import type { Kind, LoadContext } from '../../core/kind.js';
 import { profilesDir } from '../../core/paths.js';
 import type { Diagnostic, Resource } from '../../core/types.js';
+import { upstreamCheckout } from '../../upstream/checkout.js';
 
 export interface CatalogEntry {
   id: string;
@@ -18,6 +19,14 @@ export interface CatalogEntry {
 }
 
 export const catalogDir = path.join(profilesDir, 'mcp');
+
+/** The catalog upstream's `mcp list|health|setup` read: inside an upstream checkout its own
+ *  pmoves/config/mcp (entries without a `server:`), else this package's. */
+export function cliCatalogDir(): string {
+  const checkout = upstreamCheckout();
+  const dir = checkout ? path.join(checkout, 'pmoves', 'config', 'mcp') : null;
+  return dir && existsSync(dir) ? dir : catalogDir;
+}
 
 const cache = new Map<string, Promise<CatalogEntry | null>>();
 
@@ -38,7 +47,7 @@ export function catalogEntry(id: string, dir = catalogDir): Promise<CatalogEntry
       }
       const { parse } = await import('yaml');
       const data = parse(text) as Record<string, unknown>;
-      if (!data || typeof data !== 'object' || data.id !== id || typeof data.server !== 'object') {
+      if (!data || typeof data !== 'object' || data.id !== id || (typeof data.server !== 'object' && dir === catalogDir)) {
         throw new Error(`${file}: expected a catalog entry with id: ${id} and a server: map`);
       }
       return {
@@ -46,7 +55,7 @@ export function catalogEntry(id: string, dir = catalogDir): Promise<CatalogEntry
         name: String(data.name ?? id),
         required_commands: (data.required_commands as string[] | undefined) ?? [],
         setup_instructions: (data.setup_instructions as string[] | undefined) ?? [],
-        server: data.server as Record<string, unknown>,
+        server: (data.server ?? {}) as Record<string, unknown>,
         file,
       };
     })();
