@@ -12,6 +12,9 @@ const { help_paths, cases } = loadCases();
 const byId = new Map(cases.map((c) => [c.id, c]));
 const runs = new Map<string, { up: Recorded; me: Recorded }>();
 
+const lines = (s: string) => s.split('\n');
+const step = (r: Recorded, i: number) => r.steps[i]!;
+
 function run(id: string): { up: Recorded; me: Recorded } {
   let r = runs.get(id);
   if (!r) {
@@ -70,6 +73,217 @@ test('u1: init -m/--manifest is the secrets manifest (refusal, report, generate:
   sameFile('u1-init-manifest', 'pmoves/env.shared.generated', { mode: '0600' });
   sameSteps('u1-init-default');
   sameFile('u1-init-default', 'pmoves/env.shared.generated', { mode: '0600' });
+});
+
+
+// ---- U2 --------------------------------------------------------------------------------------------------
+
+test('u2: secrets encode/decode default to upstream bundle path; encode && init --generate fills from the new bundle', () => {
+  // difference (docs/upstream.md, secrets): a value with a newline is refused unless --allow-multiline
+  const { up, me } = run('u2-decode-default');
+  assert.is(step(me, 0).rc, 1);
+  assert.match(step(me, 0).stderr, 'contains a newline');
+  assert.match(step(me, 0).stderr, '--allow-multiline');
+  assert.is(me.files['pmoves/pmoves/data/chit/env.decoded'], null, 'nothing written');
+  // the flag away: upstream's bytes, at upstream's default paths
+  const c = byId.get('u2-decode-default')!;
+  const flagged = runCase({ ...c, steps: [{ args: ['secrets', 'decode', '--allow-multiline'] }] }, { kind: 'project' });
+  assert.is(step(flagged, 0).stdout, step(up, 0).stdout);
+  assert.is(step(flagged, 0).rc, 0);
+  assert.is(flagged.files['pmoves/pmoves/data/chit/env.decoded']!.text, up.files['pmoves/pmoves/data/chit/env.decoded']!.text);
+  assert.is(flagged.files['pmoves/pmoves/data/chit/env.decoded']!.mode, '0600'); // upstream 0644
+
+  sameSteps('u2-encode-then-init');
+  sameFile('u2-encode-then-init', 'pmoves/env.shared.generated', { mode: '0600' });
+  sameFile('u2-encode-then-init', 'pmoves/.env.generated', { mode: '0600' });
+  assert.match(run('u2-encode-then-init').me.files['pmoves/env.shared.generated']!.text!, 'MEILI_MASTER_KEY=NEW-meili');
+  sameSteps('u2-encode-decode-explicit');
+  sameFile('u2-encode-decode-explicit', 'out/d.env', { mode: '0600' });
+});
+
+// ---- U3 --------------------------------------------------------------------------------------------------
+
+test("u3: bootstrap -o stages upstream's README and bundle folders, file for file (and keeps tailscale_brand_up.sh)", () => {
+  sameSteps('u3-bootstrap-output');
+  const { up, me } = run('u3-bootstrap-output');
+  const mine = new Map(me.tree['out/prov']!.map(([p, mode, sha]) => [p, `${mode} ${sha}`]));
+  const theirs = new Map(up.tree['out/prov']!.map(([p, mode, sha]) => [p, `${mode} ${sha}`]));
+  assert.ok(theirs.size > 60, `upstream staged ${theirs.size} files`);
+  for (const [p, v] of theirs) if (p !== 'provisioning-manifest.json') assert.is(mine.get(p), v, `out/prov/${p}`);
+  // difference: upstream's folder copy deletes the staged tailscale/tailscale_brand_up.sh; kept here
+  assert.equal([...mine.keys()].filter((p) => !theirs.has(p)), ['tailscale/tailscale_brand_up.sh']);
+  const stamp = (s: string) => s.replace(/^# Generated at .*$/m, '# Generated at <T>');
+  sameFile('u3-bootstrap-output', 'pmoves/env.shared', { mode: '0600', normalize: stamp });
+});
+
+// ---- U4 --------------------------------------------------------------------------------------------------
+
+/** The two documented differences of join's output: no key fragment, the key as a file. */
+const joinText = (s: string) =>
+  s
+    .replace(/Signed auth key detected; using tske\**\./g, 'Signed auth key detected; using the signed key.')
+    .replace('Invoking tailscale_brand_up.sh', 'Invoking tailscale up')
+    .replace(/--auth-key tskey-[A-Za-z0-9_-]+/g, '--auth-key <KEY>')
+    .replace(/--auth-key=file:(\(temporary file\)|\S+)/g, '--auth-key <KEY>');
+
+function sameJoin(id: string): void {
+  const { up, me } = run(id);
+  up.steps.forEach((u, i) => {
+    assert.is(step(me, i).rc, u.rc, `${id} step ${i}: ${step(me, i).stderr}`);
+    assert.fixture(joinText(step(me, i).stdout), joinText(u.stdout), `${id} step ${i}`);
+  });
+  assert.fixture(joinText(me.log ?? ''), joinText(up.log ?? ''), `${id}: the tailscale calls`);
+  // the key never reaches a command line here
+  assert.not.match(me.log ?? '', /--auth-key tskey/);
+  assert.not.match(me.steps.map((s) => s.stdout + s.stderr).join(''), /tskey-/);
+}
+
+test("u4: tailscale join is upstream's join: flags, variables, signing, sentinel, env-first key, refusal without a key", () => {
+  sameJoin('u4-join');
+  const { up, me } = run('u4-join');
+  assert.match(me.log!, 'up --ssh --accept-routes --advertise-tags tag:pmoves --hostname node-a --login-server https://hs.invalid --auth-key=file:');
+  assert.is(me.files['~/.config/pmoves/tailnet-initialized']!.mode, '0600');
+  assert.match(me.files['~/.config/pmoves/tailnet-initialized']!.text!, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ\n$/);
+  assert.is(up.files['~/.config/pmoves/tailnet-initialized']!.mode, '0600');
+  sameFile('u4-join', 'CATACLYSM_STUDIOS_INC/PMOVES-PROVISIONS/tailscale/tailscale_authkey.txt');
+  sameJoin('u4-join-routes');
+  assert.match(run('u4-join-routes').me.log!, 'up --accept-routes --advertise-routes 10.0.0.0/24 --force-reauth --auth-key=file:');
+  sameJoin('u4-join-precedence');
+  assert.match(run('u4-join-precedence').me.log!, 'lock sign tskey-FROMENV');
+  sameJoin('u4-join-keyfile');
+  sameFile('u4-join-keyfile', 'CATACLYSM_STUDIOS_INC/PMOVES-PROVISIONS/tailscale/tailscale_authkey.txt');
+  sameSteps('u4-join-nokey');
+  const nokey = run('u4-join-nokey');
+  assert.is(nokey.me.log, '', 'no tailscale up without a key');
+  assert.is(nokey.me.files['~/.config/pmoves/tailnet-initialized'], null);
+  assert.match(step(nokey.me, 0).stderr, '[tailscale-init][error] TAILSCALE_AUTHKEY not provided and no readable key found at <ROOT>/CATACLYSM_STUDIOS_INC/PMOVES-PROVISIONS/tailscale/tailscale_authkey.txt.');
+});
+
+// ---- U5 --------------------------------------------------------------------------------------------------
+
+test("u5: the checkout's own profiles and MCP catalog (custom ones included) are what list, apply, setup and health read", () => {
+  sameSteps('u5-profiles-custom');
+  sameSteps('u5-mcp-custom');
+  sameSteps('u5-mcp-stock');
+  // the `To register:` hint is on stderr, so stdout stays upstream's checklist
+  assert.match(step(run('u5-mcp-stock').me, 2).stderr, 'To register:');
+});
+
+// ---- U6, crush holds, U9 paths, U11 --------------------------------------------------------------------
+
+test("u6: crush preview uses TENSORZERO_LARGE/SMALL_MODEL and upstream's provider order (byte for byte)", () => {
+  sameSteps('u6-crush-tz-models');
+  sameSteps('u6-crush-order');
+  sameSteps('crush-preview-plain');
+  sameSteps('crush-setup-default');
+  sameFile('crush-setup-default', '~/.config/crush/crush.json');
+});
+
+test('u9/u11: crush paths are echoed as given; crush status reads JSONC', () => {
+  sameSteps('u9-crush-relative');
+  sameFile('u9-crush-relative', 'rel/c.json');
+  sameSteps('u11-crush-jsonc', [0, 2]);
+  const { up, me } = run('u11-crush-jsonc');
+  // difference: upstream cannot parse the comment (none), and its setup then overwrote the user's provider
+  assert.match(step(up, 0).stdout, 'Providers: (none)');
+  assert.match(step(me, 0).stdout, 'Providers: mine');
+  assert.match(step(up, 2).stdout, 'Providers: ollama');
+  assert.match(step(me, 2).stdout, 'Providers: mine, ollama');
+});
+
+// ---- U7 --------------------------------------------------------------------------------------------------
+
+/** Upstream's getpass prompt lands in stdout; here the key comes from --from-stdin, unprompted. */
+const authkeyText = (s: string) => s.replace('Paste tailnet auth key (leave blank to cancel):', '').replace(/Signed auth key captured: tske\**/, 'Signed auth key captured.');
+
+test('u7: tailscale authkey --sign/--write-env/--write-secret are accepted; --show-completion works', () => {
+  for (const id of ['u7-authkey-sign', 'u7-authkey-write', 'u7-authkey-empty']) {
+    const { up, me } = run(id);
+    assert.is(step(me, 0).rc, step(up, 0).rc, `${id}: ${step(me, 0).stderr}`);
+    assert.fixture(authkeyText(step(me, 0).stdout), authkeyText(step(up, 0).stdout), id);
+  }
+  assert.is(run('u7-authkey-sign').me.log, run('u7-authkey-sign').up.log, 'the same lock status / lock sign calls');
+  sameFile('u7-authkey-sign', 'z.env', { mode: '0600' });
+  sameFile('u7-authkey-sign', 'z.txt');
+  sameFile('u7-authkey-write', 'z.env', { mode: '0600' });
+  sameFile('u7-authkey-write', 'z.txt');
+  sameFile('u7-authkey-empty', 'z.env');
+  const { up, me } = run('u7-show-completion');
+  assert.is(step(me, 0).rc, step(up, 0).rc);
+  assert.match(step(me, 0).stdout, 'complete -o default -F _pmoves_mini_completion pmoves-mini');
+});
+
+// ---- U8 --------------------------------------------------------------------------------------------------
+
+test("u8: usage errors exit 2 (Click's code), bootstrap -s nope 2, profile detect --top 0 prints nothing", () => {
+  sameSteps('u8-usage');
+  sameSteps('u8-bootstrap-unknown-service');
+  assert.match(step(run('u8-bootstrap-unknown-service').me, 0).stderr, /^\[error\] Unknown service id\(s\): nope/);
+  sameSteps('u8-detect-top-0');
+});
+
+test('u8: status exits 1 when a required secret is missing (the stock checkout lacks CHIT_PASSPHRASE)', () => {
+  const { up, me } = run('u8-status-missing-secret');
+  assert.is(step(up, 0).rc, 1);
+  assert.is(step(me, 0).rc, 1);
+  assert.match(step(up, 0).stderr, 'Missing required secrets: CHIT_PASSPHRASE');
+  assert.match(step(me, 0).stderr, 'Error: Missing required secrets: CHIT_PASSPHRASE');
+  // difference: upstream dies with a traceback before its lines; here they are still printed
+  assert.is(step(up, 0).stdout, '');
+  assert.equal(lines(step(me, 0).stdout).slice(0, 3), [
+    'Active profile: (none)',
+    'Provisioning bundle: missing (expected <ROOT>/CATACLYSM_STUDIOS_INC/PMOVES-PROVISIONS/scripts/install/wizard.sh)',
+    'Glancer: not requested',
+  ]);
+  sameSteps('status-stock');
+});
+
+// ---- U9 --------------------------------------------------------------------------------------------------
+
+test('u9: profile show is upstream text (two blank lines) plus its three documented lines', () => {
+  const { up, me } = run('u9-profile-show');
+  up.steps.forEach((u, i) => {
+    const m = step(me, i);
+    assert.is(m.rc, u.rc);
+    if (u.rc !== 0) return assert.is(m.stdout, u.stdout);
+    const mine = lines(m.stdout);
+    // the three extra lines (CHIT labels, Requires, File), and a mapping note as `k: v` (upstream: a Python dict)
+    assert.match(mine.at(-4)!, /^CHIT labels: /);
+    assert.match(mine.at(-3)!, /^Requires: /);
+    assert.match(mine.at(-2)!, /^File: <ROOT>\/pmoves\/config\/profiles\//);
+    const pyDict = (s: string) => s.replace(/^ {2}- \{'(.*)': '(.*)'\}$/gm, '  - $1: $2');
+    assert.fixture([...mine.slice(0, -4), ''].join('\n'), pyDict(u.stdout), u.args.join(' '));
+  });
+});
+
+test('u9: deps check keeps the `dep: available|missing` shape (its tool list is documented as different)', () => {
+  const { up, me } = run('u9-deps-check');
+  for (const out of [step(up, 0).stdout, step(me, 0).stdout]) {
+    const ls = lines(out.trimEnd());
+    for (const l of ls.slice(0, -1)) assert.match(l, /^[\w-]+: (available|missing)/);
+  }
+  assert.match(step(me, 0).stdout, /^docker: (available|missing)/m);
+});
+
+// ---- U10 -------------------------------------------------------------------------------------------------
+
+test('u10: inside another git repository, without a .git of its own, the checkout is still the root', () => {
+  const { up, me } = run('u10-outer-git');
+  assert.is(step(me, 0).rc, step(up, 0).rc);
+  assert.match(step(me, 0).stdout, 'Provisioning bundle: missing (expected <ROOT>/CATACLYSM_STUDIOS_INC/PMOVES-PROVISIONS/scripts/install/wizard.sh)');
+  assert.is(step(me, 1).rc, step(up, 1).rc);
+  assert.is(step(me, 1).stdout, step(up, 1).stdout);
+  assert.equal(me.tree['CATACLYSM_STUDIOS_INC/PMOVES-PROVISIONS/scripts'], up.tree['CATACLYSM_STUDIOS_INC/PMOVES-PROVISIONS/scripts']);
+});
+
+// ---- holds -----------------------------------------------------------------------------------------------
+
+test('holds: automations list/webhooks/channels byte for byte, misses and usage errors included', () => {
+  sameSteps('automations');
+});
+
+test('every case of cases.json is asserted by a test above', () => {
+  for (const c of cases) assert.ok(runs.has(c.id), `case ${c.id} is not compared`);
 });
 
 test.run();
