@@ -90,8 +90,8 @@ test('bootstrap: unknown service, a bad registry (file:line:column), no terminal
   const r = repo();
   try {
     const u = await run(['bootstrap', '--accept-defaults', '--service', 'nope'], r.opts);
-    assert.is(u.exitCode, 1);
-    assert.match(u.stderr, /Unknown service id\(s\): nope/);
+    assert.is(u.exitCode, 2); // upstream's bootstrap_env: `[error] …`, exit 2
+    assert.match(u.stderr, /^\[error\] Unknown service id\(s\): nope/);
     const bad = path.join(r.dir, 'bad.json');
     writeFileSync(bad, '{\n  "version": 2,\n  "services": []\n}\n');
     const v = await run(['bootstrap', '--accept-defaults', '--registry', bad], r.opts);
