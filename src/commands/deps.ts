@@ -44,7 +44,9 @@ export function registerDeps(mini: Command): void {
       }
       process.stdout.write('Missing dependencies: ' + missing.map((d) => d.id).join(', ') + '\n');
       const { canPrompt } = await import('./prompt-hidden.js');
-      if (!o.yes && !canPrompt(g.nonInteractive)) throw new UserError('deps install: no terminal to ask on; nothing was installed. Run with --yes to install without asking.');
+      // an ephemeral container changes nothing on this machine: upstream (and its agent-zero instrument)
+      // runs it without asking, and so does this
+      if (!o.yes && !o.useContainer && !canPrompt(g.nonInteractive)) throw new UserError('deps install: no terminal to ask on; nothing was installed. Run with --yes to install without asking.');
       const ask = async (q: string): Promise<boolean> => {
         if (o.yes) return true;
         const { createInterface } = await import('node:readline/promises');
@@ -58,8 +60,9 @@ export function registerDeps(mini: Command): void {
       const { execa } = await import('execa');
       if (o.useContainer) {
         const pkgs = [...new Set(missing.flatMap((d) => d.packages['apt-get'] ?? []))].sort();
-        if (!(await ask(`Install ${pkgs.join(', ')} inside ${o.containerImage}?`))) return void process.stdout.write('Skipped at user request.\n');
-        const r = await execa('docker', ['run', '--rm', o.containerImage, 'sh', '-c', `apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y ${pkgs.join(' ')}`], { reject: false, stdio: 'inherit' });
+        // the repository mounted at /workspace, as upstream does
+        const { repoRoot } = await import('../upstream/provisioning.js');
+        const r = await execa('docker', ['run', '--rm', '-v', `${repoRoot()}:/workspace`, '-w', '/workspace', o.containerImage, 'sh', '-c', `apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y ${pkgs.join(' ')}`], { reject: false, stdio: 'inherit' });
         if (r.exitCode !== 0) throw new UserError(`deps install: the container install failed (exit ${r.exitCode})`);
         process.stdout.write('Dependencies installed inside container image.\n');
         return;
