@@ -236,6 +236,11 @@ test('u8: status exits 1 when a required secret is missing (the stock checkout l
     'Glancer: not requested',
   ]);
   sameSteps('status-stock');
+  // `status -m FILE` names upstream's secrets manifest there: its report, or its exit 1
+  sameSteps('status-m-secrets', [1]);
+  const m = run('status-m-secrets');
+  assert.is(step(m.me, 1).rc, step(m.up, 1).rc);
+  assert.match(step(m.me, 1).stderr, 'Error: Missing required secrets: CHIT_PASSPHRASE');
 });
 
 // ---- U9 --------------------------------------------------------------------------------------------------

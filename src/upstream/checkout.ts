@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 
 /** The file that makes a folder an upstream checkout: upstream's CLI module itself. */
-export const CHECKOUT_MARKER = path.join('pmoves', 'tools', 'mini_cli.py');
+const CHECKOUT_MARKER = path.join('pmoves', 'tools', 'mini_cli.py');
 
 /** The nearest folder at or above `cwd` laid out as an upstream checkout, or null. */
 export function upstreamCheckout(cwd: string = process.cwd()): string | null {

@@ -64,7 +64,7 @@ export function envValue(text: string | null, key: string): string | null {
 
 /** Env files as upstream's with-env.sh reads them (KEY=value lines, key trimmed, leading spaces of the
  *  value dropped, the rest literal), later lines winning. */
-export function parseWithEnv(text: string): Map<string, string> {
+function parseWithEnv(text: string): Map<string, string> {
   const out = new Map<string, string>();
   for (const line of text.split(/\r?\n/)) {
     if (!line || /^\s*#/.test(line)) continue;
@@ -75,7 +75,7 @@ export function parseWithEnv(text: string): Map<string, string> {
   return out;
 }
 
-export interface JoinOptions {
+interface JoinOptions {
   /** The repository root (an upstream checkout, or where the CLI runs). */
   root: string;
   /** Extra env file given with -e (read last); upstream's own join ignores it. */
