@@ -71,6 +71,8 @@ test('u1: init -m/--manifest is the secrets manifest (refusal, report, generate:
   // difference (docs/upstream.md, init): env files are 0600 here, 0644 upstream
   sameFile('u1-init-manifest', 'pmoves/.env.generated', { mode: '0600' });
   sameFile('u1-init-manifest', 'pmoves/env.shared.generated', { mode: '0600' });
+  // a relative -m from a sub-folder is the checkout's path, as upstream resolves it
+  sameSteps('init-m-from-subfolder');
   sameSteps('u1-init-default');
   sameFile('u1-init-default', 'pmoves/env.shared.generated', { mode: '0600' });
 });
@@ -179,7 +181,8 @@ test("u6: crush preview uses TENSORZERO_LARGE/SMALL_MODEL and upstream's provide
   sameFile('crush-setup-default', '~/.config/crush/crush.json');
 });
 
-test('u9/u11: crush paths are echoed as given; crush status reads JSONC', () => {
+test('u9/u11: crush paths are echoed as given; crush status reads JSONC; a folder or no file as upstream', () => {
+  sameSteps('crush-status-folder');
   sameSteps('u9-crush-relative');
   sameFile('u9-crush-relative', 'rel/c.json');
   sameSteps('u11-crush-jsonc', [0, 2]);

@@ -37,6 +37,8 @@ export interface Case {
   log?: boolean;
   /** The checkout sits in another git repository and has no .git of its own. */
   nest?: boolean;
+  /** Run the steps in this sub-folder of the checkout. */
+  cwd?: string;
 }
 export interface StepResult {
   args: string[];
@@ -132,7 +134,7 @@ export function runCase(c: Case, cli: Cli): Recorded {
         cli.kind === 'upstream'
           ? [cli.python, ['-m', 'pmoves.tools.mini_cli', ...args], { PYTHONPATH: root }]
           : [process.execPath, [path.join(repo, 'dist', 'src', 'cli.js'), 'mini', ...args], { PMOVES_HOME: path.join(home, '.pmoves') }];
-      const r = spawnSync(cmd, argv, { cwd: root, env: { ...env, ...extra }, input: s.stdin ?? '', encoding: 'utf8', timeout: 120_000 });
+      const r = spawnSync(cmd, argv, { cwd: path.join(root, c.cwd ?? '.'), env: { ...env, ...extra }, input: s.stdin ?? '', encoding: 'utf8', timeout: 120_000 });
       steps.push({ args: s.args, stdout: norm(r.stdout ?? ''), stderr: norm(r.stderr ?? ''), rc: r.status ?? -1 });
     }
     const files: Record<string, FileRecord | null> = {};

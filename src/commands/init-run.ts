@@ -2,6 +2,7 @@
 import path from 'node:path';
 import { UserError } from '../core/errors.js';
 import { exists } from '../core/fs.js';
+import { upstreamCheckout } from '../upstream/checkout.js';
 import { renderEnv, unsafeLabels, writeEnvFile } from '../providers/chit/env-file.js';
 import {
   buildOutputs,
@@ -31,8 +32,9 @@ export async function runInit(o: InitOptions): Promise<number> {
   if (o.secretsManifest) {
     manifestPath = path.resolve(o.cwd, o.secretsManifest);
     // upstream resolves a relative --manifest against the repository root: accept that too
-    if (!(await exists(manifestPath)) && o.repoRoot && !path.isAbsolute(o.secretsManifest)) {
-      const alt = path.resolve(o.cwd, o.repoRoot, o.secretsManifest);
+    const root = o.repoRoot ? path.resolve(o.cwd, o.repoRoot) : upstreamCheckout(o.cwd);
+    if (!(await exists(manifestPath)) && root && !path.isAbsolute(o.secretsManifest)) {
+      const alt = path.resolve(root, o.secretsManifest);
       if (await exists(alt)) manifestPath = alt;
     }
   } else if (o.repoRoot) {

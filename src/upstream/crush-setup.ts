@@ -115,7 +115,13 @@ export async function crushSetup(home: Home, file: string, built: CrushConfig, f
 
 /** Upstream's `config_status`: path, whether the file exists, its provider ids. */
 export async function crushStatus(file: string): Promise<{ path: string; exists: boolean; providers: string[] }> {
-  const text = await readFileOrNull(file);
+  // a folder (or an unreadable file) exists with no providers, as upstream reports it
+  let text: string | null;
+  try {
+    text = await readFileOrNull(file);
+  } catch {
+    return { path: file, exists: true, providers: [] };
+  }
   if (text === null) return { path: file, exists: false, providers: [] };
   let providers: string[] = [];
   try {
