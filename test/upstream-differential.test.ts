@@ -101,6 +101,11 @@ test('u2: secrets encode/decode default to upstream bundle path; encode && init 
   assert.match(run('u2-encode-then-init').me.files['pmoves/env.shared.generated']!.text!, 'MEILI_MASTER_KEY=NEW-meili');
   sameSteps('u2-encode-decode-explicit');
   sameFile('u2-encode-decode-explicit', 'out/d.env', { mode: '0600' });
+  // the bundle: upstream's JSON apart from created_at (and 0600 here)
+  sameFile('u2-encode-decode-explicit', 'out/b.json', { mode: '0600', normalize: (t) => t.replace(/"created_at": "[^"]*"/, '"created_at": "<T>"') });
+  // missing, empty or corrupt inputs: the same exit code; one `Error:` line instead of a traceback
+  sameSteps('secrets-errors');
+  for (const st of run('secrets-errors').me.steps) assert.match(st.stderr, /^Error: /);
 });
 
 // ---- U3 --------------------------------------------------------------------------------------------------
@@ -177,6 +182,7 @@ test("u6: crush preview uses TENSORZERO_LARGE/SMALL_MODEL and upstream's provide
   sameSteps('u6-crush-tz-models');
   sameSteps('u6-crush-order');
   sameSteps('crush-preview-plain');
+  sameSteps('crush-preview-envfile');
   sameSteps('crush-setup-default');
   sameFile('crush-setup-default', '~/.config/crush/crush.json');
 });
@@ -214,6 +220,18 @@ test('u7: tailscale authkey --sign/--write-env/--write-secret are accepted; --sh
   const { up, me } = run('u7-show-completion');
   assert.is(step(me, 0).rc, step(up, 0).rc);
   assert.match(step(me, 0).stdout, 'complete -o default -F _pmoves_mini_completion pmoves-mini');
+  // --install-completion bash: a file bash-completion loads by name, ~/.bashrc untouched (as Typer)
+  const inst = run('u7-install-completion');
+  assert.is(step(inst.me, 0).rc, step(inst.up, 0).rc, step(inst.me, 0).stderr);
+  assert.is(inst.me.files['~/.bashrc'], null);
+  assert.match(inst.me.files['~/.local/share/bash-completion/completions/pmoves-mini']!.text!, 'complete -o default -F _pmoves_mini_completion pmoves-mini');
+  assert.match(step(inst.me, 0).stdout, /^bash completion installed in <HOME>\/\.local\/share\/bash-completion\/completions\/pmoves-mini\n/);
+  // difference: a key piped in without --from-stdin is refused (no terminal), nothing written
+  const piped = run('authkey-piped');
+  assert.is(step(piped.up, 0).rc, 0);
+  assert.is(step(piped.me, 0).rc, 1);
+  assert.match(step(piped.me, 0).stderr, 'pipe the key in with --from-stdin');
+  assert.is(piped.me.files['z.env'], null);
 });
 
 // ---- U8 --------------------------------------------------------------------------------------------------
@@ -288,6 +306,23 @@ test('u10: inside another git repository, without a .git of its own, the checkou
 
 test('holds: automations list/webhooks/channels byte for byte, misses and usage errors included', () => {
   sameSteps('automations');
+});
+
+test('bootstrap: a second run says nothing changed; no terminal and no --accept-defaults is a clear refusal', () => {
+  sameSteps('bootstrap-twice', [1]);
+  const { up, me } = run('bootstrap-twice');
+  // difference: upstream rewrites its timestamp and says `Updated …`; nothing is rewritten here
+  assert.match(step(up, 1).stdout, '[info] Updated configuration files:');
+  assert.equal(lines(step(me, 1).stdout), [
+    '[info] No changes were necessary.',
+    'Provisioning bundle staged to <ROOT>/CATACLYSM_STUDIOS_INC/PMOVES-PROVISIONS',
+    'The bundle was already up to date: nothing changed.',
+    '',
+  ]);
+  const n = run('bootstrap-no-tty');
+  assert.is(step(n.me, 0).rc, step(n.up, 0).rc);
+  assert.match(step(n.up, 0).stderr, 'EOFError');
+  assert.match(step(n.me, 0).stderr, 'no terminal to ask on; run with --accept-defaults');
 });
 
 test('every case of cases.json is asserted by a test above', () => {

@@ -1,6 +1,9 @@
 // Usage errors on upstream's command paths exit 2, as upstream's Typer (Click) CLI does: scripts that
 // tell "you called it wrong" (2) from "it failed" (1) keep their signal. The text stays commander's.
 import { Option, type Command, type CommanderError } from 'commander';
+import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 
 /** Upstream's top-level commands (python -m pmoves.tools.mini_cli at 09f0ad73). */
 const UPSTREAM = new Set(['init', 'bootstrap', 'status', 'secrets', 'profile', 'mcp', 'automations', 'crush', 'deps', 'tailscale']);
@@ -40,7 +43,7 @@ export function registerUpstreamUsage(mini: Command): void {
     process.stdout.write(completionScript(mini, shell));
     process.exit(0);
   });
-  mini.on('option:install-completion', (shell?: string) => void installCompletion(mini, shell).then((code) => process.exit(code)));
+  mini.on('option:install-completion', (shell?: string) => process.exit(installCompletion(mini, shell)));
   for (const c of mini.commands) {
     if (!UPSTREAM.has(c.name())) continue;
     const subs = UPSTREAM_SUB[c.name()];
@@ -74,21 +77,32 @@ function completionScript(mini: Command, shell?: string): string {
   return (shell === 'zsh' ? 'autoload -U +X bashcompinit && bashcompinit\n' : '') + body + '\n';
 }
 
-async function installCompletion(mini: Command, shell?: string): Promise<number> {
-  const os = await import('node:os');
-  const path = (await import('node:path')).default;
-  const { readFileOrNull, writeFileAtomic } = await import('../core/fs.js');
+/** Typer's install: bash gets a file bash-completion loads by command name; zsh a sourced script.
+ *  Synchronous (temp file + rename, so still atomic): commander goes on parsing right after the option
+ *  event, and this must finish before it would report the missing command. */
+function installCompletion(mini: Command, shell?: string): number {
   const sh = shell ?? path.basename(process.env.SHELL ?? 'bash');
   if (sh !== 'bash' && sh !== 'zsh') {
     process.stderr.write(`Error: completion for ${sh} is not available here (bash, zsh)\n`);
     return 1;
   }
-  const script = path.join(os.homedir(), `.${sh}_completions`, 'pmoves-mini.sh');
-  await writeFileAtomic(script, completionScript(mini, sh));
-  const rc = path.join(os.homedir(), `.${sh}rc`);
-  const line = `source ${script}`;
-  const text = (await readFileOrNull(rc)) ?? '';
-  if (!text.split('\n').includes(line)) await writeFileAtomic(rc, `${text}${text && !text.endsWith('\n') ? '\n' : ''}${line}\n`);
+  const home = os.homedir();
+  const script = sh === 'bash' ? path.join(home, '.local', 'share', 'bash-completion', 'completions', 'pmoves-mini') : path.join(home, '.zsh_completions', 'pmoves-mini.sh');
+  writeAtomicSync(script, completionScript(mini, sh));
+  if (sh === 'zsh') {
+    const rc = path.join(home, '.zshrc');
+    const line = `source ${script}`;
+    const text = existsSync(rc) ? readFileSync(rc, 'utf8') : '';
+    if (!text.split('\n').includes(line)) writeAtomicSync(rc, `${text}${text && !text.endsWith('\n') ? '\n' : ''}${line}\n`);
+  }
   process.stdout.write(`${sh} completion installed in ${script}\nCompletion will take effect once you restart the terminal\n`);
   return 0;
+}
+
+function writeAtomicSync(file: string, text: string): void {
+  mkdirSync(path.dirname(file), { recursive: true });
+  const tmp = `${file}.${process.pid}.tmp`;
+  const mode = existsSync(file) ? statSync(file).mode & 0o777 : 0o644;
+  writeFileSync(tmp, text, { mode });
+  renameSync(tmp, file);
 }
