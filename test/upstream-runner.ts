@@ -8,7 +8,7 @@
 //
 // scripts/record-upstream.sh runs `node dist/test/upstream-runner.js record UPSTREAM_DIR` to write
 // test/fixtures/upstream/recorded/; test/upstream-differential.test.ts runs the same cases here.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -104,8 +104,26 @@ function treeRecord(dir: string): [string, string, string][] {
   return out;
 }
 
+function spawnAsync(cmd: string, argv: string[], o: { cwd: string; env: Record<string, string>; input: string }): Promise<{ stdout: string; stderr: string; status: number }> {
+  return new Promise((resolve, reject) => {
+    const p = spawn(cmd, argv, { cwd: o.cwd, env: o.env });
+    let stdout = '';
+    let stderr = '';
+    p.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    p.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    const timer = setTimeout(() => p.kill('SIGKILL'), 120_000);
+    p.on('error', reject);
+    p.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ stdout, stderr, status: code ?? -1 });
+    });
+    p.stdin.on('error', () => {}); // a CLI that never reads its stdin
+    p.stdin.end(o.input);
+  });
+}
+
 /** Run one case with one CLI. */
-export function runCase(c: Case, cli: Cli): Recorded {
+export async function runCase(c: Case, cli: Cli): Promise<Recorded> {
   const tmp = realpathSync(mkdtempSync(path.join(os.tmpdir(), 'pmoves-diff-')));
   try {
     const root = c.nest ? path.join(tmp, 'outer', 'checkout') : path.join(tmp, 'checkout');
@@ -134,8 +152,8 @@ export function runCase(c: Case, cli: Cli): Recorded {
         cli.kind === 'upstream'
           ? [cli.python, ['-m', 'pmoves.tools.mini_cli', ...args], { PYTHONPATH: root }]
           : [process.execPath, [path.join(repo, 'dist', 'src', 'cli.js'), 'mini', ...args], { PMOVES_HOME: path.join(home, '.pmoves') }];
-      const r = spawnSync(cmd, argv, { cwd: path.join(root, c.cwd ?? '.'), env: { ...env, ...extra }, input: s.stdin ?? '', encoding: 'utf8', timeout: 120_000 });
-      steps.push({ args: s.args, stdout: norm(r.stdout ?? ''), stderr: norm(r.stderr ?? ''), rc: r.status ?? -1 });
+      const r = await spawnAsync(cmd, argv, { cwd: path.join(root, c.cwd ?? '.'), env: { ...env, ...extra }, input: s.stdin ?? '' });
+      steps.push({ args: s.args, stdout: norm(r.stdout), stderr: norm(r.stderr), rc: r.status });
     }
     const files: Record<string, FileRecord | null> = {};
     for (const f of c.files ?? []) files[f] = fileRecord(f.startsWith('~/') ? path.join(home, f.slice(2)) : path.join(root, f), norm);
@@ -159,7 +177,7 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === path.resolve(process.a
   mkdirSync(recordedDir, { recursive: true });
   for (const c of [helpCase(help_paths), ...cases]) {
     if (only.length && !only.includes(c.id)) continue;
-    const rec = runCase(c, { kind: 'upstream', dir: path.resolve(dir), python });
+    const rec = await runCase(c, { kind: 'upstream', dir: path.resolve(dir), python });
     writeFileSync(path.join(recordedDir, `${c.id}.json`), JSON.stringify(rec, null, 1) + '\n');
     process.stdout.write(`${c.id}: ${rec.steps.map((s) => s.rc).join(' ')}\n`);
   }
