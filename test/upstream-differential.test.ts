@@ -334,6 +334,33 @@ test('bootstrap: a second run says nothing changed; no terminal and no --accept-
   assert.match(step(n.me, 0).stderr, 'no terminal to ask on; run with --accept-defaults');
 });
 
+test("0600 is a flag away from upstream's 0644: --mode 0644 on init, secrets encode|decode, bootstrap, tailscale authkey", async () => {
+  const withMode = async (id: string, files: string[]) => {
+    const c = byId.get(id)!;
+    const steps = c.steps.map((st) => ({ ...st, args: [...st.args, '--mode', '0644'], project_args: st.project_args && [...st.project_args, '--mode', '0644'] }));
+    const me = await runCase({ ...c, steps }, { kind: 'project' });
+    const { up } = run(id);
+    for (const [i, st] of me.steps.entries()) assert.is(st.rc, step(up, i).rc, `${id} --mode 0644: ${st.stderr}`);
+    for (const f of files) {
+      assert.is(up.files[f]!.mode, '0644', `upstream ${f}`);
+      assert.is(me.files[f]!.mode, '0644', `${id} --mode 0644: ${f}`);
+      assert.is(me.files[f]!.text?.replace(/^# Generated at .*$/m, ''), up.files[f]!.text?.replace(/^# Generated at .*$/m, ''));
+    }
+  };
+  await withMode('u1-init-default', ['pmoves/.env.generated', 'pmoves/env.shared.generated']);
+  await withMode('u2-encode-then-init', ['pmoves/.env.generated', 'pmoves/env.shared.generated']);
+  await withMode('u7-authkey-write', ['z.env']);
+  await withMode('u3-bootstrap-output', ['pmoves/env.shared']);
+  const c = byId.get('u2-encode-decode-explicit')!;
+  const me = await runCase({ ...c, steps: c.steps.map((st) => ({ ...st, args: [...st.args, '--mode', '0644'] })) }, { kind: 'project' });
+  assert.is(me.files['out/b.json']!.mode, '0644');
+  assert.is(me.files['out/d.env']!.mode, '0644');
+  // a world-writable mode is a usage error
+  const bad = await runCase({ ...c, steps: [{ args: ['secrets', 'decode', '-c', 'nowhere.json', '--mode', '0666'] }] }, { kind: 'project' });
+  assert.is(step(bad, 0).rc, 2);
+  assert.match(step(bad, 0).stderr, 'lets every user change the file');
+});
+
 test('every case of cases.json is asserted by a test above', () => {
   for (const c of cases) assert.ok(used.has(c.id), `case ${c.id} is not compared`);
 });

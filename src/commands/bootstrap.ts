@@ -4,6 +4,7 @@ import type { Command } from 'commander';
 import path from 'node:path';
 import { UserError } from '../core/errors.js';
 import { collect, globals } from './common.js';
+import { FILE_MODE_HELP, fileModeOption } from '../upstream/file-mode.js';
 
 export function registerBootstrap(mini: Command): void {
   mini
@@ -15,7 +16,8 @@ export function registerBootstrap(mini: Command): void {
     .option('-o, --output <dir>', 'destination of the provisioning bundle (default: CATACLYSM_STUDIOS_INC/PMOVES-PROVISIONS under the repository root)')
     .option('--with-glancer', 'include the Glancer add-on (from an upstream checkout)')
     .option('--without-glancer', 'leave the Glancer add-on out (the default)')
-    .action(async (o: { registry?: string; service?: string[]; acceptDefaults?: boolean; output?: string; withGlancer?: boolean; withoutGlancer?: boolean }, cmd: Command) => {
+    .option('--mode <octal>', `${FILE_MODE_HELP}; env files only`, fileModeOption)
+    .action(async (o: { registry?: string; service?: string[]; acceptDefaults?: boolean; output?: string; withGlancer?: boolean; withoutGlancer?: boolean; mode?: number }, cmd: Command) => {
       const g = globals(cmd);
       const prov = await import('../upstream/provisioning.js');
       const boot = await import('../upstream/bootstrap-env.js');
@@ -56,7 +58,7 @@ export function registerBootstrap(mini: Command): void {
               },
             }
           : null;
-        const r = await boot.bootstrapEnv(root, services, Boolean(o.acceptDefaults), asker);
+        const r = await boot.bootstrapEnv(root, services, Boolean(o.acceptDefaults), asker, process.env, o.mode);
         out.registry = { file: registryFile, updated: r.updated, incomplete: r.incomplete, regenerated: r.regenerated };
         for (const x of r.regenerated) process.stderr.write(`[warn] ${x.key} in ${x.file} fails its generator's format check — regenerating\n`);
         if (r.incomplete.length) {

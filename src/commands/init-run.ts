@@ -19,6 +19,8 @@ export interface InitOptions {
   secretsManifest?: string;
   repoRoot?: string;
   cwd: string;
+  /** Permission bits of the env files (default 0600). */
+  mode?: number;
   stdout?: (s: string) => void;
   stderr?: (s: string) => void;
 }
@@ -81,8 +83,8 @@ export async function runInit(o: InitOptions): Promise<number> {
       );
     }
   }
-  // Only now write: every file, each atomically (0600: they hold secrets).
-  for (const [file, values] of outputs) await writeEnvFile(path.resolve(projectRoot, file), renderEnv(values), 0o600);
+  // Only now write: every file, each atomically (0600 unless --mode: they hold secrets).
+  for (const [file, values] of outputs) await writeEnvFile(path.resolve(projectRoot, file), renderEnv(values), o.mode ?? 0o600);
   out(reportOutputs(outputs) + '\n');
   return 0;
 }

@@ -75,7 +75,7 @@ export async function encodeCommand(g: Globals, o: Record<string, unknown>): Pro
   if (!values.size) throw new UserError(`${displayPath(envFile)}: did not contain any key=value pairs`);
   const doc = encodeSecretMap(values, { namespace: o.namespace as string, description: o.description as string, includeCleartext: o.cleartext !== false });
   if (o.sign) signBundle(doc, await chitPassphrase(g.nonInteractive, 'secrets encode --sign'));
-  await writeFileAtomic(path.resolve(o.out as string), serializeBundle(doc), { mode: BUNDLE_MODE });
+  await writeFileAtomic(path.resolve(o.out as string), serializeBundle(doc), { mode: (o.mode as number | undefined) ?? BUNDLE_MODE });
   process.stdout.write(`CGP written to ${o.out as string}\n`);
 }
 
@@ -104,7 +104,7 @@ export async function decodeCommand(g: Globals, o: Record<string, unknown>): Pro
     );
   }
   const lines = [...secrets.keys()].sort(compareCodePoints).map((k) => `${k}=${secrets.get(k)}`);
-  await writeFileAtomic(path.resolve(o.out as string), lines.join('\n') + '\n', { mode: 0o600 });
+  await writeFileAtomic(path.resolve(o.out as string), lines.join('\n') + '\n', { mode: (o.mode as number | undefined) ?? 0o600 });
   process.stdout.write(`Wrote ${lines.length} secrets to ${o.out as string}\n`);
 }
 

@@ -4,6 +4,7 @@
 import type { Command } from 'commander';
 import { UserError } from '../core/errors.js';
 import { globals } from './common.js';
+import { FILE_MODE_HELP, fileModeOption } from '../upstream/file-mode.js';
 
 export function registerSecrets(mini: Command): void {
   const secrets = mini.command('secrets').description('CHIT secrets bundles: encode, decode, diff, rotate, sign, verify');
@@ -18,6 +19,7 @@ export function registerSecrets(mini: Command): void {
     .option('--description <text>', 'description stored in the bundle', 'PMOVES shared secrets')
     .option('--keys <key...>', 'only these keys (space-separated, or repeat the flag)')
     .option('--sign', 'add an HMAC-SHA256 signature (passphrase from CHIT_PASSPHRASE or a prompt)')
+    .option('--mode <octal>', FILE_MODE_HELP, fileModeOption)
     .action(async (o: Record<string, unknown>, cmd: Command) => {
       const { encodeCommand } = await import('./secrets-run.js');
       await encodeCommand(globals(cmd), o);
@@ -32,6 +34,7 @@ export function registerSecrets(mini: Command): void {
     .option('--keys <key...>', 'only these keys (space-separated, or repeat the flag)')
     .option('--allow-multiline', 'write values that contain a newline (upstream does; the file is then broken)')
     .option('--verify', 'refuse unless the bundle carries a valid signature')
+    .option('--mode <octal>', FILE_MODE_HELP, fileModeOption)
     .action(async (o: Record<string, unknown>, cmd: Command) => {
       const { decodeCommand } = await import('./secrets-run.js');
       if (o.bundle && o.cgp && o.bundle !== o.cgp) throw new UserError('secrets decode: give the bundle once (--bundle or --cgp/-c), not two different files');

@@ -4,6 +4,7 @@ import type { Command } from 'commander';
 import path from 'node:path';
 import { UserError } from '../core/errors.js';
 import { globals } from './common.js';
+import { FILE_MODE_HELP, fileModeOption } from '../upstream/file-mode.js';
 
 const LABEL = 'TAILSCALE_AUTHKEY';
 const DEFAULT_SECRET = path.join('CATACLYSM_STUDIOS_INC', 'PMOVES-PROVISIONS', 'tailscale', 'tailscale_authkey.txt');
@@ -56,7 +57,8 @@ export function registerTailscale(mini: Command): void {
     .option('--sign', "try 'tailscale lock sign' when Tailnet Lock is on (the default)", true)
     .option('--no-sign', "do not try 'tailscale lock sign'")
     .option('--from-stdin', 'read the key from stdin instead of prompting')
-    .action(async (o: { envFile: string; secretFile: string; bundle?: string; writeEnv: boolean; writeSecret: boolean; sign: boolean; fromStdin?: boolean }, cmd: Command) => {
+    .option('--mode <octal>', `${FILE_MODE_HELP}; the env file only (the secret file is 0600, as upstream)`, fileModeOption)
+    .action(async (o: { envFile: string; secretFile: string; bundle?: string; writeEnv: boolean; writeSecret: boolean; sign: boolean; fromStdin?: boolean; mode?: number }, cmd: Command) => {
       const g = globals(cmd);
       const { readFileOrNull, writeFileAtomic } = await import('../core/fs.js');
       const ts = await import('../upstream/tailscale.js');
@@ -79,7 +81,7 @@ export function registerTailscale(mini: Command): void {
         if (s.signed) key = s.signed;
       }
       if (o.writeEnv) {
-        await writeFileAtomic(envFile, ts.setEnvLine(envText, LABEL, key), { mode: 0o600 });
+        await writeFileAtomic(envFile, ts.setEnvLine(envText, LABEL, key), { mode: o.mode ?? 0o600 });
         process.stdout.write(`Updated ${LABEL} in ${o.envFile}\n`);
       }
       if (o.writeSecret) {

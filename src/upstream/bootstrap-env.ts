@@ -126,7 +126,10 @@ class EnvFile {
   comments: string[] = [];
   managed = new Map<string, string>();
   text = '';
-  constructor(readonly file: string) {
+  constructor(
+    readonly file: string,
+    readonly mode = 0o600,
+  ) {
     if (!existsSync(file)) return;
     this.text = readFileSync(file, 'utf8');
     for (const line of this.text.split(/\r?\n/)) {
@@ -159,12 +162,12 @@ class EnvFile {
     if (preserved.length || this.comments.length) lines.push('', '# Preserved entries (not managed by bootstrap):', ...preserved, ...this.comments);
     return lines.join('\n').trimEnd() + '\n';
   }
-  /** Writes (0600) only when a value changed; the timestamp alone is never a change. */
+  /** Writes (0600 unless --mode) only when a value changed; the timestamp alone is never a change. */
   async write(): Promise<boolean> {
     if (!this.managed.size) return false;
     const strip = (t: string) => t.split('\n').filter((l) => !l.startsWith('# Generated at ')).join('\n');
     if (strip(this.render('# Generated at ')) === strip(this.text)) return false;
-    await writeFileAtomic(this.file, this.render(`# Generated at ${new Date().toISOString()}`), { mode: 0o600 });
+    await writeFileAtomic(this.file, this.render(`# Generated at ${new Date().toISOString()}`), { mode: this.mode });
     return true;
   }
 }
@@ -180,11 +183,11 @@ export interface BootstrapResult {
   regenerated: { file: string; key: string }[];
 }
 
-export async function bootstrapEnv(root: string, services: Registry['services'], acceptDefaults: boolean, asker: Asker | null, env: NodeJS.ProcessEnv = process.env): Promise<BootstrapResult> {
+export async function bootstrapEnv(root: string, services: Registry['services'], acceptDefaults: boolean, asker: Asker | null, env: NodeJS.ProcessEnv = process.env, mode = 0o600): Promise<BootstrapResult> {
   const files = new Map<string, EnvFile>();
   const fileOf = (rel: string) => {
     let f = files.get(rel);
-    if (!f) files.set(rel, (f = new EnvFile(path.join(root, rel))));
+    if (!f) files.set(rel, (f = new EnvFile(path.join(root, rel), mode)));
     return f;
   };
   const res: BootstrapResult = { updated: [], incomplete: [], regenerated: [] };
