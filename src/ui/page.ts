@@ -1,6 +1,7 @@
 // The page: one HTML document, one stylesheet, one script (plain DOM, no framework; every text goes
 // in with textContent, never as HTML). All three are served by the tool itself (nothing from the
 // internet); the strict CSP allows nothing else.
+import { STATE_COLOURS } from './graph-render.js';
 
 const esc = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
@@ -34,7 +35,7 @@ export function pageHtml(title: string, csrf: string): string {
 </section>
 <section aria-labelledby="h-graph">
 <h3 id="h-graph">Graph</h3>
-<div class="graph"><img id="graph" src="/api/graph.svg" alt="Resources, their dependencies and each stack's services, coloured by status"></div>
+<div class="graph" tabindex="0" role="group" aria-label="Graph"><img id="graph" src="/api/graph.svg" alt="Resources, their dependencies and each stack's services, coloured by status"></div>
 <p class="legend" id="legend"></p>
 </section>
 <section aria-labelledby="h-generations">
@@ -50,11 +51,11 @@ export function pageHtml(title: string, csrf: string): string {
 <label for="group-filter">Group</label> <select id="group-filter"><option value="">all groups</option></select>
 <label for="label-filter">Label</label> <input id="label-filter" type="text" placeholder="key=value" autocomplete="off">
 </div>
-<table id="devices"><thead><tr><th scope="col">Device</th><th scope="col">Group</th><th scope="col">Result</th><th scope="col">Commit</th><th scope="col">Online</th><th scope="col">Last error</th></tr></thead><tbody></tbody></table>
+<table id="devices"><thead><tr><th scope="col">Device</th><th scope="col">Group</th><th scope="col">Result</th><th scope="col">Commit</th><th scope="col">Online</th><th scope="col">Labels</th><th scope="col">Last error</th></tr></thead><tbody></tbody></table>
 </section>
 <section id="events-view" aria-labelledby="h-events">
 <h2 id="h-events">Events</h2>
-<ol id="events" aria-live="polite"></ol>
+<ol id="events" aria-live="polite" tabindex="0" aria-label="Watch events, newest first"></ol>
 </section>
 </main>
 <dialog id="rollback-dialog" aria-labelledby="rb-title">
@@ -115,6 +116,7 @@ button { font: inherit; padding: 0.25rem 0.75rem; background: #0b4f9c; color: #f
 button#rb-cancel { background: #555; }
 dialog { max-width: 46rem; border: 1px solid var(--line); }
 form { max-width: 28rem; }
+${Object.entries(STATE_COLOURS).map(([k, c]) => `.legend span[data-state="${k}"] { background: ${c}; }`).join('\n')}
 `;
 
 // The script: fetch the snapshot, render, follow /events. No backquotes or template holes inside.
@@ -214,11 +216,11 @@ export const PAGE_SCRIPT = String.raw`'use strict';
     var g = sel.value; var lf = $('label-filter').value.trim();
     var rows = devs.devices.filter(function (d) { return (!g || d.group === g) && labelMatch(d, lf); }).map(function (d) {
       var err = d.reason || (d.failing && d.failing.length ? d.failing.map(function (f) { return f.address + ': ' + f.reason; }).join('; ') : '');
-      var tr = row([el('code', d.device), d.group || '-', status(d.result), d.commit ? d.commit.slice(0, 12) : '-', status(d.online), err]);
+      var tr = row([el('code', d.device), d.group || '-', status(d.result), d.commit ? d.commit.slice(0, 12) : '-', status(d.online), Object.keys(d.labels || {}).sort().map(function (k) { return k + '=' + d.labels[k]; }).join(' '), err]);
       tr.dataset.device = d.device; tr.dataset.result = d.result; tr.dataset.online = d.online;
       return tr;
     });
-    if (!rows.length) rows.push(row(['No device matches.', '', '', '', '', '']));
+    if (!rows.length) rows.push(row(['No device matches.', '', '', '', '', '', '']));
     fill(document.querySelector('#devices tbody'), rows);
   }
 

@@ -106,6 +106,7 @@ export class UiServer {
     const route = `${req.method} ${url.pathname}`;
     if (!this.guard.hostOk(req)) return this.send(res, 421, 'text/plain', 'this page answers only to a loopback host name\n');
     // the login page and its style are public; everything else needs the token when there is one
+    if (route === 'GET /favicon.ico') return this.send(res, 204, 'image/x-icon', '');
     if (route === 'GET /app.css') return this.send(res, 200, 'text/css; charset=utf-8', PAGE_CSS);
     if (route === 'POST /login') return this.login(req, res);
     if (!this.guard.authenticated(req)) {

@@ -77,8 +77,10 @@ export async function startUi(
       onError: (message) => ctx.emit({ event: 'warning', message: `ui: ${message}` }),
     });
   }
+  source.snapshot().catch(() => {}); // warm: the first page load finds it made
   const changed = () => {
     source.invalidate();
+    source.snapshot().catch(() => {}); // pages that refetch join this one
     server?.publish('snapshot', { serial: source.serial });
   };
   return {
