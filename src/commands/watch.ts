@@ -7,7 +7,7 @@ import path from 'node:path';
 import { UserError } from '../core/errors.js';
 import { globals, homeOf, parseDuration, parseIntOption, type Globals } from './common.js';
 import { addFleetOptions, fleetUnitArgs } from '../fleet/watch-hook.js'; // [fleet]
-import { addUiOptions, parseUiListen } from '../ui/start.js'; // [ui]
+import { addUiOptions, parseUiListen, uiUnitArgs } from '../ui/start.js'; // [ui]
 
 function fmtDuration(ms: number): string {
   if (ms % 3_600_000 === 0) return `${ms / 3_600_000}h`;
@@ -70,6 +70,7 @@ export function registerWatch(mini: Command): void {
         if (o.parallelism !== 8) args.push('--parallelism', String(o.parallelism));
         if (o.probe) args.push('--probe');
         args.push(...fleetUnitArgs(o)); // [fleet]
+        args.push(...uiUnitArgs(o)); // [ui]
         args.push('--json');
         // what the service needs to find the same things as this shell: agent config folders (MCP
         // clients), the GnuPG keyring (--verify-signatures), the Docker Engine

@@ -2,6 +2,7 @@
 // machine source and the server, wired together. `watch` adds only a reporter (its events and the end
 // of each run) and a trigger after a rollback; `ui` watches the manifest file instead.
 import { Option, type Command } from 'commander';
+import path from 'node:path';
 import { UserError } from '../core/errors.js';
 import type { Home } from '../core/home.js';
 import { parseDuration } from '../commands/common.js';
@@ -14,6 +15,16 @@ export function addUiOptions(c: Command): Command {
     .option('--ui-broker-auth <bundle>', 'MQTT user and password for --ui-broker from a CHIT bundle: BUNDLE or BUNDLE#USER_LABEL,PASSWORD_LABEL')
     .option('--ui-broker-ca <file>', '--ui-broker mqtts: CA certificate file')
     .addOption(new Option('--ui-stale <duration>', 'flag devices whose last status is older than this').argParser(parseDuration('--ui-stale')).default(600_000, '10m'));
+}
+
+/** The --ui flags for `watch --print-systemd-unit` (the token stays in its label's env file, never the unit). */
+export function uiUnitArgs(o: Record<string, unknown>): string[] {
+  if (!o.ui) return [];
+  const out = ['--ui', o.ui as string];
+  for (const [k, flag] of [['uiTokenLabel', '--ui-token-label'], ['uiBroker', '--ui-broker'], ['uiBrokerAuth', '--ui-broker-auth'], ['uiBrokerCa', '--ui-broker-ca']] as const) {
+    if (o[k]) out.push(flag, k === 'uiBrokerAuth' || k === 'uiBrokerCa' ? path.resolve(o[k] as string) : (o[k] as string));
+  }
+  return out;
 }
 
 export function parseUiListen(flag: string, v: string): { host: string; port: number } {
