@@ -183,7 +183,7 @@ test('a manifest edit is followed live: the events and the new resource appear w
 });
 
 test('rollback through the page: the plan is shown and asks; cancel changes nothing; a stale consent is refused; yes rolls back', async () => {
-  await page.click('button[data-generation="1"]');
+  await page.$eval('button[data-generation="1"]', (b) => (b as HTMLButtonElement).click()); // query and click at once: the table is redrawn when a run ends
   await page.waitForSelector('#rollback-dialog[open]');
   assert.match(await text('#rb-plan'), /secrets\.more/);
   assert.match(await text('#rb-plan'), /delete/);
@@ -200,7 +200,7 @@ test('rollback through the page: the plan is shown and asks; cancel changes noth
   assert.is(stale.status, 409);
   assert.match(stale.body.error, /the plan changed since it was shown/);
   assert.ok(existsSync(path.join(tmp.dir, 'out', 'more.env')), 'a stale consent changed nothing');
-  await page.click('button[data-generation="1"]');
+  await page.$eval('button[data-generation="1"]', (b) => (b as HTMLButtonElement).click()); // query and click at once: the table is redrawn when a run ends
   await page.waitForSelector('#rollback-dialog[open]');
   await page.click('#rb-confirm');
   await page.waitForFunction(() => /Rolled back to generation 1/.test(document.getElementById('rollback-result')!.textContent!), { timeout: 120_000 });

@@ -70,6 +70,23 @@ export function toJson(g: GraphModel): string {
   return JSON.stringify({ format_version: '1.0', nodes: g.nodes, edges: g.edges }, null, 2) + '\n';
 }
 
+/** The same, in a child process that exits after it (a daemon keeps none of Graphviz's memory). The
+ *  worker is its own file in dist/src/ui/ in both builds (tsc's and the bundle's). */
+export async function toSvgInWorker(g: GraphModel): Promise<string> {
+  const { spawn } = await import('node:child_process');
+  const { fileURLToPath } = await import('node:url');
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [fileURLToPath(new URL('../ui/svg-worker.js', import.meta.url))], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const out: Buffer[] = [];
+    let err = '';
+    child.stdout.on('data', (c: Buffer) => out.push(c));
+    child.stderr.on('data', (c: Buffer) => (err += c.toString()));
+    child.once('error', reject);
+    child.once('close', (code) => (code === 0 ? resolve(Buffer.concat(out).toString('utf8')) : reject(new Error(`graph layout failed (${code}): ${err.trim().split('\n').pop() ?? ''}`))));
+    child.stdin.end(toDot(g));
+  });
+}
+
 /** SVG of the DOT text, laid out by Graphviz (WebAssembly) in this process. */
 export async function toSvg(g: GraphModel): Promise<string> {
   const { instance } = await import('@viz-js/viz');

@@ -91,7 +91,7 @@ export class MachineSource implements UiSource {
 
   async graphSvg(): Promise<string> {
     await this.snapshot();
-    if (this.svg?.serial !== this.serial) this.svg = { serial: this.serial, text: (await import('./graph-render.js')).toSvg(this.graph) };
+    if (this.svg?.serial !== this.serial) this.svg = { serial: this.serial, text: (await import('./graph-render.js')).toSvgInWorker(this.graph) };
     return this.svg.text;
   }
 
