@@ -1,7 +1,8 @@
 // The page in a real browser: headless Chromium (Debian's `chromium`, driven by puppeteer-core) against
 // a real `watch --ui` daemon converging a small stack on the test engine and a secret, and a fleet of
-// three devices whose retained status and online messages sit on a real mosquitto (published here in
-// the reporter's format, as three devices' `watch --report` would leave them). Checks the DOM, a
+// three devices on a real mosquitto: one a real device (its own `watch --report`, labels from its
+// device.yaml), two whose retained status and online messages are published here in the reporter's
+// format (a failed one, and an offline one that comes back). Checks the DOM, a
 // manifest edit followed live without reloading, a device changing live, the filters, a rollback
 // through the page with consent (cancel, a stale plan refused, then confirmed), a canary secret in no
 // page, snapshot, graph or event stream, no CSP violation and no request leaving the tool, and an axe
@@ -15,7 +16,7 @@ import { inflateSync } from 'node:zlib';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { Browser, Page } from 'puppeteer-core';
-import { freePort, repoRoot, tempDir } from './helpers.js';
+import { cli, freePort, repoRoot, tempDir } from './helpers.js';
 import { startBroker, type Broker } from './fleet-helpers.js';
 import { startWatch, writeBundle, type WatchProc } from './watch-helpers.js';
 
@@ -30,6 +31,7 @@ const chromium = process.env.PMOVES_CHROMIUM ?? ['/usr/bin/chromium', '/usr/bin/
 
 let broker: Broker | undefined;
 let w: WatchProc | undefined;
+let device: WatchProc | undefined;
 let browser: Browser | undefined;
 let page: Page;
 let base = '';
@@ -112,8 +114,17 @@ test.before(async () => {
   const bdir = path.join(tmp.dir, 'broker');
   mkdirSync(bdir);
   broker = await startBroker(bdir, { users: { fleet: 'fleet-pass' } });
+  // jetson-a is a real device: its own watcher (labels from its device.yaml) reports to the broker
+  const devDir = path.join(tmp.dir, 'jetson-a');
+  mkdirSync(devDir);
+  writeBundle(path.join(devDir, 'env.cgp.json'), { OTHER_KEY: 'not-the-canary' });
+  writeFileSync(path.join(devDir, 'pmoves.mini.yaml'), ['apiVersion: pmoves.ai/mini/v1', 'secrets:', '  env:', '    bundle: env.cgp.json', '    env_file: out/env.shared', ''].join('\n'));
+  const devEnv = { PMOVES_HOSTNAME: 'jetson-a' };
+  const label = await cli(['mini', 'device', 'label', 'site=lab'], { home: path.join(devDir, 'home'), env: devEnv });
+  assert.is(label.exitCode, 0, String(label.stderr));
+  device = startWatch(['-m', path.join(devDir, 'pmoves.mini.yaml'), '--interval', '1h', '--report', `mqtt://127.0.0.1:${broker.port}/${prefix}`, '--report-auth', path.join(tmp.dir, 'mqtt.cgp.json')], { home: path.join(devDir, 'home'), cwd: devDir, env: devEnv });
+  await device.next((e) => e.event === 'apply', 'the device converged', 0, 60_000);
   await publishDevices([
-    { id: 'jetson-a', group: 'edge', result: 'converged', online: 'online', labels: { site: 'lab' } },
     { id: 'jetson-b', group: 'edge', result: 'failed', online: 'online', labels: { site: 'shop' } },
     { id: 'esp32-c', group: 'sensors', result: 'unknown', online: 'offline', labels: { site: 'lab' } },
   ]);
@@ -154,15 +165,17 @@ test('machine view: every resource with its status, the plan, the generation, th
 
 test('fleet view: three devices from the retained messages, live updates, filters by group and label', async () => {
   await page.waitForFunction(() => document.querySelectorAll('#devices tr[data-device]').length === 3, { timeout: 30_000 });
+  await page.waitForSelector('#devices tr[data-device="jetson-a"][data-result="converged"]', { timeout: 30_000 });
   const devs = await rows('#devices tbody tr');
   assert.equal(devs.map((d) => `${d.device} ${d.result} ${d.online}`), ['esp32-c unknown offline', 'jetson-a converged online', 'jetson-b failed online']);
+  assert.match(await text('#devices tr[data-device="jetson-a"]'), /site=lab/); // published by the device's reporter
   assert.match(await text('#devices tr[data-device="jetson-b"]'), /stacks\.vision: compose up failed/);
   await shot('fleet', '#fleet');
   await page.evaluate(() => ((window as unknown as { mark: number }).mark = 42));
   await publishDevices([{ id: 'esp32-c', group: 'sensors', result: 'converged', online: 'online', labels: { site: 'lab' } }]);
   await page.waitForSelector('#devices tr[data-device="esp32-c"][data-online="online"][data-result="converged"]', { timeout: 30_000 });
   await page.select('#group-filter', 'edge');
-  assert.equal((await rows('#devices tbody tr')).map((d) => d.device), ['jetson-a', 'jetson-b']);
+  assert.equal((await rows('#devices tbody tr')).map((d) => d.device), ['jetson-b']);
   await page.select('#group-filter', '');
   await page.type('#label-filter', 'site=lab');
   assert.equal((await rows('#devices tbody tr')).map((d) => d.device), ['esp32-c', 'jetson-a']);
@@ -233,9 +246,10 @@ test('no secret value anywhere; no CSP violation; nothing loaded from outside; a
 test.after(async () => {
   sseReq?.destroy();
   await browser?.close().catch(() => {});
-  if (w) {
-    await w.term().catch(() => {});
-    await w.stop();
+  for (const d of [w, device]) {
+    if (!d) continue;
+    await d.term().catch(() => {});
+    await d.stop();
   }
   await broker?.stop();
   await cleanupProject();
