@@ -151,9 +151,10 @@ test.before(async () => {
 
 test('machine view: every resource with its status, the plan, the generation, the graph', async () => {
   await page.goto(base);
-  await page.waitForFunction(() => document.querySelectorAll('#resources tr[data-status="in-sync"]').length === 2, { timeout: 60_000 });
+  await page.waitForFunction(() => document.querySelectorAll('#resources tr[data-address][data-status="in-sync"]').length === 2, { timeout: 60_000 });
   const res = await rows('#resources tbody tr');
-  assert.equal(res.map((r) => `${r.address} ${r.status}`).sort(), ['secrets.env in-sync', 'stacks.app in-sync']);
+  assert.equal(res.filter((r) => r.address).map((r) => `${r.address} ${r.status}`).sort(), ['secrets.env in-sync', 'stacks.app in-sync']);
+  assert.equal(res.filter((r) => r.part).map((r) => `${r.part} ${r.status}`), ['stacks.app.app in-sync']); // one line per service
   assert.match(await text('#plan'), /No changes/);
   assert.equal((await rows('#generations tbody tr')).map((r) => r.generation), ['1']);
   assert.match(await text('#generations tbody tr'), /in force/);

@@ -99,6 +99,7 @@ nav a { margin-right: 1rem; color: #0b4f9c; }
 table { border-collapse: collapse; width: 100%; background: #fff; }
 th, td { text-align: left; padding: 0.3rem 0.5rem; border-bottom: 1px solid #e3e3e3; vertical-align: top; }
 th { background: #f0f0f0; }
+code.part { padding-left: 1.25rem; color: var(--muted); }
 code, .mono { font-family: ui-monospace, Menlo, Consolas, monospace; font-size: 0.92em; }
 .st { font-weight: 600; padding: 0 0.35rem; border-radius: 3px; }
 .st-in-sync, .st-ok, .st-converged, .st-no-op, .st-online { color: var(--ok); }
@@ -133,10 +134,16 @@ export const PAGE_SCRIPT = String.raw`'use strict';
   function fill(tbody, rows) { while (tbody.firstChild) tbody.removeChild(tbody.firstChild); rows.forEach(function (r) { tbody.appendChild(r); }); }
 
   function renderResources(s) {
-    var rows = (s.resources || []).map(function (r) {
+    var rows = [];
+    (s.resources || []).forEach(function (r) {
       var tr = row([el('code', r.address), status(r.status), r.last ? status(r.last.result) : '-', [r.reason].concat(r.details || []).concat(r.last && r.last.error ? ['last error: ' + r.last.error] : []).filter(Boolean).join('; ')]);
       tr.dataset.address = r.address; tr.dataset.status = r.status;
-      return tr;
+      rows.push(tr);
+      (r.parts || []).forEach(function (p) {
+        var sub = row([el('code', p.address, 'part'), status(p.status), '', p.reason]);
+        sub.dataset.part = p.address; sub.dataset.status = p.status;
+        rows.push(sub);
+      });
     });
     if (!rows.length) rows.push(row(['No resources declared.', '', '', '']));
     fill(document.querySelector('#resources tbody'), rows);
