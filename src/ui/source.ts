@@ -12,6 +12,7 @@ import type { Plan } from '../planner/plan.js';
 import type { DeviceRow } from '../fleet/status.js';
 import type { GraphModel } from './graph-model.js';
 import type { UiSource } from './server.js';
+import { IdleCollector } from '../watch/idle-gc.js';
 
 export interface MachineSourceOptions {
   home: Home;
@@ -68,6 +69,7 @@ export class MachineSource implements UiSource {
   private graph: GraphModel = { nodes: [], edges: [] };
   private svg: { serial: number; text: Promise<string> } | null = null;
   private rolling = false;
+  private readonly idle = new IdleCollector();
   serial = 0;
 
   constructor(private readonly o: MachineSourceOptions) {}
@@ -81,6 +83,7 @@ export class MachineSource implements UiSource {
   snapshot(): Promise<Record<string, unknown>> {
     if (!this.cached) {
       const p = this.compute();
+      void p.finally(() => this.idle.arm()).catch(() => {}); // the plan's garbage goes once the daemon is quiet (as after a run)
       this.cached = p;
       p.catch(() => {
         if (this.cached === p) this.cached = null;
