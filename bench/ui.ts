@@ -78,7 +78,7 @@ const manifestText = (labels: string[]) =>
 const rssMb = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? NaN) / 1024;
 
 async function pageRows(): Promise<Row[]> {
-  const chromium = process.env.PMOVES_CHROMIUM ?? ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p) => existsSync(p));
+  const chromium = process.env.PMOVES_CHROMIUM ?? (process.env.PATH ?? '').split(path.delimiter).flatMap((d) => ['chromium', 'chromium-browser'].map((n) => path.join(d, n))).find((p) => existsSync(p));
   if (!chromium) return [{ name: 'ui page (skipped: no chromium)', ms: NaN }];
   const dir = mkdtempSync(path.join(os.tmpdir(), 'pmoves-bench-ui-'));
   copyFileSync(bundle, path.join(dir, 'env.cgp.json'));

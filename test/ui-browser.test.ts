@@ -27,7 +27,7 @@ const home = path.join(tmp.dir, 'home');
 const manifest = path.join(tmp.dir, 'pmoves.mini.yaml');
 const project = `pmui-${process.pid}-${Date.now().toString(36)}`;
 const prefix = `uitest${process.pid}`;
-const chromium = process.env.PMOVES_CHROMIUM ?? ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p) => existsSync(p));
+const chromium = process.env.PMOVES_CHROMIUM ?? (process.env.PATH ?? '').split(path.delimiter).flatMap((d) => ['chromium', 'chromium-browser'].map((n) => path.join(d, n))).find((p) => existsSync(p));
 
 let broker: Broker | undefined;
 let w: WatchProc | undefined;

@@ -80,6 +80,20 @@ test('loopback without a token: strict CSP, loopback Host only, POST needs the p
     const snap = JSON.parse((await req(ui.port, 'GET', '/api/snapshot')).body);
     assert.is(snap.resources[0].address, 'secrets.env');
     assert.is(snap.resources[0].status, 'missing');
+    // no daemon: an edit of the manifest tells the open pages to fetch again, and the new plan shows it
+    let stream = '';
+    const sse = http.get({ host: '127.0.0.1', port: ui.port, path: '/events' }, (res) => res.on('data', (c: Buffer) => (stream += c.toString())));
+    sse.on('error', () => {});
+    try {
+      await waitFor(() => stream.includes('retry:'), 'the event stream');
+      writeFileSync(manifest, ['apiVersion: pmoves.ai/mini/v1', 'secrets:', '  env:', '    bundle: env.cgp.json', '    env_file: out/env.shared', '  other:', '    bundle: env.cgp.json', '    env_file: out/other.env', ''].join('\n'));
+      await waitFor(() => stream.includes('event: snapshot'), 'a snapshot event after the edit');
+      const again = JSON.parse((await req(ui.port, 'GET', '/api/snapshot')).body);
+      assert.equal(again.resources.map((r: { address: string }) => r.address).sort(), ['secrets.env', 'secrets.other']);
+      assert.not.ok(stream.includes(CANARY));
+    } finally {
+      sse.destroy();
+    }
   } finally {
     await ui.stop();
   }
