@@ -69,6 +69,7 @@ export class MachineSource implements UiSource {
   private graph: GraphModel = { nodes: [], edges: [] };
   private svg: { serial: number; text: Promise<string> } | null = null;
   private rolling = false;
+  private cachedAt = 0;
   private readonly idle = new IdleCollector();
   serial = 0;
 
@@ -81,7 +82,11 @@ export class MachineSource implements UiSource {
   }
 
   snapshot(): Promise<Record<string, unknown>> {
+    // without a daemon nothing says the machine changed: a page load more than 2 s after the last
+    // snapshot reads the machine again (a daemon's snapshot is renewed after each run)
+    if (this.cached && this.o.mode === 'one-off' && Date.now() - this.cachedAt > 2000) this.invalidate();
     if (!this.cached) {
+      this.cachedAt = Date.now();
       const p = this.compute();
       void p.finally(() => this.idle.arm()).catch(() => {}); // the plan's garbage goes once the daemon is quiet (as after a run)
       this.cached = p;
