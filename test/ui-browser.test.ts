@@ -155,6 +155,8 @@ test('machine view: every resource with its status, the plan, the generation, th
   const res = await rows('#resources tbody tr');
   assert.equal(res.filter((r) => r.address).map((r) => `${r.address} ${r.status}`).sort(), ['secrets.env in-sync', 'stacks.app in-sync']);
   assert.equal(res.filter((r) => r.part).map((r) => `${r.part} ${r.status}`), ['stacks.app.app in-sync']); // one line per service
+  // the watcher's last run (from watch.json) beside the status
+  await page.waitForFunction(() => /in-sync\s+ok/.test((document.querySelector('#resources tr[data-address="stacks.app"]') as HTMLElement).innerText), { timeout: 30_000 });
   assert.match(await text('#plan'), /No changes/);
   assert.equal((await rows('#generations tbody tr')).map((r) => r.generation), ['1']);
   assert.match(await text('#generations tbody tr'), /in force/);

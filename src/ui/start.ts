@@ -38,7 +38,7 @@ type Emit = (e: { event: string; message: string; [k: string]: unknown }) => voi
 
 export interface StartedUi {
   url: string;
-  /** For the watcher: its events and the end of each run reach the page. */
+  /** For the watcher: its events reach the page (the end of a run is seen in watch.json). */
   reporter: Reporter;
   /** The manifest (or anything the snapshot shows) changed: pages refetch. */
   changed(): void;
@@ -94,15 +94,28 @@ export async function startUi(
     source.snapshot().catch(() => {}); // pages that refetch join this one
     server?.publish('snapshot', { serial: source.serial });
   };
+  // A daemon rewrites $PMOVES_HOME/watch.json (atomically) at the end of every run: that write, not the
+  // run's end, says the status the page reads is there, whatever order the loop does things in.
+  let statusWatch: import('node:fs').FSWatcher | null = null;
+  if (ctx.mode === 'daemon') {
+    const { watch, promises: fsp } = await import('node:fs');
+    await fsp.mkdir(ctx.home.root, { recursive: true, mode: 0o700 });
+    let t: NodeJS.Timeout | null = null;
+    statusWatch = watch(ctx.home.root, (_e, name) => {
+      if (name !== 'watch.json' || t) return;
+      t = setTimeout(() => {
+        t = null;
+        changed();
+      }, 20);
+    });
+  }
   return {
     url: `http://${address}/`,
-    reporter: {
-      event: toPage,
-      runFinished: changed,
-    },
+    reporter: { event: toPage },
     changed,
     onRollback: (fn) => (rolledBack = fn),
     close: async () => {
+      statusWatch?.close();
       await fleet?.close();
       await server?.close();
     },
