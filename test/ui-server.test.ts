@@ -53,6 +53,16 @@ test('bad addresses: beyond loopback without a token, or not an address: exit 1,
   assert.match(String(r.stderr), /--ui-token-label UNSET_LABEL: the variable is not set/);
 });
 
+test('watch --ui: the same refusal beyond loopback; the systemd unit carries the flags, never the token', async () => {
+  const r = await cli(['mini', 'watch', '-m', manifest, '--ui', '0.0.0.0:9'], { home });
+  assert.is(r.exitCode, 1);
+  assert.match(String(r.stderr), /--ui 0\.0\.0\.0: the page serves beyond loopback only with a bearer token/);
+  const unit = await cli(['mini', 'watch', '-m', manifest, '--ui', '0.0.0.0:9470', '--ui-token-label', 'UI_TOKEN', '--print-systemd-unit'], { home, env: { UI_TOKEN: TOKEN } });
+  assert.is(unit.exitCode, 0, String(unit.stderr));
+  assert.match(String(unit.stdout), /ExecStart=.* --ui 0\.0\.0\.0:9470 --ui-token-label UI_TOKEN/);
+  assert.not.ok(String(unit.stdout).includes(TOKEN));
+});
+
 test('loopback without a token: strict CSP, loopback Host only, POST needs the page CSRF value and the same origin', async () => {
   const ui = await startUi([]);
   try {
