@@ -23,6 +23,7 @@ export function pageHtml(title: string, csrf: string): string {
 <nav aria-label="Views"><a href="#machine">Machine</a> <a href="#fleet">Fleet</a> <a href="#events-view">Events</a></nav>
 </header>
 <main>
+<noscript><p>The tables of this page are drawn by its script; without JavaScript, <code>pmoves mini status</code>, <code>pmoves mini plan</code> and <code>pmoves mini fleet status</code> print the same.</p></noscript>
 <section id="machine" aria-labelledby="h-machine">
 <h2 id="h-machine">Machine</h2>
 <section aria-labelledby="h-resources">

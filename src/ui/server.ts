@@ -158,7 +158,10 @@ export class UiServer {
   private async login(req: IncomingMessage, res: ServerResponse): Promise<void> {
     if (!this.guard.sameOrigin(req)) return this.send(res, 403, 'text/plain', 'cross-origin request refused\n');
     const typed = new URLSearchParams(await readBody(req).catch(() => '')).get('token') ?? '';
-    if (!this.guard.session || !this.guard.checkToken(typed)) return this.send(res, 401, 'text/html; charset=utf-8', loginPage(this.guard.session ? 'That is not the token.' : 'This page needs no token.'));
+    if (!this.guard.session || !this.guard.checkToken(typed)) {
+      await new Promise((r) => setTimeout(r, 250)); // a guess costs time
+      return this.send(res, 401, 'text/html; charset=utf-8', loginPage(this.guard.session ? 'That is not the token.' : 'This page needs no token.'));
+    }
     this.send(res, 303, 'text/plain', 'signed in\n', { location: '/', 'set-cookie': `${COOKIE}=${this.guard.session}; HttpOnly; SameSite=Strict; Path=/` });
   }
 }
