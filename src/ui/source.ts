@@ -5,6 +5,7 @@
 // Nothing here holds a secret value: plans are masked (render-json's mask and patchOf), generations
 // list addresses only, watch events carry addresses and engine messages.
 import { createHash } from 'node:crypto';
+import path from 'node:path';
 import { formatDiagnostic, messageOf, UserError } from '../core/errors.js';
 import type { Home } from '../core/home.js';
 import type { Change } from '../core/types.js';
@@ -73,7 +74,9 @@ export class MachineSource implements UiSource {
   private readonly idle = new IdleCollector();
   serial = 0;
 
-  constructor(private readonly o: MachineSourceOptions) {}
+  constructor(private readonly o: MachineSourceOptions) {
+    this.manifestPath = o.manifestPath;
+  }
 
   /** The next snapshot is made afresh (a run finished, the manifest changed). */
   invalidate(): void {
@@ -103,8 +106,11 @@ export class MachineSource implements UiSource {
     return this.svg.text;
   }
 
+  /** The manifest the page plans: a git-sourced watcher's is the one of the commit it loaded last (watch.json). */
+  private manifestPath: string;
+
   private flow() {
-    return { manifestPath: this.o.manifestPath, home: this.o.home, env: this.o.env, overrides: this.o.overrides, flags: { probe: false }, parallelism: this.o.parallelism ?? 8, readTimeoutMs: this.o.readTimeoutMs ?? 60_000, log: () => {} };
+    return { manifestPath: this.manifestPath, home: this.o.home, env: this.o.env, overrides: this.o.overrides, flags: { probe: false }, parallelism: this.o.parallelism ?? 8, readTimeoutMs: this.o.readTimeoutMs ?? 60_000, log: () => {} };
   }
 
   private async compute(): Promise<Record<string, unknown>> {
@@ -117,6 +123,7 @@ export class MachineSource implements UiSource {
     const { rollbackContext } = await import('../watch/rollback.js');
     const { readGeneration } = await import('../watch/history.js');
     const watch = (await watchStatus(this.o.home))?.json ?? null;
+    if (this.o.mode === 'daemon' && watch?.source && watch.manifest && path.isAbsolute(watch.manifest)) this.manifestPath = watch.manifest;
     let plan: Record<string, unknown> | null = null;
     let planError: string | null = null;
     let resources: Record<string, unknown>[] = [];
@@ -130,7 +137,7 @@ export class MachineSource implements UiSource {
       planError = err instanceof UserError && err.diagnostics.length ? `${err.message}: ${err.diagnostics.map(formatDiagnostic).join('; ')}` : messageOf(err);
       this.graph = { nodes: [], edges: [] };
     }
-    const ctx = await rollbackContext(this.o.home, this.o.manifestPath);
+    const ctx = await rollbackContext(this.o.home, this.manifestPath);
     const generations = [];
     for (const n of ctx.gens) {
       const g = await readGeneration(this.o.home, n).catch(() => null);
@@ -142,7 +149,7 @@ export class MachineSource implements UiSource {
     return {
       serial,
       mode: this.o.mode,
-      manifest: this.o.manifestPath,
+      manifest: this.manifestPath,
       time: new Date().toISOString(),
       watch: watchView,
       resources,
@@ -178,7 +185,7 @@ export class MachineSource implements UiSource {
       const { rollbackContext } = await import('../watch/rollback.js');
       const { writeHold } = await import('../watch/history.js');
       const { applyOnce } = await import('../engine/run.js');
-      const { avoid } = await rollbackContext(this.o.home, this.o.manifestPath);
+      const { avoid } = await rollbackContext(this.o.home, this.manifestPath);
       const emit = this.o.emit ?? (() => {});
       let changed = false;
       const result = await applyOnce({
