@@ -1,13 +1,14 @@
 // The page's server through the built CLI (`pmoves mini ui`), over real HTTP on loopback: who may
 // read and who may change (token, cookie, CSRF value, origin, Host), the CSP on every response, and
 // that a secret's value (a canary) never reaches the page, the snapshot, the graph or the event stream.
-import { writeFileSync } from 'node:fs';
+import { execa } from 'execa';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { cli, cliSpawn, freePort, tempDir, waitFor } from './helpers.js';
-import { writeBundle } from './watch-helpers.js';
+import { startWatch, writeBundle } from './watch-helpers.js';
 
 const CANARY = 'canary-7f3a9c1e5b2d4f60';
 const TOKEN = 'ui-token-0123456789abcdef';
@@ -142,6 +143,36 @@ test('with --ui-token-label: everything needs the token (bearer or the cookie fr
     assert.is((await req(ui.port, 'POST', '/api/rollback/preview', { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` }, body)).status, 400); // a script with the token
   } finally {
     await ui.stop();
+  }
+});
+
+test('watch --git --ui: the page plans the manifest of the commit the watcher loaded (not ./pmoves.mini.yaml)', async () => {
+  const dir = path.join(tmp.dir, 'gitops');
+  const env = { GIT_CONFIG_GLOBAL: path.join(dir, 'gitconfig'), GIT_CONFIG_NOSYSTEM: '1', HOME: dir };
+  mkdirSync(path.join(dir, 'work'), { recursive: true });
+  writeFileSync(env.GIT_CONFIG_GLOBAL, '[user]\n\tname = UI Test\n\temail = ui@example.invalid\n[init]\n\tdefaultBranch = main\n');
+  const remote = path.join(dir, 'remote.git');
+  await execa('git', ['init', '-q', '--bare', '-b', 'main', remote], { env });
+  const work = path.join(dir, 'work');
+  await execa('git', ['init', '-q', '-b', 'main', work], { env });
+  mkdirSync(path.join(work, 'edge'));
+  writeBundle(path.join(work, 'edge', 'env.cgp.json'), { SUPABASE_SERVICE_ROLE_KEY: CANARY });
+  writeFileSync(path.join(work, 'edge', 'pmoves.mini.yaml'), ['apiVersion: pmoves.ai/mini/v1', 'secrets:', '  edge:', '    bundle: env.cgp.json', `    env_file: ${path.join(dir, 'out', 'env.shared')}`, ''].join('\n'));
+  for (const args of [['add', '-A'], ['commit', '-q', '-m', 'edge'], ['push', '-q', remote, 'main']]) await execa('git', args, { cwd: work, env });
+  const port = await freePort();
+  const w = startWatch(['--git', remote, '--path', 'edge/pmoves.mini.yaml', '--interval', '1h', '--ui', `127.0.0.1:${port}`], { home: path.join(dir, 'home'), cwd: dir, env });
+  try {
+    await w.next((e) => e.event === 'generation', 'generation 1', 0, 60_000);
+    const snap = await waitFor(async () => {
+      const s = JSON.parse((await req(port, 'GET', '/api/snapshot')).body);
+      return s.resources.some((r: { address: string; status: string }) => r.address === 'secrets.edge' && r.status === 'in-sync') ? s : null;
+    }, 'the page to show the commit\'s resource in sync');
+    assert.match(snap.manifest, /edge[\\/]pmoves\.mini\.yaml$/);
+    assert.ok(snap.manifest.startsWith(path.join(dir, 'home')), snap.manifest);
+    assert.not.ok(JSON.stringify(snap).includes(CANARY));
+  } finally {
+    await w.term().catch(() => {});
+    await w.stop();
   }
 });
 
