@@ -83,7 +83,8 @@ function isCommonJs(file) {
 
 const result = await build({
   absWorkingDir: root,
-  entryPoints: [{ in: 'cli-entry', out: 'cli' }],
+  // the page's SVG worker (src/ui/svg-worker.ts) is a file of its own, where tsc puts it too
+  entryPoints: [{ in: 'cli-entry', out: 'cli' }, { in: 'src/ui/svg-worker.ts', out: 'ui/svg-worker' }],
   plugins: [entry, cjsFacade],
   bundle: true,
   splitting: true,

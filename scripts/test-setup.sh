@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # What the tests need besides `npm ci`, on a fresh Debian machine (as root): the system tools they run
-# for real (git, gpg, ssh-keygen, script, mosquitto, openssl, systemd-analyze, socat) and a Docker Engine
+# for real (git, gpg, ssh-keygen, script, mosquitto, openssl, systemd-analyze, socat, chromium) and a Docker Engine
 # with both compose generations (../shared/scripts/docker-engine.sh). Installs only what is missing.
 # Used by README's test command and by .ci/run.
 set -uo pipefail
@@ -16,6 +16,7 @@ command -v mosquitto_sub >/dev/null 2>&1 || need+=(mosquitto-clients)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)         # fleet TLS tests make their certificates
 command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd) # watch-unit: systemd-analyze verify of the printed unit
 command -v socat >/dev/null 2>&1 || need+=(socat)             # edge tests: a pty pair for the ESP32 serial peer
+command -v chromium >/dev/null 2>&1 || need+=(chromium)       # ui-browser: the page in headless Chromium (puppeteer-core)
 if ((${#need[@]})); then
   echo "test-setup: installing ${need[*]}"
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null || exit 1

@@ -20,6 +20,8 @@ import { registerMcpServe } from './mcp-serve.js';
 import { registerFleet } from './fleet.js';
 import { registerDevice } from './device.js';
 import { registerEdge } from './edge.js';
+import { registerGraph } from './graph.js';
+import { registerUi } from './ui.js';
 import { registerUpstreamUsage } from '../upstream/usage.js';
 
 /** Adds commands to `mini`. Read global options with `cmd.optsWithGlobals()` (see common.ts). */
@@ -45,5 +47,7 @@ export const commands: Register[] = [
   registerFleet,
   registerDevice,
   registerEdge,
+  registerGraph,
+  registerUi,
   registerUpstreamUsage, // last: it walks the commands above
 ];

@@ -7,6 +7,7 @@ import path from 'node:path';
 import { UserError } from '../core/errors.js';
 import { globals, homeOf, parseDuration, parseIntOption, type Globals } from './common.js';
 import { addFleetOptions, fleetUnitArgs } from '../fleet/watch-hook.js'; // [fleet]
+import { addUiOptions, parseUiListen, uiUnitArgs } from '../ui/start.js'; // [ui]
 
 function fmtDuration(ms: number): string {
   if (ms % 3_600_000 === 0) return `${ms / 3_600_000}h`;
@@ -69,6 +70,7 @@ export function registerWatch(mini: Command): void {
         if (o.parallelism !== 8) args.push('--parallelism', String(o.parallelism));
         if (o.probe) args.push('--probe');
         args.push(...fleetUnitArgs(o)); // [fleet]
+        args.push(...uiUnitArgs(o)); // [ui]
         args.push('--json');
         // what the service needs to find the same things as this shell: agent config folders (MCP
         // clients), the GnuPG keyring (--verify-signatures), the Docker Engine
@@ -91,6 +93,8 @@ export function registerWatch(mini: Command): void {
       const { Watcher } = await import('../watch/loop.js');
       const fleet = await (await import('../fleet/watch-hook.js')).startFleet(o, { home, env: process.env, profile: g.profile, git: Boolean(gitUrl), emit: eventWriter(g) }); // [fleet]
       const emit = fleet.emit; // [fleet] was eventWriter(g)
+      const ui = o.ui ? await (await import('../ui/start.js')).startUi(o, { listen: parseUiListen('--ui', o.ui as string), home, manifestPath, env: process.env, overrides: g.profile ? { profile: g.profile } : undefined, mode: 'daemon', emit }) : null; // [ui]
+      if (ui) emit({ event: 'ui', message: `page at ${ui.url}`, url: ui.url }); // [ui]
       const watcher = new Watcher({
         manifestPath,
         home,
@@ -110,7 +114,9 @@ export function registerWatch(mini: Command): void {
         overrides: g.profile ? { profile: g.profile } : undefined,
         emit,
         fleet: fleet.select, // [fleet]
+        reporters: ui ? [ui.reporter] : undefined, // [ui]
       });
+      ui?.onRollback(() => watcher.trigger('rollback')); // [ui]
       watcher.metrics.extra = fleet.metrics; // [fleet]
       let signalled = 0;
       const onStop = (sig: NodeJS.Signals) => {
@@ -130,6 +136,7 @@ export function registerWatch(mini: Command): void {
         await watcher.run();
       } finally {
         await fleet.close(); // [fleet]
+        await ui?.close(); // [ui]
         process.off('SIGTERM', onStop);
         process.off('SIGINT', onStop);
         process.off('SIGHUP', onHup);
@@ -137,6 +144,7 @@ export function registerWatch(mini: Command): void {
       process.exitCode = 0;
     });
   addFleetOptions(mini.commands.find((c) => c.name() === 'watch')!); // [fleet]
+  addUiOptions(mini.commands.find((c) => c.name() === 'watch')!.option('--ui <[host:]port>', 'serve a live page of this machine (and a fleet with --ui-broker) on this address (docs/ui.md)')); // [ui]
 
   mini
     .command('rollback [generation]')

@@ -1,6 +1,6 @@
 // `status`: one line per declared (or still owned) resource, from the same refresh → plan as `plan`.
 import type { Style } from '../planner/render-text.js';
-import { planOnce, type FlowOptions } from './run.js';
+import { planOnce, type FlowOptions, type Planned } from './run.js';
 
 export type ResourceStatus = 'in-sync' | 'drifted' | 'missing' | 'orphaned' | 'conflict' | 'error';
 
@@ -22,7 +22,12 @@ export interface StatusReport {
 }
 
 export async function statusReport(opts: FlowOptions): Promise<StatusReport> {
-  const { session, plan, reads } = await planOnce(opts);
+  const planned = await planOnce(opts);
+  return { manifest: planned.session.manifest?.path ?? null, resources: statusLines(planned), notes: planned.plan.notes };
+}
+
+/** One line per declared (or still owned) resource from a plan already made (the page reuses it). */
+export function statusLines({ session, plan, reads }: Pick<Planned, 'session' | 'plan' | 'reads'>): StatusLine[] {
   const errors = new Map<string, string[]>();
   for (const d of plan.diagnostics) if (d.address && d.severity === 'error') errors.set(d.address, [...(errors.get(d.address) ?? []), d.summary]);
   const lines: StatusLine[] = [];
@@ -46,7 +51,7 @@ export async function statusReport(opts: FlowOptions): Promise<StatusReport> {
     const all = [...(parts ?? []), ...(c?.conflicts ?? []).map((x) => ({ address: `${t.address}.${x.slice(0, x.indexOf(': '))}`, status: 'conflict' as ResourceStatus, reason: x.slice(x.indexOf(': ') + 2), details: [] }))];
     if (all.length && lines.length) lines[lines.length - 1]!.parts = all;
   }
-  return { manifest: session.manifest?.path ?? null, resources: lines, notes: plan.notes };
+  return lines;
 }
 
 export function renderStatus(r: StatusReport, s: Style): string {

@@ -7,6 +7,8 @@ export interface DeviceStatus {
   device: string;
   hostname: string;
   group: string | null;
+  /** The device's labels (device.yaml: plain key: value pairs, published by design), for the page's filter. */
+  labels?: Record<string, string>;
   profile: string | null;
   commit: string | null;
   generation: number | null;

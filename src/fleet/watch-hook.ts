@@ -78,6 +78,7 @@ export async function startFleet(o: Record<string, unknown>, ctx: { home: Home; 
       queueLimit: o.reportQueue as number,
       log: (message, fields) => ctx.emit({ event: 'report', message, ...fields }),
     });
+    if (Object.keys(first.labels).length) reporter.status.labels = first.labels; // [ui] the page filters by label
     await reporter.start();
   }
 

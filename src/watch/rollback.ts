@@ -10,7 +10,9 @@ import { askYes, consentOf, noConsent, type Globals } from '../commands/common.j
 import { historyDir, holdMatches, listGenerations, readGeneration, readHold, writeHold, type Hold } from './history.js';
 import { readWatchFile } from './state-file.js';
 
-export async function runRollback(g: Globals, home: Home, genArg: string | undefined, o: Record<string, unknown>): Promise<void> {
+/** The generations, what a watcher would apply now (`avoid`: what a rollback holds against) and the
+ *  generation in force. Shared by the CLI and the page (src/ui/rollback.ts). */
+export async function rollbackContext(home: Home, manifestPath: string): Promise<{ gens: number[]; avoid: Hold['avoid'] | null; inForce: number | null }> {
   const gens = await listGenerations(home);
   const watch = await readWatchFile(home);
   const hold = await readHold(home);
@@ -18,7 +20,7 @@ export async function runRollback(g: Globals, home: Home, genArg: string | undef
   // the watcher's manifest file as it is now (else the one given with -m).
   let avoid: Hold['avoid'] | null = watch?.source ? (watch.desired ?? null) : null;
   if (!avoid) {
-    const text = (watch?.manifest ? await readFileOrNull(watch.manifest) : null) ?? (await readFileOrNull(path.resolve(g.manifest)));
+    const text = (watch?.manifest ? await readFileOrNull(watch.manifest) : null) ?? (await readFileOrNull(path.resolve(manifestPath)));
     if (text !== null) avoid = { manifest_digest: createHash('sha256').update(text).digest('hex'), commit: null };
   }
   const latest = gens.length ? await readGeneration(home, gens[gens.length - 1]!) : null;
@@ -28,6 +30,11 @@ export async function runRollback(g: Globals, home: Home, genArg: string | undef
       : latest && avoid && latest.manifest_digest === avoid.manifest_digest && (latest.commit ?? null) === (avoid.commit ?? null)
         ? latest.generation
         : null;
+  return { gens, avoid, inForce };
+}
+
+export async function runRollback(g: Globals, home: Home, genArg: string | undefined, o: Record<string, unknown>): Promise<void> {
+  const { gens, avoid, inForce } = await rollbackContext(home, g.manifest);
 
   if (o.list) {
     const out: string[] = [];
