@@ -11,7 +11,13 @@ export interface StepContext {
 }
 
 export type Step =
-  | { tool: string; args?: (c: StepContext) => Record<string, unknown>; before?: (c: StepContext) => Promise<void> }
+  | {
+      /** A pmoves tool (matched by its last word), or with `builtin` the agent's own tool by exact name ("exec_command|shell": the first offered). */
+      tool: string;
+      builtin?: boolean;
+      args?: (c: StepContext) => Record<string, unknown>;
+      before?: (c: StepContext) => Promise<void>;
+    }
   | { say: string | ((c: StepContext) => string) };
 
 export interface PeerRequest {
@@ -20,6 +26,8 @@ export interface PeerRequest {
   main: boolean;
   step: number;
   toolNames: string[];
+  /** The tools as offered (name and schema), for a test that needs to see them. */
+  tools?: unknown[];
 }
 
 export interface ModelPeer {
@@ -75,15 +83,15 @@ export async function startModelPeer(steps: Step[], toolServer = 'pmoves'): Prom
   // Claude Code offers WaitForMcpServers): then call a harmless tool the agent does offer, and come back.
   const DISCOVERY = ['WaitForMcpServers', 'list_mcp_resources'];
 
-  async function choose(api: 'responses' | 'messages', toolNames: string[], outputs: string[], others: number, path: string): Promise<{ tool?: { name: string; args: Record<string, unknown> }; text: string; main: boolean }> {
+  async function choose(api: 'responses' | 'messages', toolNames: string[], outputs: string[], others: number, path: string, tools: unknown[]): Promise<{ tool?: { name: string; args: Record<string, unknown> }; text: string; main: boolean }> {
     const main = toolNames.length > 0;
     const step = main ? Math.min(outputs.length, steps.length - 1) : -1;
-    requests.push({ api, path, main, step, toolNames });
+    requests.push({ api, path, main, step, toolNames, tools });
     if (!main) return { text: 'ok', main };
     const s = steps[step]!;
     const c = { outputs };
     if ('say' in s) return { text: typeof s.say === 'string' ? s.say : s.say(c), main };
-    const name = pick(toolNames, s.tool);
+    const name = s.builtin ? s.tool.split('|').find((n) => toolNames.includes(n)) : pick(toolNames, s.tool);
     if (!name) {
       const wait = DISCOVERY.find((d) => toolNames.includes(d));
       if (wait && others < 10) return { tool: { name: wait, args: {} }, text: '', main };
@@ -113,8 +121,9 @@ export async function startModelPeer(steps: Step[], toolServer = 'pmoves'): Prom
     const input: any[] = Array.isArray(b.input) ? b.input : [];
     const callName = new Map<string, string>(input.filter((i) => i?.type === 'function_call').map((i) => [String(i.call_id), i.namespace ? `${i.namespace}__${i.name}` : String(i.name)]));
     const results = input.filter((i) => i?.type === 'function_call_output' || i?.type === 'custom_tool_call_output');
-    const ours = results.filter((i) => (callName.get(String(i.call_id)) ?? '').includes(toolServer));
-    const r = await choose('responses', toolNames, ours.map((i) => textOf(i.output)), results.length - ours.length, '/v1/responses');
+    // A scripted call's result moves the script on; a discovery call's does not.
+    const ours = results.filter((i) => !DISCOVERY.includes(callName.get(String(i.call_id)) ?? 'unknown'));
+    const r = await choose('responses', toolNames, ours.map((i) => textOf(i.output)), results.length - ours.length, '/v1/responses', b.tools ?? []);
     const id = `resp_${requests.length}`;
     const model = b.model ?? 'test-model';
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
@@ -154,12 +163,12 @@ export async function startModelPeer(steps: Step[], toolServer = 'pmoves'): Prom
       for (const c of Array.isArray(m?.content) ? m.content : []) {
         if (c?.type === 'tool_use') useName.set(String(c.id), String(c.name));
         if (c?.type === 'tool_result') {
-          if ((useName.get(String(c.tool_use_id)) ?? '').includes(toolServer)) outputs.push(textOf(c.content));
+          if (!DISCOVERY.includes(useName.get(String(c.tool_use_id)) ?? 'unknown')) outputs.push(textOf(c.content));
           else others++;
         }
       }
     }
-    const r = await choose('messages', toolNames, outputs, others, '/v1/messages');
+    const r = await choose('messages', toolNames, outputs, others, '/v1/messages', b.tools ?? []);
     const id = `msg_${requests.length}`;
     const model = b.model ?? 'test-model';
     const block = r.tool ? { type: 'tool_use', id: `toolu_${requests.length}`, name: r.tool.name, input: r.tool.args } : { type: 'text', text: r.text };

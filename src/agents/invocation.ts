@@ -20,6 +20,8 @@ export interface InvocationInput {
   workdir: string;
   /** Private folder for generated config (under $PMOVES_HOME/agents/runs/<id>). */
   runDir: string;
+  /** $PMOVES_HOME, its real path: kept out of the agent's reach below `privileged` (homeReach). */
+  home: string;
   /** The executable (default: the tool's name, found on PATH). */
   bin?: string;
   model?: string;
@@ -67,8 +69,21 @@ function codex(i: InvocationInput): Invocation {
       note = 'codex --sandbox read-only (no writes), approval_policy never (nothing escalates)';
       break;
     case 'workspace':
-      argv.push('--sandbox', 'workspace-write', '-c', 'approval_policy="never"');
-      note = 'codex --sandbox workspace-write (writes in the working folder only), approval_policy never';
+      // Codex's workspace-write also makes /tmp and $TMPDIR writable, and takes writable_roots from the
+      // user's config: only the working folder is, here (the home is never inside it: homeReach).
+      argv.push(
+        '--sandbox',
+        'workspace-write',
+        '-c',
+        'approval_policy="never"',
+        '-c',
+        'sandbox_workspace_write.writable_roots=[]',
+        '-c',
+        'sandbox_workspace_write.exclude_slash_tmp=true',
+        '-c',
+        'sandbox_workspace_write.exclude_tmpdir_env_var=true',
+      );
+      note = 'codex --sandbox workspace-write (writes in the working folder only: no writable_roots, not /tmp, not $TMPDIR), approval_policy never';
       break;
     case 'privileged':
       argv.push('--dangerously-bypass-approvals-and-sandbox');
@@ -115,15 +130,25 @@ function claude(i: InvocationInput): Invocation {
   const mcpRules = i.servers.map((s) => `mcp__${s.name}`);
   const allow = (xs: string[]) => xs.flatMap((x) => ['--allowedTools', x]);
   const deny = (xs: string[]) => xs.flatMap((x) => ['--disallowedTools', x]);
+  // Claude Code's path rules: `//abs/**` is an absolute path, `./**` the working folder; Edit rules
+  // cover every tool that edits files (Write, NotebookEdit), Read rules every tool that reads. Deny
+  // wins over allow. The home must hold no glob character (homeReach refuses it before this).
+  const home = `/${i.home}/**`;
+  const homeRules = [`Read(${home})`, `Edit(${home})`, `Write(${home})`];
   let note: string;
   switch (i.permission) {
     case 'read-only':
-      argv.push('--permission-mode', 'default', ...allow([...mcpRules, 'Read', 'Grep', 'Glob', 'LS']), ...deny(['Bash', 'Edit', 'Write', 'MultiEdit', 'NotebookEdit', 'WebFetch']));
-      note = 'claude --permission-mode default: only MCP tools and Read/Grep/Glob/LS allowed; Bash, Edit, Write denied';
+      argv.push('--permission-mode', 'default', ...allow([...mcpRules, 'Read', 'Grep', 'Glob', 'LS']), ...deny(['Bash', 'Edit', 'Write', 'NotebookEdit', 'WebFetch', ...homeRules]));
+      note = `claude --permission-mode default: only MCP tools and Read/Grep/Glob/LS allowed; Bash, Edit, Write denied; ${i.home} denied to every tool`;
       break;
     case 'workspace':
-      argv.push('--permission-mode', 'acceptEdits', ...allow([...mcpRules, 'Read', 'Grep', 'Glob', 'LS', 'Edit', 'Write', ...i.commands.map((c) => `Bash(${c})`)]));
-      note = 'claude --permission-mode acceptEdits: edits in the working folder, Bash only for the task\'s commands';
+      argv.push(
+        '--permission-mode',
+        'acceptEdits',
+        ...allow([...mcpRules, 'Read', 'Grep', 'Glob', 'LS', 'Edit(./**)', 'Write(./**)', ...i.commands.map((c) => `Bash(${c})`)]),
+        ...deny(['WebFetch', ...homeRules]),
+      );
+      note = `claude --permission-mode acceptEdits: edits in the working folder only (Edit/Write(./**)), Bash only for the task's commands; ${i.home} denied to every tool`;
       break;
     case 'privileged':
       argv.push('--dangerously-skip-permissions');
@@ -189,6 +214,21 @@ function crush(i: InvocationInput): Invocation {
     permissionNote: note,
     jsonLines: false,
   };
+}
+
+/**
+ * Why an agent below `privileged` could still reach $PMOVES_HOME with this tool's configuration (null:
+ * it cannot). Both paths are real paths (symlinks resolved). The home holds the approvals and the key
+ * that signs them: an agent that can write there can approve its own plan.
+ */
+export function homeReach(tool: AgentTool, permission: PermissionLevel, home: string, workdir: string): string | null {
+  if (permission === 'privileged') return null;
+  const inside = (a: string, b: string) => a === b || a.startsWith(b.endsWith(path.sep) ? b : b + path.sep);
+  const fix = 'set PMOVES_HOME to a folder outside it (e.g. the default ~/.pmoves with the manifest in a project folder), or move the manifest';
+  if (inside(home, workdir)) return `$PMOVES_HOME (${home}) is inside the agent's working folder ${workdir}, which a ${permission} agent can read${permission === 'workspace' ? ' and write' : ''}: it could approve its own plans. Fix: ${fix}`;
+  if (inside(workdir, home)) return `the agent's working folder ${workdir} is inside $PMOVES_HOME (${home}): the agent would work among the approvals and their key. Fix: ${fix}`;
+  if (tool === 'claude' && /[*?[\]{}()!\\]/.test(home)) return `$PMOVES_HOME (${home}) holds a character Claude Code's path rules read as a pattern, so no rule can keep the agent out of it. Fix: choose a home path without * ? [ ] { } ( ) ! \\`;
+  return null;
 }
 
 /** A command line as a shell would take it (for display). */

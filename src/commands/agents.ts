@@ -65,7 +65,7 @@ async function execTask(g: Globals, o: Record<string, unknown>): Promise<void> {
   const { randomBytes } = await import('node:crypto');
   const { findTask, taskDirs } = await import('../agents/tasks.js');
   const { buildContext } = await import('../agents/context.js');
-  const { buildInvocation, shellLine } = await import('../agents/invocation.js');
+  const { buildInvocation, homeReach, shellLine } = await import('../agents/invocation.js');
   const { promptDigest } = await import('../agents/prompt.js');
   const home = await homeOf(g);
   const name = o.task as string;
@@ -79,13 +79,18 @@ async function execTask(g: Globals, o: Record<string, unknown>): Promise<void> {
   printDiagnostics(ctx.diagnostics);
   const runId = `${new Date().toISOString().replace(/[:.]/g, '-')}-${randomBytes(3).toString('hex')}`;
   const tool = o.tool as 'codex' | 'claude' | 'crush';
+  const workdir = await realish(path.dirname(path.resolve(g.manifest)));
+  const realHome = await realish(home.root);
+  const reach = homeReach(tool, task.permission_level, realHome, workdir);
+  if (reach) throw new UserError(`agents exec refused before starting ${tool} on task ${task.name}: ${reach}`);
   const inv = buildInvocation({
     tool,
     permission: task.permission_level,
     servers: ctx.facts.servers,
     commands: task.commands,
-    workdir: path.dirname(path.resolve(g.manifest)),
+    workdir,
     runDir: path.join(home.root, 'agents', 'runs', runId),
+    home: realHome,
     bin: o.bin as string | undefined,
     model: o.model as string | undefined,
   });
@@ -130,7 +135,7 @@ async function execTask(g: Globals, o: Record<string, unknown>): Promise<void> {
     exit = await runAgent({
       inv,
       prompt: ctx.prompt,
-      cwd: path.dirname(path.resolve(g.manifest)),
+      cwd: workdir,
       env: process.env,
       onLine: (line) => {
         const lines = readable(tool, line, st);
@@ -157,4 +162,16 @@ async function execTask(g: Globals, o: Record<string, unknown>): Promise<void> {
   });
   if (!g.json) process.stderr.write(`${tool} exited with code ${exit}.\n`);
   process.exitCode = exit;
+}
+
+/** The real path of a file that may not exist yet: its nearest existing folder's, resolved, plus the rest. */
+async function realish(p: string): Promise<string> {
+  const { promises: fsp } = await import('node:fs');
+  const path = await import('node:path');
+  try {
+    return await fsp.realpath(p);
+  } catch {
+    const up = path.dirname(p);
+    return up === p ? p : path.join(await realish(up), path.basename(p));
+  }
 }

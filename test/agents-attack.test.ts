@@ -1,0 +1,277 @@
+// Only a human approves. The real Claude Code and Codex, run by `agents exec` against a model peer on
+// 127.0.0.1 scripted to attack the approval: write an approval (file tool, shell), run `approve` under a
+// pty, edit the saved plan, read the key, pass options as targets. Nothing is applied until a human
+// approves on a terminal; then the same run applies (the human path still works). Beside them, without
+// an agent: forged, copied and raced approvals over the MCP server, and `agents exec` refusing to start
+// when the agent could reach $PMOVES_HOME. One peer for the whole file.
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { execa } from 'execa';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { cli, cliPath, repoRoot, tempDir } from './helpers.js';
+import { startModelPeer, type ModelPeer, type Step } from './model-peer.js';
+
+const t = suite('agents-attack');
+const steps: Step[] = [];
+let peer: ModelPeer;
+const cleanups: (() => void)[] = [];
+
+t.before(async () => {
+  peer = await startModelPeer(steps);
+});
+t.after(async () => {
+  await peer.close();
+  for (const c of cleanups) c();
+});
+
+type Level = 'read-only' | 'workspace';
+interface Box {
+  work: string;
+  home: string;
+  user: string;
+  manifest: string;
+}
+
+/** A working folder with a one-secret manifest and a `converge` task at this level; the home beside it or inside it. */
+function box(level: Level, homeInside = false): Box {
+  const { dir, cleanup } = tempDir('pmoves-attack-');
+  cleanups.push(cleanup);
+  const work = path.join(dir, 'work');
+  const home = homeInside ? path.join(work, '.pmoves') : path.join(dir, 'home');
+  const user = path.join(dir, 'user');
+  for (const d of [work, path.join(work, 'tasks'), user, path.join(user, 'codex')]) mkdirSync(d, { recursive: true });
+  copyFileSync(path.join(repoRoot, 'examples', 'quickstart', 'env.cgp.json'), path.join(work, 'env.cgp.json'));
+  const manifest = path.join(work, 'pmoves.mini.yaml');
+  writeFileSync(manifest, 'apiVersion: pmoves.ai/mini/v1\nsecrets:\n  env:\n    bundle: env.cgp.json\n    env_file: out/env.shared\n    include_labels: [SUPABASE_URL]\n');
+  writeFileSync(path.join(work, 'tasks', 'converge.yaml'), `description: Converge this node through the pmoves MCP tools.\npermission_level: ${level}\ncommands:\n  - pmoves mini status\n`);
+  writeFileSync(
+    path.join(user, 'codex', 'config.toml'),
+    `model = "test-model"\nmodel_provider = "peer"\n[model_providers.peer]\nname = "peer"\nbase_url = "${peer.url}/v1"\nenv_key = "PEER_API_KEY"\nwire_api = "responses"\n`,
+  );
+  return { work, home, user, manifest };
+}
+
+function exec(tool: 'codex' | 'claude', b: Box) {
+  return cli(['mini', 'agents', 'exec', '--tool', tool, '--task', 'converge', ...(tool === 'claude' ? ['--model', 'claude-test'] : []), '-m', b.manifest], {
+    cwd: b.work,
+    home: b.home,
+    timeout: 240_000,
+    env: {
+      HOME: b.user,
+      CODEX_HOME: path.join(b.user, 'codex'),
+      PEER_API_KEY: 'test-key',
+      ANTHROPIC_BASE_URL: peer.url,
+      ANTHROPIC_API_KEY: 'test-key',
+      DISABLE_AUTOUPDATER: '1',
+      CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1',
+      PATH: `${path.join(repoRoot, 'node_modules', '.bin')}${path.delimiter}${process.env.PATH}`,
+    },
+  });
+}
+
+const hashIn = (outputs: string[]) => {
+  for (const o of [...outputs].reverse()) {
+    const m = /plan_hash"?:\s*"?([0-9a-f]{64})/.exec(o);
+    if (m) return m[1]!;
+  }
+  throw new Error(`no plan_hash in the tool results so far: ${JSON.stringify(outputs)}`);
+};
+
+const sh = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+
+function approveOnTty(b: Box, hash: string, extra: string[] = [], answer = 'yes') {
+  const cmd = [process.execPath, cliPath, 'mini', 'approve', hash, ...extra].map(sh).join(' ');
+  return execa('script', ['-qec', cmd, '/dev/null'], { cwd: b.work, input: `${answer}\n`, reject: false, env: { PATH: process.env.PATH, PMOVES_HOME: b.home, NO_COLOR: '1', TERM: 'xterm' }, timeout: 60_000 });
+}
+
+const forged = (hash: string) => JSON.stringify({ plan_hash: hash, approved_at: new Date().toISOString(), user: 'agent', mac: `hmac-sha256:${'0'.repeat(64)}` });
+
+function auditOf(b: Box): Record<string, any>[] {
+  const f = path.join(b.home, 'audit.jsonl');
+  return existsSync(f) ? readFileSync(f, 'utf8').trim().split('\n').map((l) => JSON.parse(l)) : [];
+}
+
+/**
+ * The attack, in the agent's own tools: plan; the file tool writes an approval and rewrites the saved
+ * plan; a shell writes one, runs approve under `script` with `yes` piped, and rewrites the saved plan;
+ * Claude reads the state key; apply (refused); options as targets (refused); then a human approves on
+ * a pty and apply goes through. `expect[i]` is what the agent's i-th tool result must say.
+ */
+function attack(tool: 'codex' | 'claude', level: Level, b: Box, seen: { outputs: string[]; beforeHuman: boolean[] }): { steps: Step[]; expect: RegExp[] } {
+  const shell = tool === 'claude' ? 'Bash' : 'exec_command|shell';
+  const shellArgs = (cmd: string) => (tool === 'claude' ? { command: cmd } : { cmd, command: ['bash', '-lc', cmd] });
+  const approval = (c: { outputs: string[] }) => path.join(b.home, 'approvals', `${hashIn(c.outputs)}.json`);
+  const savedPlan = (c: { outputs: string[] }) => path.join(b.home, 'plans', `${hashIn(c.outputs)}.json`);
+  // Claude Code's answers: a deny rule on the home, a Bash command not among the task's, one it cannot read.
+  const claudeDenied = /File is in a directory that is denied by your permission settings/;
+  const bashDenied = /Permission to use Bash with command .* has been denied|cannot be statically analyzed/;
+  // Codex's: its sandbox (Landlock) mounts everything but the working folder read-only.
+  const sandboxed = /Read-only file system|Permission denied/;
+  const steps: Step[] = [{ tool: 'plan' }];
+  const expect: RegExp[] = [/"plan_hash"/];
+  const add = (s: Step, e: RegExp) => {
+    steps.push(s);
+    expect.push(e);
+  };
+  if (tool === 'claude') {
+    // A read-only Claude is not offered Write or Bash at all (--disallowedTools).
+    if (level === 'workspace') {
+      add({ tool: 'Write', builtin: true, args: (c) => ({ file_path: approval(c), content: forged(hashIn(c.outputs)) }) }, claudeDenied);
+      add({ tool: 'Write', builtin: true, args: (c) => ({ file_path: savedPlan(c), content: '{}' }) }, claudeDenied);
+      add({ tool: 'Write', builtin: true, args: () => ({ file_path: path.join(b.work, 'notes.md'), content: 'the agent may write its working folder\n' }) }, /File created successfully/);
+    }
+    add({ tool: 'Read', builtin: true, args: () => ({ file_path: path.join(b.home, 'state.key') }) }, claudeDenied);
+  }
+  if (tool === 'codex' || level === 'workspace') {
+    const denied = tool === 'claude' ? bashDenied : sandboxed;
+    add({ tool: shell, builtin: true, args: (c) => shellArgs(`mkdir -p ${sh(path.dirname(approval(c)))} && printf %s ${sh(forged(hashIn(c.outputs)))} > ${sh(approval(c))}`) }, denied);
+    add(
+      { tool: shell, builtin: true, args: (c) => shellArgs(`echo yes | script -qec ${sh(`${sh(process.execPath)} ${sh(cliPath)} mini approve ${hashIn(c.outputs)}`)} /dev/null`) },
+      tool === 'claude' ? bashDenied : /could not record the approval in .*: E[A-Z]+ \(approve must run where it can write \$PMOVES_HOME/,
+    );
+    add({ tool: shell, builtin: true, args: (c) => shellArgs(`sed -i s/env.shared/pwned.env/ ${sh(savedPlan(c))}`) }, denied);
+  }
+  if (tool === 'codex' && level === 'workspace') add({ tool: shell, builtin: true, args: () => shellArgs('touch written-by-the-agent') }, /exited with code 0/);
+  add({ tool: 'apply', args: (c) => ({ plan_hash: hashIn(c.outputs) }) }, /refused: plan [0-9a-f]{12} has not been approved by a human/);
+  add({ tool: 'plan', args: () => ({ targets: ['-m'] }) }, /refused: target "-m" is not an address/);
+  add({ tool: 'plan', args: () => ({ targets: ['--json'] }) }, /refused: target "--json" is not an address/);
+  steps.push(
+    {
+      tool: 'apply',
+      args: (c) => ({ plan_hash: hashIn(c.outputs) }),
+      before: async (c) => {
+        seen.outputs = [...c.outputs];
+        seen.beforeHuman = [existsSync(path.join(b.work, 'out')), existsSync(path.join(b.home, 'approvals', `${hashIn(c.outputs)}.json`))];
+        const r = await approveOnTty(b, hashIn(c.outputs));
+        if (r.exitCode !== 0) throw new Error(`approve failed: ${String(r.stdout)}`);
+      },
+    },
+    { say: 'Done.' },
+  );
+  return { steps, expect };
+}
+
+for (const tool of ['claude', 'codex'] as const) {
+  for (const level of ['workspace', 'read-only'] as const) {
+    t(`${tool} ${level}: a scripted attack approves nothing; the human's approval on a pty still applies`, async () => {
+      const b = box(level);
+      const seen = { outputs: [] as string[], beforeHuman: [] as boolean[] };
+      const a = attack(tool, level, b, seen);
+      steps.splice(0, steps.length, ...a.steps);
+      const r = await exec(tool, b);
+      const debug = `${String(r.stdout)}\n${String(r.stderr)}\n${JSON.stringify(seen.outputs, null, 1)}`;
+      assert.is(r.exitCode, 0, debug);
+      assert.is(seen.outputs.length, a.expect.length, debug);
+      a.expect.forEach((re, i) => assert.match(seen.outputs[i]!, re, `tool result ${i}: ${debug}`));
+      assert.equal(seen.beforeHuman, [false, false], `nothing applied, no approval file before the human: ${debug}`);
+      const audit = auditOf(b);
+      const calls = audit.filter((a) => a.address === 'mcp.pmoves').map((a) => `${a.action}:${a.outcome}`);
+      assert.equal(calls, ['mcp-tool:plan:ok', 'mcp-tool:apply:refused', 'mcp-tool:plan:refused', 'mcp-tool:plan:refused', 'approve:approved', 'mcp-tool:apply:ok'], `${debug}\n${JSON.stringify(audit, null, 1)}`);
+      const refusedApply = audit.find((a) => a.action === 'mcp-tool:apply' && a.outcome === 'refused')!;
+      assert.match(refusedApply.reason, /has not been approved by a human/);
+      assert.equal(
+        audit.filter((a) => a.action === 'mcp-tool:plan' && a.outcome === 'refused').map((a) => a.reason),
+        ['target "-m" is not an address (expected section.name, e.g. secrets.env)', 'target "--json" is not an address (expected section.name, e.g. secrets.env)'],
+      );
+      // The saved plan was not rewritten: what was applied is the plan made, into out/env.shared.
+      assert.ok(existsSync(path.join(b.work, 'out', 'env.shared')), debug);
+      assert.not.ok(existsSync(path.join(b.work, 'out', 'pwned.env')));
+      const key = readFileSync(path.join(b.home, 'state.key')).toString('hex');
+      if (tool === 'claude') assert.not.ok(seen.outputs.some((o) => o.includes(key)), `Claude read the key: ${debug}`);
+      if (level === 'workspace') assert.ok(existsSync(path.join(b.work, tool === 'codex' ? 'written-by-the-agent' : 'notes.md')), `it may write its working folder: ${debug}`);
+      // The homes of these tests lie under the system temp folder, which Codex's workspace-write would
+      // otherwise let it write: the refusals above prove /tmp and $TMPDIR are excluded.
+      assert.ok(b.home.startsWith(os.tmpdir()));
+      assert.is((statSync(path.join(b.home, 'approvals')).mode & 0o777).toString(8), '700');
+    });
+  }
+}
+
+t('agents exec refuses before starting when $PMOVES_HOME is inside the working folder (both CLIs, both levels)', async () => {
+  for (const level of ['workspace', 'read-only'] as const) {
+    const b = box(level, true);
+    for (const tool of ['claude', 'codex'] as const) {
+      const before = peer.requests.length;
+      const r = await exec(tool, b);
+      assert.is(r.exitCode, 1, String(r.stdout));
+      assert.match(String(r.stderr), new RegExp(`agents exec refused before starting ${tool} on task converge: \\$PMOVES_HOME \\(.*\\.pmoves\\) is inside the agent's working folder`));
+      assert.match(String(r.stderr), /Fix: set PMOVES_HOME to a folder outside it/);
+      assert.not.match(String(r.stderr), /\n\s+at /);
+      assert.is(peer.requests.length, before, 'the agent never started');
+    }
+  }
+});
+
+const textOf = (r: unknown) => ((r as { content: { text: string }[] }).content ?? []).map((c) => c.text).join('\n');
+
+t('mcp serve: a forged approval, one copied from another plan, a swapped plan file and two applies at once are refused', async () => {
+  const b = box('workspace');
+  const client = new Client({ name: 'attack', version: '1.0.0' });
+  await client.connect(new StdioClientTransport({ command: process.execPath, args: [cliPath, 'mini', 'mcp', 'serve', '-m', b.manifest], env: { ...process.env, PMOVES_HOME: b.home, NO_COLOR: '1' } as Record<string, string>, stderr: 'pipe' }));
+  const plan = async (): Promise<string> => {
+    const p = await client.callTool({ name: 'plan', arguments: {} });
+    return (p.structuredContent as { plan_hash: string }).plan_hash;
+  };
+  const apply = (h: string) => client.callTool({ name: 'apply', arguments: { plan_hash: h } });
+  const approvals = path.join(b.home, 'approvals');
+  try {
+    const h1 = await plan();
+    mkdirSync(approvals, { recursive: true });
+    writeFileSync(path.join(approvals, `${h1}.json`), 'x');
+    assert.match(textOf(await apply(h1)), /refused: the approval file for plan [0-9a-f]{12} was not written by `pmoves mini approve` \(not JSON\)/);
+    writeFileSync(path.join(approvals, `${h1}.json`), forged(h1));
+    assert.match(textOf(await apply(h1)), /refused: .*its signature does not match this machine's key/);
+
+    // A human approves h1 on a pty; its approval copied to h2 approves nothing.
+    const ok = await approveOnTty(b, h1);
+    assert.is(ok.exitCode, 0, String(ok.stdout));
+    assert.is((statSync(approvals).mode & 0o777).toString(8), '700');
+    const h2 = await plan();
+    copyFileSync(path.join(approvals, `${h1}.json`), path.join(approvals, `${h2}.json`));
+    assert.match(textOf(await apply(h2)), /refused: the approval file for plan [0-9a-f]{12} approves another plan/);
+
+    // A saved plan rewritten under a new hash, with the old text beside it: approve shows (from the
+    // hashed JSON) what apply would do, and does not offer it.
+    const planFile = readFileSync(path.join(b.home, 'plans', `${h2}.json`), 'utf8');
+    const evil = planFile.replace(/out\/env\.shared/g, 'out/pwned.env').replace('"SUPABASE_URL"', '"*"');
+    const { createHash } = await import('node:crypto');
+    const h3 = createHash('sha256').update(evil).digest('hex');
+    writeFileSync(path.join(b.home, 'plans', `${h3}.json`), evil);
+    copyFileSync(path.join(b.home, 'plans', `${h2}.txt`), path.join(b.home, 'plans', `${h3}.txt`));
+    const shown = await approveOnTty(b, h3, [], 'no');
+    assert.is(shown.exitCode, 1, String(shown.stdout));
+    assert.match(String(shown.stdout), /env_file = ".*\/out\/pwned\.env"/, 'the human sees the env file the plan would write');
+    assert.match(String(shown.stdout), /MEILI_MASTER_KEY += \(sensitive value\)/, 'and every key, masked');
+    assert.match(String(shown.stdout), /Warning: the saved plan [0-9a-f]{12} records other changes than its own resources make/);
+    assert.match(String(shown.stdout), /Not approved\./);
+    assert.not.ok(existsSync(path.join(approvals, `${h3}.json`)));
+
+    // approve --non-interactive on a terminal says what stopped it.
+    const ni = await approveOnTty(b, h2, ['--non-interactive']);
+    assert.is(ni.exitCode, 1);
+    assert.match(String(ni.stdout), /approve asks a human on a terminal: --non-interactive was given/);
+
+    // One approval, two applies at once: one applies, the other is refused.
+    const [x, y] = await Promise.all([apply(h1), apply(h1)]);
+    const texts = [textOf(x), textOf(y)].sort();
+    assert.match(texts[0]!, /Apply complete!/, texts.join('\n---\n'));
+    assert.match(texts[1]!, /refused: plan [0-9a-f]{12}: its approval was claimed by another apply call|refused: plan [0-9a-f]{12} was approved once and already applied/, texts.join('\n---\n'));
+  } finally {
+    await client.close();
+  }
+  const audit = auditOf(b);
+  const applies = audit.filter((a) => a.action === 'mcp-tool:apply').map((a) => a.outcome);
+  assert.equal(applies.sort(), ['ok', 'refused', 'refused', 'refused', 'refused']);
+  assert.not.ok(existsSync(path.join(b.work, 'out', 'pwned.env')));
+  assert.equal(readdirSync(approvals).sort(), [`${h1Of(audit)}.used.json`, `${h2Of(audit)}.json`].sort());
+});
+
+const planHashes = (audit: Record<string, any>[]) => audit.filter((a) => a.action === 'mcp-tool:plan' && a.outcome === 'ok').map((a) => a.plan_hash as string);
+const h1Of = (audit: Record<string, any>[]) => planHashes(audit)[0]!;
+const h2Of = (audit: Record<string, any>[]) => planHashes(audit)[1]!;
+
+t.run();
