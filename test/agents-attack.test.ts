@@ -270,6 +270,23 @@ t('mcp serve: a forged approval, one copied from another plan, a swapped plan fi
   assert.equal(readdirSync(approvals).sort(), [`${h1Of(audit)}.used.json`, `${h2Of(audit)}.json`].sort());
 });
 
+t('mcp serve started in a folder that holds $PMOVES_HOME refuses to apply, even an approved plan', async () => {
+  const b = box('workspace', true);
+  const client = new Client({ name: 'attack', version: '1.0.0' });
+  await client.connect(new StdioClientTransport({ command: process.execPath, args: [cliPath, 'mini', 'mcp', 'serve', '-m', b.manifest], cwd: b.work, env: { ...process.env, PMOVES_HOME: b.home, NO_COLOR: '1' } as Record<string, string>, stderr: 'pipe' }));
+  try {
+    const p = await client.callTool({ name: 'plan', arguments: {} });
+    const h = (p.structuredContent as { plan_hash: string }).plan_hash;
+    assert.is((await approveOnTty(b, h)).exitCode, 0);
+    const r = await client.callTool({ name: 'apply', arguments: { plan_hash: h } });
+    assert.match(textOf(r), /refused: \$PMOVES_HOME \(.*\.pmoves\) is inside this server's working folder .* Fix: start the agent in a folder that does not hold \$PMOVES_HOME/);
+  } finally {
+    await client.close();
+  }
+  assert.not.ok(existsSync(path.join(b.work, 'out')));
+  assert.equal(auditOf(b).filter((a) => a.action === 'mcp-tool:apply').map((a) => a.outcome), ['refused']);
+});
+
 const planHashes = (audit: Record<string, any>[]) => audit.filter((a) => a.action === 'mcp-tool:plan' && a.outcome === 'ok').map((a) => a.plan_hash as string);
 const h1Of = (audit: Record<string, any>[]) => planHashes(audit)[0]!;
 const h2Of = (audit: Record<string, any>[]) => planHashes(audit)[1]!;

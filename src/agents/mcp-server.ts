@@ -121,6 +121,8 @@ export class PmovesTools {
         } catch (err) {
           return { result: text(`refused: ${messageOf(err)}`, true), extra: { refused: true, reason: messageOf(err), plan_hash: given } };
         }
+        const reach = await homeInCwd(this.o.home);
+        if (reach) return { result: text(`refused: ${reach}`, true), extra: { refused: true, reason: reach, plan_hash: stored.hash } };
         const why = await claimApproval(this.o.home, stored);
         if (why) return { result: text(`refused: ${why}`, true), extra: { refused: true, reason: why, plan_hash: stored.hash } };
         const p = await this.cli(['apply', stored.file, '--non-interactive']);
@@ -157,6 +159,19 @@ export class PmovesTools {
     }
     throw new UserError(`no such resource ${uri}`);
   }
+}
+
+/**
+ * An MCP host starts this server in its own working folder. When $PMOVES_HOME lies inside it, the agent
+ * can likely write the approvals there (Codex's workspace-write, Claude Code's acceptEdits): refuse to
+ * apply rather than trust an approval it could have made. (`/` says nothing: every path is inside it.)
+ */
+async function homeInCwd(home: Home): Promise<string | null> {
+  const real = (p: string) => fsp.realpath(p).catch(() => p);
+  const cwd = await real(process.cwd());
+  const root = await real(home.root);
+  if (cwd === path.parse(cwd).root || !(root === cwd || root.startsWith(cwd + path.sep))) return null;
+  return `$PMOVES_HOME (${root}) is inside this server's working folder ${cwd} (the agent's), which the agent may be able to write: it could approve its own plans. Fix: start the agent in a folder that does not hold $PMOVES_HOME, or set PMOVES_HOME outside it`;
 }
 
 async function newServer(tools: PmovesTools, client: () => string) {
