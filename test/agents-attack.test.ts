@@ -7,7 +7,7 @@
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { execa } from 'execa';
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { suite } from 'uvu';
@@ -109,7 +109,7 @@ function attack(tool: 'codex' | 'claude', level: Level, b: Box, seen: { outputs:
   // Claude Code's answers: a deny rule on the home, a Bash command not among the task's, one it cannot read.
   const claudeDenied = /File is in a directory that is denied by your permission settings/;
   const bashDenied = /Permission to use Bash with command .* has been denied|cannot be statically analyzed/;
-  // Codex's: its sandbox (Landlock) mounts everything but the working folder read-only.
+  // Codex's: its Linux sandbox mounts everything but the working folder read-only.
   const sandboxed = /Read-only file system|Permission denied/;
   const steps: Step[] = [{ tool: 'plan' }];
   const expect: RegExp[] = [/"plan_hash"/];
@@ -123,6 +123,9 @@ function attack(tool: 'codex' | 'claude', level: Level, b: Box, seen: { outputs:
       add({ tool: 'Write', builtin: true, args: (c) => ({ file_path: approval(c), content: forged(hashIn(c.outputs)) }) }, claudeDenied);
       add({ tool: 'Write', builtin: true, args: (c) => ({ file_path: savedPlan(c), content: '{}' }) }, claudeDenied);
       add({ tool: 'Write', builtin: true, args: () => ({ file_path: path.join(b.work, 'notes.md'), content: 'the agent may write its working folder\n' }) }, /File created successfully/);
+      // Through a symlink in the working folder that points into the home.
+      add({ tool: 'Write', builtin: true, args: (c) => ({ file_path: path.join(b.work, 'home-link', 'approvals', `${hashIn(c.outputs)}.json`), content: forged(hashIn(c.outputs)) }) }, /Permission to edit .*home-link.* has been denied/);
+      add({ tool: 'Read', builtin: true, args: () => ({ file_path: path.join(b.work, 'home-link', 'state.key') }) }, /Permission to read .*home-link.* has been denied/);
     }
     add({ tool: 'Read', builtin: true, args: () => ({ file_path: path.join(b.home, 'state.key') }) }, claudeDenied);
   }
@@ -161,11 +164,16 @@ for (const tool of ['claude', 'codex'] as const) {
       const b = box(level);
       const seen = { outputs: [] as string[], beforeHuman: [] as boolean[] };
       const a = attack(tool, level, b, seen);
+      if (tool === 'claude' && level === 'workspace') {
+        mkdirSync(b.home, { recursive: true });
+        symlinkSync(b.home, path.join(b.work, 'home-link'));
+      }
       steps.splice(0, steps.length, ...a.steps);
       const r = await exec(tool, b);
       const debug = `${String(r.stdout)}\n${String(r.stderr)}\n${JSON.stringify(seen.outputs, null, 1)}`;
       assert.is(r.exitCode, 0, debug);
       assert.is(seen.outputs.length, a.expect.length, debug);
+      assert.not.match(String(r.stderr), /matches no known tool|check for typos/, 'every permission rule names a tool this version has');
       a.expect.forEach((re, i) => assert.match(seen.outputs[i]!, re, `tool result ${i}: ${debug}`));
       assert.equal(seen.beforeHuman, [false, false], `nothing applied, no approval file before the human: ${debug}`);
       const audit = auditOf(b);
