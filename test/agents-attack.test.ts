@@ -214,6 +214,14 @@ t('agents exec refuses before starting when $PMOVES_HOME is inside the working f
   }
 });
 
+t('agents exec refuses a workspace Crush before starting: its permissions cannot keep it out of $PMOVES_HOME', async () => {
+  const b = box('workspace');
+  const r = await cli(['mini', 'agents', 'exec', '--tool', 'crush', '--task', 'converge', '--dry-run', '-m', b.manifest], { cwd: b.work, home: b.home });
+  assert.is(r.exitCode, 1);
+  assert.match(String(r.stderr), /agents exec refused before starting crush on task converge: Crush's permissions name tools, not paths.*Fix: run this task with --tool codex or --tool claude, or make it read-only/);
+  assert.not.match(String(r.stderr), /\n\s+at /);
+});
+
 const textOf = (r: unknown) => ((r as { content: { text: string }[] }).content ?? []).map((c) => c.text).join('\n');
 
 t('mcp serve: a forged approval, one copied from another plan, a swapped plan file and two applies at once are refused', async () => {

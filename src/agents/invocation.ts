@@ -227,6 +227,7 @@ export function homeReach(tool: AgentTool, permission: PermissionLevel, home: st
   const fix = 'set PMOVES_HOME to a folder outside it (e.g. the default ~/.pmoves with the manifest in a project folder), or move the manifest';
   if (inside(home, workdir)) return `$PMOVES_HOME (${home}) is inside the agent's working folder ${workdir}, which a ${permission} agent can read${permission === 'workspace' ? ' and write' : ''}: it could approve its own plans. Fix: ${fix}`;
   if (inside(workdir, home)) return `the agent's working folder ${workdir} is inside $PMOVES_HOME (${home}): the agent would work among the approvals and their key. Fix: ${fix}`;
+  if (tool === 'crush' && permission === 'workspace') return `Crush's permissions name tools, not paths, so nothing keeps its write and edit tools out of $PMOVES_HOME (${home}): a workspace Crush could approve its own plans. Fix: run this task with --tool codex or --tool claude, or make it read-only`;
   if (tool === 'claude' && /[*?[\]{}()!\\]/.test(home)) return `$PMOVES_HOME (${home}) holds a character Claude Code's path rules read as a pattern, so no rule can keep the agent out of it. Fix: choose a home path without * ? [ ] { } ( ) ! \\`;
   return null;
 }
