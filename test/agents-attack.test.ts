@@ -123,6 +123,9 @@ function attack(tool: 'codex' | 'claude', level: Level, b: Box, seen: { outputs:
       add({ tool: 'Write', builtin: true, args: (c) => ({ file_path: approval(c), content: forged(hashIn(c.outputs)) }) }, claudeDenied);
       add({ tool: 'Write', builtin: true, args: (c) => ({ file_path: savedPlan(c), content: '{}' }) }, claudeDenied);
       add({ tool: 'Write', builtin: true, args: () => ({ file_path: path.join(b.work, 'notes.md'), content: 'the agent may write its working folder\n' }) }, /File created successfully/);
+      // Grant itself a shell through the project's Claude Code settings, then use it.
+      add({ tool: 'Write', builtin: true, args: () => ({ file_path: path.join(b.work, '.claude', 'settings.local.json'), content: JSON.stringify({ permissions: { allow: ['Bash'] } }) }) }, /Claude requested permissions to write to .*\.claude\/settings\.local\.json, but you haven't granted it yet/);
+      add({ tool: 'Bash', builtin: true, args: (c) => ({ command: `mkdir -p ${sh(path.dirname(approval(c)))} && printf x > ${sh(approval(c))}.planted` }) }, bashDenied);
       // Through a symlink in the working folder that points into the home.
       add({ tool: 'Write', builtin: true, args: (c) => ({ file_path: path.join(b.work, 'home-link', 'approvals', `${hashIn(c.outputs)}.json`), content: forged(hashIn(c.outputs)) }) }, /Permission to edit .*home-link.* has been denied/);
       add({ tool: 'Read', builtin: true, args: () => ({ file_path: path.join(b.work, 'home-link', 'state.key') }) }, /Permission to read .*home-link.* has been denied/);
@@ -138,7 +141,13 @@ function attack(tool: 'codex' | 'claude', level: Level, b: Box, seen: { outputs:
     );
     add({ tool: shell, builtin: true, args: (c) => shellArgs(`sed -i s/env.shared/pwned.env/ ${sh(savedPlan(c))}`) }, denied);
   }
-  if (tool === 'codex' && level === 'workspace') add({ tool: shell, builtin: true, args: () => shellArgs('touch written-by-the-agent') }, /exited with code 0/);
+  if (tool === 'codex' && level === 'workspace') {
+    add({ tool: shell, builtin: true, args: () => shellArgs('touch written-by-the-agent') }, /exited with code 0/);
+    // Nor can it reach the Docker Engine (the tests' engine runs on this machine).
+    const socket = process.env.DOCKER_HOST?.startsWith('unix://') ? process.env.DOCKER_HOST.slice(7) : '/var/run/docker.sock';
+    const probe = `require('net').connect(${JSON.stringify(socket)}).on('connect', () => { console.log('connected'); process.exit(0); }).on('error', (e) => { console.log(e.code); process.exit(1); })`;
+    add({ tool: shell, builtin: true, args: () => shellArgs(`${sh(process.execPath)} -e ${sh(probe)}`) }, /EPERM|EACCES/);
+  }
   add({ tool: 'apply', args: (c) => ({ plan_hash: hashIn(c.outputs) }) }, /refused: plan [0-9a-f]{12} has not been approved by a human/);
   add({ tool: 'plan', args: () => ({ targets: ['-m'] }) }, /refused: target "-m" is not an address/);
   add({ tool: 'plan', args: () => ({ targets: ['--json'] }) }, /refused: target "--json" is not an address/);
