@@ -129,7 +129,7 @@ export class PmovesTools {
         const out = `${String(p.stdout)}${p.stderr ? `\n${String(p.stderr)}` : ''}`.trim();
         if (p.exitCode !== 0) {
           const stale = /saved plan is stale/.test(out);
-          return { result: text(`${stale ? 'refused: the approved plan is stale (the machine changed since it was made); call plan again and ask for a new approval.' : 'apply failed:'}\n${out}`, true), extra: { refused: stale, stale, plan_hash: stored.hash, exit_code: p.exitCode } };
+          return { result: text(`${stale ? 'refused: the approved plan is stale (the machine changed since it was made); call plan again and ask for a new approval.' : 'apply failed:'}\n${out}`, true), extra: { refused: stale, stale, ...(stale ? { reason: 'the approved plan is stale' } : {}), plan_hash: stored.hash, exit_code: p.exitCode } };
         }
         return { result: text(out), extra: { plan_hash: stored.hash, exit_code: 0 } };
       }
