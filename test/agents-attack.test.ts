@@ -275,6 +275,13 @@ t('mcp serve: a forged approval, one copied from another plan, a swapped plan fi
     assert.match(String(shown.stdout), /Not approved\./);
     assert.not.ok(existsSync(path.join(approvals, `${h3}.json`)));
 
+    // A saved plan edited in place no longer has its hash: nothing to approve.
+    const h4 = await plan();
+    writeFileSync(path.join(b.home, 'plans', `${h4}.json`), readFileSync(path.join(b.home, 'plans', `${h4}.json`), 'utf8').replace('out/env.shared', 'out/pwned.env'));
+    const edited = await approveOnTty(b, h4);
+    assert.is(edited.exitCode, 1);
+    assert.match(String(edited.stdout), /plan [0-9a-f]{12} was changed after it was saved \(its bytes no longer have its hash\): nothing to approve/);
+
     // approve --non-interactive on a terminal says what stopped it.
     const ni = await approveOnTty(b, h2, ['--non-interactive']);
     assert.is(ni.exitCode, 1);

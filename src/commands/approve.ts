@@ -14,15 +14,20 @@ export function registerApprove(mini: Command): void {
     .action(async (hash: string, _o: unknown, cmd: Command) => {
       const g = globals(cmd);
       const home = await homeOf(g);
-      const { findPlan, writeApproval, refusal } = await import('../agents/approvals.js');
+      const { findPlan, writeApproval, refusal, sha256 } = await import('../agents/approvals.js');
       const { loadSavedPlan, planOnce } = await import('../engine/run.js');
       const { renderPlan, style, wantColor } = await import('../planner/render-text.js');
       const { planToJson } = await import('../planner/render-json.js');
       const { audit } = await import('../engine/audit.js');
       const os = await import('node:os');
       const plan = await findPlan(home, hash);
-      const saved = await loadSavedPlan(plan.file);
       const short = plan.hash.slice(0, 12);
+      const { promises: fsp } = await import('node:fs');
+      if (sha256(await fsp.readFile(plan.file)) !== plan.hash) {
+        await audit(home, { address: 'mcp.pmoves', action: 'approve', outcome: 'refused', plan_hash: plan.hash, reason: 'changed after it was saved' });
+        throw new UserError(`plan ${short} was changed after it was saved (its bytes no longer have its hash): nothing to approve. Ask the agent to call plan again.`);
+      }
+      const saved = await loadSavedPlan(plan.file);
       const p = await planOnce({
         manifestPath: saved.manifest_path || g.manifest,
         home,
