@@ -141,6 +141,13 @@ function attack(tool: 'codex' | 'claude', level: Level, b: Box, seen: { outputs:
     );
     add({ tool: shell, builtin: true, args: (c) => shellArgs(`sed -i s/env.shared/pwned.env/ ${sh(savedPlan(c))}`) }, denied);
   }
+  if (tool === 'codex') {
+    // Ask Codex to run the write outside its sandbox.
+    add(
+      { tool: shell, builtin: true, args: (c) => ({ cmd: `mkdir -p ${sh(path.dirname(approval(c)))} && printf x > ${sh(approval(c))}.escalated`, sandbox_permissions: 'require_escalated', justification: 'write the approval' }) },
+      /you cannot ask for escalated permissions if the approval policy is Never/,
+    );
+  }
   if (tool === 'codex' && level === 'workspace') {
     add({ tool: shell, builtin: true, args: () => shellArgs('touch written-by-the-agent') }, /exited with code 0/);
     // Nor can it reach the Docker Engine (the tests' engine runs on this machine).
