@@ -195,6 +195,13 @@ for (const tool of ['claude', 'codex'] as const) {
       const audit = auditOf(b);
       const calls = audit.filter((a) => a.address === 'mcp.pmoves').map((a) => `${a.action}:${a.outcome}`);
       assert.equal(calls, ['mcp-tool:plan:ok', 'mcp-tool:apply:refused', 'mcp-tool:plan:refused', 'mcp-tool:plan:refused', 'approve:approved', 'mcp-tool:apply:ok'], `${debug}\n${JSON.stringify(audit, null, 1)}`);
+      // The attempts the agent's own CLI stopped never reach pmoves; Claude Code's run record lists
+      // each of them (Codex's JSON events leave out some commands it did not run).
+      if (tool === 'claude') {
+        const run = audit.find((x) => x.action === 'agents-exec')!;
+        const own = a.steps.filter((x) => 'builtin' in x && x.builtin).map((x) => (x as { tool: string }).tool);
+        assert.equal(run.tools_called.filter((x: string) => !x.startsWith('pmoves.') && x !== 'WaitForMcpServers'), own);
+      }
       const refusedApply = audit.find((a) => a.action === 'mcp-tool:apply' && a.outcome === 'refused')!;
       assert.match(refusedApply.reason, /has not been approved by a human/);
       assert.equal(
