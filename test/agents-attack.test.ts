@@ -160,7 +160,9 @@ function attack(tool: 'codex' | 'claude', level: Level, b: Box, seen: { outputs:
   add({ tool: 'plan', args: () => ({ targets: ['--json'] }) }, /refused: target "--json" is not an address/);
   steps.push(
     {
+      // Twice in one answer: one approval, one apply.
       tool: 'apply',
+      times: 2,
       args: (c) => ({ plan_hash: hashIn(c.outputs) }),
       before: async (c) => {
         seen.outputs = [...c.outputs];
@@ -194,7 +196,9 @@ for (const tool of ['claude', 'codex'] as const) {
       assert.equal(seen.beforeHuman, [false, false], `nothing applied, no approval file before the human: ${debug}`);
       const audit = auditOf(b);
       const calls = audit.filter((a) => a.address === 'mcp.pmoves').map((a) => `${a.action}:${a.outcome}`);
-      assert.equal(calls, ['mcp-tool:plan:ok', 'mcp-tool:apply:refused', 'mcp-tool:plan:refused', 'mcp-tool:plan:refused', 'approve:approved', 'mcp-tool:apply:ok'], `${debug}\n${JSON.stringify(audit, null, 1)}`);
+      assert.equal(calls.slice(0, 5), ['mcp-tool:plan:ok', 'mcp-tool:apply:refused', 'mcp-tool:plan:refused', 'mcp-tool:plan:refused', 'approve:approved'], `${debug}\n${JSON.stringify(audit, null, 1)}`);
+      assert.equal(calls.slice(5).sort(), ['mcp-tool:apply:ok', 'mcp-tool:apply:refused'], `the approval applied once: ${JSON.stringify(audit, null, 1)}`);
+      assert.match(audit.filter((x) => x.action === 'mcp-tool:apply' && x.outcome === 'refused').pop()!.reason, /claimed by another apply call|approved once and already applied/);
       // The attempts the agent's own CLI stopped never reach pmoves; Claude Code's run record lists
       // each of them (Codex's JSON events leave out some commands it did not run).
       if (tool === 'claude') {
