@@ -249,6 +249,25 @@ t('agents exec refuses a workspace Crush before starting: its permissions cannot
   assert.not.match(String(r.stderr), /\n\s+at /);
 });
 
+t('agents exec refuses to start Codex when its sandbox lets a command write the home, or does not run', async () => {
+  // Stand-ins for a Codex whose `sandbox` runs the command unconfined, or fails: the real one is
+  // probed in every Codex run above (the probe must pass for the agent to start).
+  for (const [name, sandbox, want] of [
+    ['unconfined', 'shift; while [ "$1" != -- ]; do shift; done; shift; exec "$@"', /its sandbox let a command write into \$PMOVES_HOME \(.*\), so the agent could approve its own plans/],
+    ['broken', 'echo "Error: sandbox setup failed: Operation not permitted" >&2; exit 1', /its sandbox does not run on this machine \(.* sandbox: Error: sandbox setup failed: Operation not permitted\)/],
+  ] as const) {
+    const b = box('workspace');
+    const bin = path.join(b.user, `codex-${name}`);
+    writeFileSync(bin, `#!/bin/sh\nif [ "$1" = sandbox ]; then ${sandbox}; fi\necho started > ${sh(path.join(b.work, 'agent-started'))}\n`, { mode: 0o755 });
+    const r = await cli(['mini', 'agents', 'exec', '--tool', 'codex', '--task', 'converge', '--bin', bin, '-m', b.manifest], { cwd: b.work, home: b.home });
+    assert.is(r.exitCode, 1, String(r.stderr));
+    assert.match(String(r.stderr), new RegExp(`agents exec refused before starting codex on task converge: ${want.source}`));
+    assert.not.ok(existsSync(path.join(b.work, 'agent-started')), 'the agent never started');
+    assert.equal(readdirSync(b.home).filter((f) => f.includes('probe')), [], 'the probe left nothing behind');
+    assert.equal(auditOf(b).map((a) => `${a.action}:${a.outcome}`), ['agents-exec:refused']);
+  }
+});
+
 const textOf = (r: unknown) => ((r as { content: { text: string }[] }).content ?? []).map((c) => c.text).join('\n');
 
 t('mcp serve: a forged approval, one copied from another plan, a swapped plan file and two applies at once are refused', async () => {

@@ -27,7 +27,7 @@ t('SIGINT stops the agent and its children; the exit code is the agent\'s; the r
     copyFileSync(path.join(repoRoot, 'tasks', 'status_report.yaml'), path.join(dir, 'tasks', 'status_report.yaml'));
     const agent = path.join(dir, 'fake-agent.sh');
     const pidFile = path.join(dir, 'child.pid');
-    writeFileSync(agent, `#!/bin/sh\ncat > /dev/null\nsleep 300 &\necho $! > '${pidFile}'\necho '{"type":"thread.started","thread_id":"fake"}'\nwait\n`);
+    writeFileSync(agent, `#!/bin/sh\n[ "$1" = sandbox ] && exit 0  # agents exec's sandbox probe\ncat > /dev/null\nsleep 300 &\necho $! > '${pidFile}'\necho '{"type":"thread.started","thread_id":"fake"}'\nwait\n`);
     chmodSync(agent, 0o755);
     const p = cliSpawn(['mini', 'agents', 'exec', '--tool', 'codex', '--task', 'status_report', '--bin', agent, '-m', path.join(dir, 'pmoves.mini.yaml')], { cwd: dir, home: `${dir}-home` });
     let out = '';

@@ -36,6 +36,11 @@ export interface Invocation {
   permissionNote: string;
   /** Output format: JSON lines (codex, claude) or plain text (crush). */
   jsonLines: boolean;
+  /**
+   * A command run before the agent, under the agent's own sandbox, that must exit 0: it tries to write
+   * into $PMOVES_HOME and exits 3 if it could (run-agent.ts: probeSandbox). Codex below privileged.
+   */
+  probe?: string[];
 }
 
 const toml = (v: unknown): string => {
@@ -60,8 +65,15 @@ export function buildInvocation(i: InvocationInput): Invocation {
   }
 }
 
+/** Codex's workspace-write, narrowed: the working folder is the only writable root (not /tmp, not $TMPDIR). */
+const CODEX_WORKSPACE = ['-c', 'sandbox_workspace_write.writable_roots=[]', '-c', 'sandbox_workspace_write.exclude_slash_tmp=true', '-c', 'sandbox_workspace_write.exclude_tmpdir_env_var=true'];
+
+/** sh -c: exit 3 when a file can be created in $1 (removing it again), else 0. */
+const WRITE_PROBE = 'f="$1/.pmoves-sandbox-probe"; if ( : > "$f" ) 2>/dev/null; then rm -f "$f"; exit 3; fi; exit 0';
+
 function codex(i: InvocationInput): Invocation {
-  const argv = [i.bin ?? 'codex', 'exec', '--json', '--skip-git-repo-check', '--color', 'never', '-C', i.workdir];
+  const bin = i.bin ?? 'codex';
+  const argv = [bin, 'exec', '--json', '--skip-git-repo-check', '--color', 'never', '-C', i.workdir];
   let note: string;
   switch (i.permission) {
     case 'read-only':
@@ -71,18 +83,7 @@ function codex(i: InvocationInput): Invocation {
     case 'workspace':
       // Codex's workspace-write also makes /tmp and $TMPDIR writable, and takes writable_roots from the
       // user's config: only the working folder is, here (the home is never inside it: homeReach).
-      argv.push(
-        '--sandbox',
-        'workspace-write',
-        '-c',
-        'approval_policy="never"',
-        '-c',
-        'sandbox_workspace_write.writable_roots=[]',
-        '-c',
-        'sandbox_workspace_write.exclude_slash_tmp=true',
-        '-c',
-        'sandbox_workspace_write.exclude_tmpdir_env_var=true',
-      );
+      argv.push('--sandbox', 'workspace-write', '-c', 'approval_policy="never"', ...CODEX_WORKSPACE);
       note = 'codex --sandbox workspace-write (writes in the working folder only: no writable_roots, not /tmp, not $TMPDIR), approval_policy never';
       break;
     case 'privileged':
@@ -108,7 +109,12 @@ function codex(i: InvocationInput): Invocation {
     argv.push('-c', `${key}.startup_timeout_sec=60`, '-c', `${key}.tool_timeout_sec=600`, '-c', `${key}.default_tools_approval_mode="${approval}"`);
   }
   argv.push('-');
-  return { argv, env: {}, files: [], permissionNote: note, jsonLines: true };
+  // `codex sandbox` runs a command under the same Linux sandbox its exec uses.
+  const probe =
+    i.permission === 'privileged'
+      ? undefined
+      : [bin, 'sandbox', '-c', `sandbox_mode="${i.permission === 'workspace' ? 'workspace-write' : 'read-only'}"`, ...(i.permission === 'workspace' ? CODEX_WORKSPACE : []), '--', 'sh', '-c', WRITE_PROBE, 'sh', i.home];
+  return { argv, env: {}, files: [], permissionNote: note, jsonLines: true, ...(probe ? { probe } : {}) };
 }
 
 /** Claude Code's MCP tool names: mcp__<server>__<tool>; a server-wide rule is mcp__<server>. */

@@ -1,7 +1,7 @@
 // `agents list|exec|request`: tasks delegated to local agent CLIs (Codex, Claude Code, Crush) with
 // PMOVES context and the pmoves MCP server, and review packets for a human (docs/agents.md).
 import { Command, Option } from 'commander';
-import { UserError } from '../core/errors.js';
+import { OperationError, UserError } from '../core/errors.js';
 import { globals, homeOf, printDiagnostics, type Globals } from './common.js';
 
 export function registerAgents(mini: Command): void {
@@ -81,8 +81,13 @@ async function execTask(g: Globals, o: Record<string, unknown>): Promise<void> {
   const tool = o.tool as 'codex' | 'claude' | 'crush';
   const workdir = await realish(path.dirname(path.resolve(g.manifest)));
   const realHome = await realish(home.root);
+  const { audit } = await import('../engine/audit.js');
+  const refuse = async (why: string, E: typeof UserError | typeof OperationError) => {
+    if (!o.dryRun) await audit(home, { address: `agents.${task.name}`, action: 'agents-exec', outcome: 'refused', task: task.name, tool, permission_level: task.permission_level, reason: why });
+    return new E(`agents exec refused before starting ${tool} on task ${task.name}: ${why}`);
+  };
   const reach = homeReach(tool, task.permission_level, realHome, workdir);
-  if (reach) throw new UserError(`agents exec refused before starting ${tool} on task ${task.name}: ${reach}`);
+  if (reach) throw await refuse(reach, UserError);
   const inv = buildInvocation({
     tool,
     permission: task.permission_level,
@@ -124,9 +129,12 @@ async function execTask(g: Globals, o: Record<string, unknown>): Promise<void> {
     }
   }
 
-  const { runAgent } = await import('../agents/run-agent.js');
+  const { probeSandbox, runAgent } = await import('../agents/run-agent.js');
+  const { promises: fsp } = await import('node:fs');
+  await fsp.mkdir(home.root, { recursive: true, mode: 0o700 }); // the probe writes into it
+  const unsafe = await probeSandbox(inv, workdir, process.env, realHome);
+  if (unsafe) throw await refuse(unsafe, OperationError);
   const { newStreamState, readable } = await import('../agents/stream.js');
-  const { audit } = await import('../engine/audit.js');
   const st = newStreamState();
   const started = Date.now();
   if (!g.json) process.stderr.write(`Running ${tool} on task ${task.name} (${task.permission_level}); Ctrl-C stops it.\n`);
