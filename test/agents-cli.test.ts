@@ -89,6 +89,7 @@ t('exec --dry-run: the prompt holds labels, never values; the exact codex, claud
   for (const v of [CANARY, ...values]) assert.not.ok(out.includes(v), 'no secret value in the dry run');
   assert.not.ok(existsSync(path.join(home, 'agents', 'runs')), 'a dry run writes nothing');
 
+  assert.match(out, /# Sandbox check, run first: it must not be able to write into \$PMOVES_HOME\n\ncodex sandbox -c 'sandbox_mode="workspace-write"' -c 'sandbox_workspace_write\.writable_roots=\[\]' .* -- sh -c /);
   const ro = await run(['agents', 'exec', '--tool', 'codex', '--task', 'status_report', '--dry-run']);
   assert.match(String(ro.stdout), /--sandbox read-only -c 'approval_policy="never"'/);
 

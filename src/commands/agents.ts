@@ -103,13 +103,14 @@ async function execTask(g: Globals, o: Record<string, unknown>): Promise<void> {
 
   if (o.dryRun) {
     if (g.json) {
-      process.stdout.write(JSON.stringify({ task: task.name, tool, permission_level: task.permission_level, prompt: ctx.prompt, prompt_digest: digest, argv: inv.argv, env: inv.env, files: inv.files, permission: inv.permissionNote, template: ctx.templateFile }, null, 2) + '\n');
+      process.stdout.write(JSON.stringify({ task: task.name, tool, permission_level: task.permission_level, prompt: ctx.prompt, prompt_digest: digest, argv: inv.argv, env: inv.env, files: inv.files, permission: inv.permissionNote, sandbox_probe: inv.probe ?? null, template: ctx.templateFile }, null, 2) + '\n');
       return;
     }
     const out = process.stdout;
     out.write(`# Prompt (template: ${ctx.templateFile ?? 'built in'}; ${digest})\n\n${ctx.prompt}\n\n`);
     out.write(`# Command line (the prompt above goes on stdin)\n\n${Object.entries(inv.env).map(([k, v]) => `${k}=${shellLine([v])} `).join('')}${shellLine(inv.argv)}\n\n`);
     out.write(`# Permission level ${task.permission_level}\n\n${inv.permissionNote}\n`);
+    if (inv.probe) out.write(`\n# Sandbox check, run first: it must not be able to write into $PMOVES_HOME\n\n${shellLine(inv.probe)}\n`);
     for (const f of inv.files) out.write(`\n# ${f.path} (written at run time, mode ${f.mode.toString(8).padStart(4, '0')})\n\n${f.text}`);
     out.write('\nDry run: nothing was started.\n');
     return;
