@@ -1,9 +1,11 @@
 // Only a human approves. The real Claude Code and Codex, run by `agents exec` against a model peer on
 // 127.0.0.1 scripted to attack the approval: write an approval (file tool, shell), run `approve` under a
-// pty, edit the saved plan, read the key, pass options as targets. Nothing is applied until a human
-// approves on a terminal; then the same run applies (the human path still works). Beside them, without
-// an agent: forged, copied and raced approvals over the MCP server, and `agents exec` refusing to start
-// when the agent could reach $PMOVES_HOME. One peer for the whole file.
+// pty, edit the saved plan, read the key, escape the sandbox, pass options as targets. Nothing is
+// applied until a human approves on a terminal; then the same run applies, once, though asked twice
+// (the human path still works). Beside them, without an agent: forged, copied, swapped and raced
+// approvals over the MCP server, and `agents exec` refusing to start when the agent could reach
+// $PMOVES_HOME (inside the working folder, a Crush with no path rules, a Codex sandbox that does not
+// hold). One peer for the whole file.
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { execa } from 'execa';
@@ -181,18 +183,18 @@ for (const tool of ['claude', 'codex'] as const) {
     t(`${tool} ${level}: a scripted attack approves nothing; the human's approval on a pty still applies`, async () => {
       const b = box(level);
       const seen = { outputs: [] as string[], beforeHuman: [] as boolean[] };
-      const a = attack(tool, level, b, seen);
+      const script = attack(tool, level, b, seen);
       if (tool === 'claude' && level === 'workspace') {
         mkdirSync(b.home, { recursive: true });
         symlinkSync(b.home, path.join(b.work, 'home-link'));
       }
-      steps.splice(0, steps.length, ...a.steps);
+      steps.splice(0, steps.length, ...script.steps);
       const r = await exec(tool, b);
       const debug = `${String(r.stdout)}\n${String(r.stderr)}\n${JSON.stringify(seen.outputs, null, 1)}`;
       assert.is(r.exitCode, 0, debug);
-      assert.is(seen.outputs.length, a.expect.length, debug);
+      assert.is(seen.outputs.length, script.expect.length, debug);
       assert.not.match(String(r.stderr), /matches no known tool|check for typos/, 'every permission rule names a tool this version has');
-      a.expect.forEach((re, i) => assert.match(seen.outputs[i]!, re, `tool result ${i}: ${debug}`));
+      script.expect.forEach((re, i) => assert.match(seen.outputs[i]!, re, `tool result ${i}: ${debug}`));
       assert.equal(seen.beforeHuman, [false, false], `nothing applied, no approval file before the human: ${debug}`);
       const audit = auditOf(b);
       const calls = audit.filter((a) => a.address === 'mcp.pmoves').map((a) => `${a.action}:${a.outcome}`);
@@ -203,7 +205,7 @@ for (const tool of ['claude', 'codex'] as const) {
       // each of them (Codex's JSON events leave out some commands it did not run).
       if (tool === 'claude') {
         const run = audit.find((x) => x.action === 'agents-exec')!;
-        const own = a.steps.filter((x) => 'builtin' in x && x.builtin).map((x) => (x as { tool: string }).tool);
+        const own = script.steps.filter((x) => 'builtin' in x && x.builtin).map((x) => (x as { tool: string }).tool);
         assert.equal(run.tools_called.filter((x: string) => !x.startsWith('pmoves.') && x !== 'WaitForMcpServers'), own);
       }
       const refusedApply = audit.find((a) => a.action === 'mcp-tool:apply' && a.outcome === 'refused')!;
