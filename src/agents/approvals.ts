@@ -14,7 +14,7 @@
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
-import { UserError } from '../core/errors.js';
+import { OperationError, UserError, messageOf } from '../core/errors.js';
 import { readFileOrNull, writeFileAtomic } from '../core/fs.js';
 import type { Home } from '../core/home.js';
 import { stateKey } from '../engine/state.js';
@@ -46,8 +46,9 @@ export async function findPlan(home: Home, given: string): Promise<StoredPlan> {
   let names: string[] = [];
   try {
     names = (await fsp.readdir(plansDir(home))).filter((f) => /^[0-9a-f]{64}\.json$/.test(f) && f.startsWith(h));
-  } catch {
-    /* no plans yet */
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code !== 'ENOENT') throw new OperationError(`cannot read ${plansDir(home)}: ${code ?? messageOf(err)}`); // ENOENT: no plans yet
   }
   if (!names.length) throw new UserError(`plan hash ${h}: no such plan in ${plansDir(home)} (ask the agent to call the plan tool again)`);
   if (names.length > 1) throw new UserError(`plan hash ${h}: ambiguous (${names.length} plans start with it); give more digits`);

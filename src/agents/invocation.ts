@@ -65,11 +65,21 @@ export function buildInvocation(i: InvocationInput): Invocation {
   }
 }
 
-/** Codex's workspace-write, narrowed: the working folder is the only writable root (not /tmp, not $TMPDIR). */
-const CODEX_WORKSPACE = ['-c', 'sandbox_workspace_write.writable_roots=[]', '-c', 'sandbox_workspace_write.exclude_slash_tmp=true', '-c', 'sandbox_workspace_write.exclude_tmpdir_env_var=true'];
+/**
+ * Codex's own permission profile (0.171: `default_permissions` and `[permissions.<name>.filesystem]`,
+ * enforced by its Linux sandbox): read everything but $PMOVES_HOME, which is neither readable nor
+ * writable; at `workspace` also write the working folder (`:project_roots`) — not /tmp, not $TMPDIR,
+ * no other writable root. Network stays off, as in its built-in sandbox modes.
+ */
+const codexProfile = (level: 'read-only' | 'workspace', home: string) => [
+  '-c',
+  'default_permissions="pmoves"',
+  '-c',
+  `permissions.pmoves.filesystem=${toml({ ':root': 'read', ...(level === 'workspace' ? { ':project_roots': 'write' } : {}), [home]: 'none' })}`,
+];
 
-/** sh -c: exit 3 when a file can be created in $1 (removing it again), else 0. */
-const WRITE_PROBE = 'f="$1/.pmoves-sandbox-probe"; if ( : > "$f" ) 2>/dev/null; then rm -f "$f"; exit 3; fi; exit 0';
+/** sh -c: exit 3 when a file can be created in $1 (removing it again), 4 when $1 can be listed, else 0. */
+const HOME_PROBE = 'f="$1/.pmoves-sandbox-probe"; if ( : > "$f" ) 2>/dev/null; then rm -f "$f"; exit 3; fi; if ls "$1" >/dev/null 2>&1; then exit 4; fi; exit 0';
 
 function codex(i: InvocationInput): Invocation {
   const bin = i.bin ?? 'codex';
@@ -77,14 +87,14 @@ function codex(i: InvocationInput): Invocation {
   let note: string;
   switch (i.permission) {
     case 'read-only':
-      argv.push('--sandbox', 'read-only', '-c', 'approval_policy="never"');
-      note = 'codex --sandbox read-only (no writes), approval_policy never (nothing escalates)';
+      argv.push(...codexProfile('read-only', i.home), '-c', 'approval_policy="never"');
+      note = `codex permission profile "pmoves": reads everything but ${i.home}, writes nothing; approval_policy never (nothing escalates)`;
       break;
     case 'workspace':
-      // Codex's workspace-write also makes /tmp and $TMPDIR writable, and takes writable_roots from the
-      // user's config: only the working folder is, here (the home is never inside it: homeReach).
-      argv.push('--sandbox', 'workspace-write', '-c', 'approval_policy="never"', ...CODEX_WORKSPACE);
-      note = 'codex --sandbox workspace-write (writes in the working folder only: no writable_roots, not /tmp, not $TMPDIR), approval_policy never';
+      // Not --sandbox workspace-write: that also makes /tmp and $TMPDIR writable, takes writable_roots
+      // from the user's config, and lets the agent read the home.
+      argv.push(...codexProfile('workspace', i.home), '-c', 'approval_policy="never"');
+      note = `codex permission profile "pmoves": reads everything but ${i.home}, writes in the working folder only (not /tmp, not $TMPDIR); approval_policy never`;
       break;
     case 'privileged':
       argv.push('--dangerously-bypass-approvals-and-sandbox');
@@ -109,11 +119,8 @@ function codex(i: InvocationInput): Invocation {
     argv.push('-c', `${key}.startup_timeout_sec=60`, '-c', `${key}.tool_timeout_sec=600`, '-c', `${key}.default_tools_approval_mode="${approval}"`);
   }
   argv.push('-');
-  // `codex sandbox` runs a command under the same Linux sandbox its exec uses.
-  const probe =
-    i.permission === 'privileged'
-      ? undefined
-      : [bin, 'sandbox', '-c', `sandbox_mode="${i.permission === 'workspace' ? 'workspace-write' : 'read-only'}"`, ...(i.permission === 'workspace' ? CODEX_WORKSPACE : []), '--', 'sh', '-c', WRITE_PROBE, 'sh', i.home];
+  // `codex sandbox` runs a command under the same Linux sandbox and profile its exec uses.
+  const probe = i.permission === 'privileged' ? undefined : [bin, 'sandbox', ...codexProfile(i.permission, i.home), '--', 'sh', '-c', HOME_PROBE, 'sh', i.home];
   return { argv, env: {}, files: [], permissionNote: note, jsonLines: true, ...(probe ? { probe } : {}) };
 }
 

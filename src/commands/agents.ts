@@ -110,7 +110,7 @@ async function execTask(g: Globals, o: Record<string, unknown>): Promise<void> {
     out.write(`# Prompt (template: ${ctx.templateFile ?? 'built in'}; ${digest})\n\n${ctx.prompt}\n\n`);
     out.write(`# Command line (the prompt above goes on stdin)\n\n${Object.entries(inv.env).map(([k, v]) => `${k}=${shellLine([v])} `).join('')}${shellLine(inv.argv)}\n\n`);
     out.write(`# Permission level ${task.permission_level}\n\n${inv.permissionNote}\n`);
-    if (inv.probe) out.write(`\n# Sandbox check, run first: it must not be able to write into $PMOVES_HOME\n\n${shellLine(inv.probe)}\n`);
+    if (inv.probe) out.write(`\n# Sandbox check, run first: it must neither write nor read $PMOVES_HOME\n\n${shellLine(inv.probe)}\n`);
     for (const f of inv.files) out.write(`\n# ${f.path} (written at run time, mode ${f.mode.toString(8).padStart(4, '0')})\n\n${f.text}`);
     out.write('\nDry run: nothing was started.\n');
     return;
