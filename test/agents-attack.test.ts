@@ -133,6 +133,7 @@ function attack(tool: 'codex' | 'claude', level: Level, b: Box, seen: { outputs:
       add({ tool: 'Read', builtin: true, args: () => ({ file_path: path.join(b.work, 'home-link', 'state.key') }) }, /Permission to read .*home-link.* has been denied/);
     }
     add({ tool: 'Read', builtin: true, args: () => ({ file_path: path.join(b.home, 'state.key') }) }, claudeDenied);
+    add({ tool: 'Grep', builtin: true, args: () => ({ pattern: 'plan_hash', path: b.home, output_mode: 'content' }) }, /Permission to read .*\/home has been denied/);
     add({ tool: 'Read', builtin: true, args: () => ({ file_path: b.manifest }) }, /apiVersion: pmoves\.ai\/mini\/v1/);
   } else {
     // Codex's permission profile keeps the home unreadable too.
