@@ -1,8 +1,10 @@
 // A model server on 127.0.0.1 for the real agent CLIs: OpenAI Responses streaming (Codex, through a
 // `model_providers` entry) and Anthropic Messages streaming (Claude Code, through ANTHROPIC_BASE_URL).
 // It answers with scripted steps: step k is chosen by how many tool results the conversation already
-// holds, so a retried request gets the same answer. Requests without the pmoves tools (titles, quota
-// checks) get a plain "ok".
+// holds, so a retried request gets the same answer. A step calls a pmoves tool, or (`builtin`) one of
+// the agent's own tools by name (Write, Read, Grep, Bash, exec_command…) with any arguments, as a
+// hostile model would; `times` makes it several calls in one answer. Requests that offer no tools
+// (titles, quota checks) get a plain "ok".
 import http from 'node:http';
 
 export interface StepContext {
