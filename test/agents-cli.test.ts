@@ -21,7 +21,7 @@ const values = Object.values(expected).filter((v) => v.length >= 6);
 
 t.before.each(() => {
   ({ dir, cleanup } = tempDir('pmoves-agents-cli-'));
-  home = path.join(dir, 'home');
+  home = `${dir}-home`;
   manifest = path.join(dir, 'pmoves.mini.yaml');
   copyFileSync(path.join(fixtures, 'chit', 'env.cleartext.cgp.json'), path.join(dir, 'env.cgp.json'));
   writeFileSync(
@@ -46,7 +46,10 @@ t.before.each(() => {
   writeFileSync(path.join(dir, 'tasks', 'with_n8n.yaml'), 'description: Look at n8n.\npermission_level: workspace\nmcp: [n8n]\ncommands: [pmoves mini status]\n');
   writeFileSync(path.join(dir, 'ROADMAP.md'), '# Roadmap\n\n- [ ] Ship the Jetson profile\nsome prose that is not a highlight\n');
 });
-t.after.each(() => cleanup());
+t.after.each(() => {
+  cleanup();
+  rmSync(home, { recursive: true, force: true });
+});
 
 const run = (args: string[], env: Record<string, string | undefined> = {}) => cli(['mini', ...args, '-m', manifest], { cwd: dir, home, env: { CODEX_HOME: path.join(dir, 'codex'), HOME: path.join(dir, 'user'), ...env } });
 
@@ -79,21 +82,30 @@ t('exec --dry-run: the prompt holds labels, never values; the exact codex, claud
   assert.match(out, /CHIT labels available to services \(names only\): .*MEILI_MASTER_KEY/);
   assert.match(out, /credentials \(CHIT labels, values in the environment only\): N8N_API_KEY/);
   assert.match(out, /Permission level: workspace: you may change files inside the working folder only/);
-  assert.match(out, /codex exec --json --skip-git-repo-check .* --sandbox workspace-write /);
+  const { realpathSync } = await import('node:fs');
+  const realHome = path.join(realpathSync(path.dirname(home)), path.basename(home));
+  assert.match(out, /codex exec --json --skip-git-repo-check .* -c 'default_permissions="pmoves"' -c 'permissions\.pmoves\.filesystem=\{ ":root" = "read", ":project_roots" = "write", "([^"]+)" = "none" \}' -c 'approval_policy="never"' /);
+  assert.ok(out.includes(`"${realHome}" = "none"`), 'the home, by its real path, is neither readable nor writable');
+  assert.not.match(out, /--sandbox/);
   assert.match(out, /-c 'mcp_servers\.n8n\.env_http_headers=\{ x-api-key = "N8N_API_KEY" \}'/);
   assert.match(out, /-c 'mcp_servers\.pmoves\.args=\[.*"mcp", "serve"/);
   assert.match(out, /Dry run: nothing was started\./);
   for (const v of [CANARY, ...values]) assert.not.ok(out.includes(v), 'no secret value in the dry run');
   assert.not.ok(existsSync(path.join(home, 'agents', 'runs')), 'a dry run writes nothing');
 
+  assert.match(out, /# Sandbox check, run first: it must neither write nor read \$PMOVES_HOME\n\ncodex sandbox -c 'default_permissions="pmoves"' -c 'permissions\.pmoves\.filesystem=.* -- sh -c /);
   const ro = await run(['agents', 'exec', '--tool', 'codex', '--task', 'status_report', '--dry-run']);
-  assert.match(String(ro.stdout), /--sandbox read-only -c 'approval_policy="never"'/);
+  assert.match(String(ro.stdout), /-c 'permissions\.pmoves\.filesystem=\{ ":root" = "read", "[^"]+" = "none" \}' -c 'approval_policy="never"'/);
 
   const claude = await run(['agents', 'exec', '--tool', 'claude', '--task', 'with_n8n', '--dry-run', '--json'], env);
   const c = JSON.parse(String(claude.stdout));
   assert.equal(c.argv.slice(0, 6), ['claude', '-p', '--output-format', 'stream-json', '--verbose', '--mcp-config']);
   assert.ok(c.argv.includes('acceptEdits'));
   assert.ok(c.argv.includes('Bash(pmoves mini status)'));
+  // Edits in the working folder only; the home denied to every tool; no rule for a tool that is gone.
+  assert.ok(c.argv.includes('Edit(./**)') && c.argv.includes('Write(./**)'));
+  assert.not.ok(c.argv.includes('Write') || c.argv.includes('Edit') || c.argv.includes('MultiEdit'));
+  assert.equal(c.argv.filter((_: string, k: number) => c.argv[k - 1] === '--disallowedTools'), ['WebFetch', `Read(/${realHome}/**)`, `Edit(/${realHome}/**)`, `Write(/${realHome}/**)`]);
   const cfg = JSON.parse(c.files[0].text);
   assert.equal(cfg.mcpServers.n8n, { type: 'http', url: 'http://127.0.0.1:9/mcp', headers: { 'x-api-key': '${N8N_API_KEY}' } });
   assert.is(c.files[0].mode, 0o600);

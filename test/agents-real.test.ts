@@ -2,7 +2,7 @@
 // them the pmoves MCP server; the scripted model calls status and plan, is refused on apply, a human
 // approves on a terminal (util-linux `script`), apply succeeds, and audit.jsonl records all of it.
 import { execa } from 'execa';
-import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -24,12 +24,13 @@ t.before.each(() => {
     path.join(dir, 'tasks', 'converge.yaml'),
     'description: Converge this node through the pmoves MCP tools; apply only a plan a human approved.\npermission_level: read-only\nexpected_output: what was applied\n',
   );
-  for (const d of ['home', 'user', 'codex-home']) mkdirSync(path.join(dir, d));
+  for (const d of ['user', 'codex-home']) mkdirSync(path.join(dir, d));
 });
 t.after.each(async () => {
   await peer?.close();
   peer = undefined;
   cleanup();
+  rmSync(`${dir}-home`, { recursive: true, force: true });
 });
 
 const hashIn = (outputs: string[]) => {
@@ -42,7 +43,7 @@ const hashIn = (outputs: string[]) => {
 
 function approveOnTty(hash: string) {
   const cmd = [process.execPath, cliPath, 'mini', 'approve', hash].map((a) => `'${a}'`).join(' ');
-  return execa('script', ['-qec', cmd, '/dev/null'], { cwd: dir, input: 'yes\n', reject: false, env: { PMOVES_HOME: path.join(dir, 'home'), NO_COLOR: '1', TERM: 'xterm' }, timeout: 60_000 });
+  return execa('script', ['-qec', cmd, '/dev/null'], { cwd: dir, input: 'yes\n', reject: false, env: { PMOVES_HOME: `${dir}-home`, NO_COLOR: '1', TERM: 'xterm' }, timeout: 60_000 });
 }
 
 /** status → plan → apply (refused) → a human approves → apply → the answer. */
@@ -67,7 +68,7 @@ function script(approvals: string[]): Step[] {
 }
 
 function auditLines(): Record<string, any>[] {
-  const f = path.join(dir, 'home', 'audit.jsonl');
+  const f = path.join(`${dir}-home`, 'audit.jsonl');
   return existsSync(f) ? readFileSync(f, 'utf8').trim().split('\n').map((l) => JSON.parse(l)) : [];
 }
 
@@ -96,7 +97,7 @@ function checkOutcome(stdout: string, tool: string, debug = '') {
   // No secret value anywhere we wrote or printed.
   const secrets = readFileSync(path.join(dir, 'out', 'env.shared'), 'utf8').split('\n').map((l) => l.split('=').slice(1).join('=')).filter((v) => v.length > 6);
   assert.ok(secrets.length > 0);
-  const auditText = readFileSync(path.join(dir, 'home', 'audit.jsonl'), 'utf8');
+  const auditText = readFileSync(path.join(`${dir}-home`, 'audit.jsonl'), 'utf8');
   for (const s of secrets) {
     assert.not.ok(stdout.includes(s), 'no secret value in the output');
     assert.not.ok(auditText.includes(s), 'no secret value in the audit log');
@@ -112,7 +113,7 @@ t('codex exec: a real Codex calls pmoves tools; apply is refused until a human a
   );
   const r = await cli(['mini', 'agents', 'exec', '--tool', 'codex', '--task', 'converge', '-m', path.join(dir, 'pmoves.mini.yaml')], {
     cwd: dir,
-    home: path.join(dir, 'home'),
+    home: `${dir}-home`,
     timeout: 240_000,
     env: {
       HOME: path.join(dir, 'user'),
@@ -131,7 +132,7 @@ t('claude -p: a real Claude Code calls pmoves tools; apply is refused until a hu
   peer = await startModelPeer(script(approvals));
   const r = await cli(['mini', 'agents', 'exec', '--tool', 'claude', '--task', 'converge', '--model', 'claude-test', '-m', path.join(dir, 'pmoves.mini.yaml')], {
     cwd: dir,
-    home: path.join(dir, 'home'),
+    home: `${dir}-home`,
     timeout: 240_000,
     env: {
       HOME: path.join(dir, 'user'),

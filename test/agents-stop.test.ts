@@ -1,7 +1,7 @@
 // Ctrl-C on `agents exec` stops the agent and its children (its own process group), the exit code is
 // the agent's, and the run is still audited. The agent here is a stand-in script given with --bin that
 // prints one Codex event and starts a child; the real CLIs run in agents-real.test.ts.
-import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -27,9 +27,9 @@ t('SIGINT stops the agent and its children; the exit code is the agent\'s; the r
     copyFileSync(path.join(repoRoot, 'tasks', 'status_report.yaml'), path.join(dir, 'tasks', 'status_report.yaml'));
     const agent = path.join(dir, 'fake-agent.sh');
     const pidFile = path.join(dir, 'child.pid');
-    writeFileSync(agent, `#!/bin/sh\ncat > /dev/null\nsleep 300 &\necho $! > '${pidFile}'\necho '{"type":"thread.started","thread_id":"fake"}'\nwait\n`);
+    writeFileSync(agent, `#!/bin/sh\n[ "$1" = sandbox ] && exit 0  # agents exec's sandbox probe\ncat > /dev/null\nsleep 300 &\necho $! > '${pidFile}'\necho '{"type":"thread.started","thread_id":"fake"}'\nwait\n`);
     chmodSync(agent, 0o755);
-    const p = cliSpawn(['mini', 'agents', 'exec', '--tool', 'codex', '--task', 'status_report', '--bin', agent, '-m', path.join(dir, 'pmoves.mini.yaml')], { cwd: dir, home: path.join(dir, 'home') });
+    const p = cliSpawn(['mini', 'agents', 'exec', '--tool', 'codex', '--task', 'status_report', '--bin', agent, '-m', path.join(dir, 'pmoves.mini.yaml')], { cwd: dir, home: `${dir}-home` });
     let out = '';
     p.stdout?.on('data', (d: Buffer) => (out += d.toString()));
     await waitFor(() => out.includes('[codex] session fake') && existsSync(pidFile) && readFileSync(pidFile, 'utf8').trim(), 'the agent to start');
@@ -39,7 +39,7 @@ t('SIGINT stops the agent and its children; the exit code is the agent\'s; the r
     const r = await p;
     assert.is(r.exitCode, 143, 'the agent was stopped by SIGTERM: 128 + 15');
     await waitFor(() => !alive(childPid), "the agent's child to be gone");
-    const audit = readFileSync(path.join(dir, 'home', 'audit.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const audit = readFileSync(path.join(`${dir}-home`, 'audit.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
     const rec = audit.find((a) => a.action === 'agents-exec');
     assert.is(rec.exit_code, 143);
     assert.is(rec.outcome, 'failed');
@@ -47,6 +47,7 @@ t('SIGINT stops the agent and its children; the exit code is the agent\'s; the r
   } finally {
     if (childPid && alive(childPid)) process.kill(childPid, 'SIGKILL');
     cleanup();
+    rmSync(`${dir}-home`, { recursive: true, force: true });
   }
 });
 

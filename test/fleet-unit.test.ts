@@ -96,7 +96,8 @@ test('broker URLs', () => {
   assert.is(parseBroker('mqtts://broker.example', '--report').url, 'mqtts://broker.example:8883');
   assert.is(parseBroker('mqtt://h', '--report').prefix, 'pmoves');
   assert.throws(() => parseBroker('http://h/x', '--report'), /expected an mqtt:\/\/ or mqtts:\/\/ URL/);
-  assert.throws(() => parseBroker('mqtt://u:hunter2@h/x', '--report'), (e: Error) => /no user or password in the URL/.test(e.message) && !e.message.includes('hunter2'));
+  assert.throws(() => parseBroker('mqtt://u:hunter2@h/x', '--report'), (e: Error) => /no user or password in the URL; use --report-auth BUNDLE/.test(e.message) && !e.message.includes('hunter2'));
+  assert.throws(() => parseBroker('mqtt://u:p@h/x', '--broker'), /use --auth BUNDLE/);
   assert.throws(() => parseBroker('mqtt://h/a/#', '--report'), /may not contain/);
   assert.throws(() => parseBroker('mqtt://h/a/+/b', '--report'), /may not contain/);
   assert.throws(() => parseBroker('mqtt://h/a', '--report', { ca: 'ca.crt' }), /need an mqtts:\/\/ URL/);

@@ -20,6 +20,8 @@ export interface InvocationInput {
   workdir: string;
   /** Private folder for generated config (under $PMOVES_HOME/agents/runs/<id>). */
   runDir: string;
+  /** $PMOVES_HOME, its real path: kept out of the agent's reach below `privileged` (homeReach). */
+  home: string;
   /** The executable (default: the tool's name, found on PATH). */
   bin?: string;
   model?: string;
@@ -34,6 +36,11 @@ export interface Invocation {
   permissionNote: string;
   /** Output format: JSON lines (codex, claude) or plain text (crush). */
   jsonLines: boolean;
+  /**
+   * A command run before the agent, under the agent's own sandbox, that must exit 0: it tries to write
+   * into $PMOVES_HOME and exits 3 if it could (run-agent.ts: probeSandbox). Codex below privileged.
+   */
+  probe?: string[];
 }
 
 const toml = (v: unknown): string => {
@@ -58,17 +65,36 @@ export function buildInvocation(i: InvocationInput): Invocation {
   }
 }
 
+/**
+ * Codex's own permission profile (0.171: `default_permissions` and `[permissions.<name>.filesystem]`,
+ * enforced by its Linux sandbox): read everything but $PMOVES_HOME, which is neither readable nor
+ * writable; at `workspace` also write the working folder (`:project_roots`) — not /tmp, not $TMPDIR,
+ * no other writable root. Network stays off, as in its built-in sandbox modes.
+ */
+const codexProfile = (level: 'read-only' | 'workspace', home: string) => [
+  '-c',
+  'default_permissions="pmoves"',
+  '-c',
+  `permissions.pmoves.filesystem=${toml({ ':root': 'read', ...(level === 'workspace' ? { ':project_roots': 'write' } : {}), [home]: 'none' })}`,
+];
+
+/** sh -c: exit 3 when a file can be created in $1 (removing it again), 4 when $1 can be listed, else 0. */
+const HOME_PROBE = 'f="$1/.pmoves-sandbox-probe"; if ( : > "$f" ) 2>/dev/null; then rm -f "$f"; exit 3; fi; if ls "$1" >/dev/null 2>&1; then exit 4; fi; exit 0';
+
 function codex(i: InvocationInput): Invocation {
-  const argv = [i.bin ?? 'codex', 'exec', '--json', '--skip-git-repo-check', '--color', 'never', '-C', i.workdir];
+  const bin = i.bin ?? 'codex';
+  const argv = [bin, 'exec', '--json', '--skip-git-repo-check', '--color', 'never', '-C', i.workdir];
   let note: string;
   switch (i.permission) {
     case 'read-only':
-      argv.push('--sandbox', 'read-only', '-c', 'approval_policy="never"');
-      note = 'codex --sandbox read-only (no writes), approval_policy never (nothing escalates)';
+      argv.push(...codexProfile('read-only', i.home), '-c', 'approval_policy="never"');
+      note = `codex permission profile "pmoves": reads everything but ${i.home}, writes nothing; approval_policy never (nothing escalates)`;
       break;
     case 'workspace':
-      argv.push('--sandbox', 'workspace-write', '-c', 'approval_policy="never"');
-      note = 'codex --sandbox workspace-write (writes in the working folder only), approval_policy never';
+      // Not --sandbox workspace-write: that also makes /tmp and $TMPDIR writable, takes writable_roots
+      // from the user's config, and lets the agent read the home.
+      argv.push(...codexProfile('workspace', i.home), '-c', 'approval_policy="never"');
+      note = `codex permission profile "pmoves": reads everything but ${i.home}, writes in the working folder only (not /tmp, not $TMPDIR); approval_policy never`;
       break;
     case 'privileged':
       argv.push('--dangerously-bypass-approvals-and-sandbox');
@@ -93,7 +119,9 @@ function codex(i: InvocationInput): Invocation {
     argv.push('-c', `${key}.startup_timeout_sec=60`, '-c', `${key}.tool_timeout_sec=600`, '-c', `${key}.default_tools_approval_mode="${approval}"`);
   }
   argv.push('-');
-  return { argv, env: {}, files: [], permissionNote: note, jsonLines: true };
+  // `codex sandbox` runs a command under the same Linux sandbox and profile its exec uses.
+  const probe = i.permission === 'privileged' ? undefined : [bin, 'sandbox', ...codexProfile(i.permission, i.home), '--', 'sh', '-c', HOME_PROBE, 'sh', i.home];
+  return { argv, env: {}, files: [], permissionNote: note, jsonLines: true, ...(probe ? { probe } : {}) };
 }
 
 /** Claude Code's MCP tool names: mcp__<server>__<tool>; a server-wide rule is mcp__<server>. */
@@ -115,15 +143,25 @@ function claude(i: InvocationInput): Invocation {
   const mcpRules = i.servers.map((s) => `mcp__${s.name}`);
   const allow = (xs: string[]) => xs.flatMap((x) => ['--allowedTools', x]);
   const deny = (xs: string[]) => xs.flatMap((x) => ['--disallowedTools', x]);
+  // Claude Code's path rules: `//abs/**` is an absolute path, `./**` the working folder; Edit rules
+  // cover every tool that edits files (Write, NotebookEdit), Read rules every tool that reads. Deny
+  // wins over allow. The home must hold no glob character (homeReach refuses it before this).
+  const home = `/${i.home}/**`;
+  const homeRules = [`Read(${home})`, `Edit(${home})`, `Write(${home})`];
   let note: string;
   switch (i.permission) {
     case 'read-only':
-      argv.push('--permission-mode', 'default', ...allow([...mcpRules, 'Read', 'Grep', 'Glob', 'LS']), ...deny(['Bash', 'Edit', 'Write', 'MultiEdit', 'NotebookEdit', 'WebFetch']));
-      note = 'claude --permission-mode default: only MCP tools and Read/Grep/Glob/LS allowed; Bash, Edit, Write denied';
+      argv.push('--permission-mode', 'default', ...allow([...mcpRules, 'Read', 'Grep', 'Glob', 'LS']), ...deny(['Bash', 'Edit', 'Write', 'NotebookEdit', 'WebFetch', ...homeRules]));
+      note = `claude --permission-mode default: only MCP tools and Read/Grep/Glob/LS allowed; Bash, Edit, Write denied; ${i.home} denied to every tool`;
       break;
     case 'workspace':
-      argv.push('--permission-mode', 'acceptEdits', ...allow([...mcpRules, 'Read', 'Grep', 'Glob', 'LS', 'Edit', 'Write', ...i.commands.map((c) => `Bash(${c})`)]));
-      note = 'claude --permission-mode acceptEdits: edits in the working folder, Bash only for the task\'s commands';
+      argv.push(
+        '--permission-mode',
+        'acceptEdits',
+        ...allow([...mcpRules, 'Read', 'Grep', 'Glob', 'LS', 'Edit(./**)', 'Write(./**)', ...i.commands.map((c) => `Bash(${c})`)]),
+        ...deny(['WebFetch', ...homeRules]),
+      );
+      note = `claude --permission-mode acceptEdits: edits in the working folder only (Edit/Write(./**)), Bash only for the task's commands; ${i.home} denied to every tool`;
       break;
     case 'privileged':
       argv.push('--dangerously-skip-permissions');
@@ -189,6 +227,22 @@ function crush(i: InvocationInput): Invocation {
     permissionNote: note,
     jsonLines: false,
   };
+}
+
+/**
+ * Why an agent below `privileged` could still reach $PMOVES_HOME with this tool's configuration (null:
+ * it cannot). Both paths are real paths (symlinks resolved). The home holds the approvals and the key
+ * that signs them: an agent that can write there can approve its own plan.
+ */
+export function homeReach(tool: AgentTool, permission: PermissionLevel, home: string, workdir: string): string | null {
+  if (permission === 'privileged') return null;
+  const inside = (a: string, b: string) => a === b || a.startsWith(b.endsWith(path.sep) ? b : b + path.sep);
+  const fix = 'set PMOVES_HOME to a folder outside it (e.g. the default ~/.pmoves with the manifest in a project folder), or move the manifest';
+  if (inside(home, workdir)) return `$PMOVES_HOME (${home}) is inside the agent's working folder ${workdir}, which a ${permission} agent can read${permission === 'workspace' ? ' and write' : ''}: it could approve its own plans. Fix: ${fix}`;
+  if (inside(workdir, home)) return `the agent's working folder ${workdir} is inside $PMOVES_HOME (${home}): the agent would work among the approvals and their key. Fix: ${fix}`;
+  if (tool === 'crush' && permission === 'workspace') return `Crush's permissions name tools, not paths, so nothing keeps its write and edit tools out of $PMOVES_HOME (${home}): a workspace Crush could approve its own plans. Fix: run this task with --tool codex or --tool claude, or make it read-only`;
+  if (tool === 'claude' && /[*?[\]{}()!\\]/.test(home)) return `$PMOVES_HOME (${home}) holds a character Claude Code's path rules read as a pattern, so no rule can keep the agent out of it. Fix: choose a home path without * ? [ ] { } ( ) ! \\`;
+  return null;
 }
 
 /** A command line as a shell would take it (for display). */

@@ -10,7 +10,7 @@ import { OperationError, UserError, messageOf } from '../core/errors.js';
 import { readFileOrNull, writeFileAtomic } from '../core/fs.js';
 import type { Home } from '../core/home.js';
 import { audit } from '../engine/audit.js';
-import { consumeApproval, findPlan, plansDir, refusal, storePlan } from './approvals.js';
+import { claimApproval, findPlan, plansDir, storePlan } from './approvals.js';
 import { cliEntry } from './context.js';
 
 export interface ServeOptions {
@@ -25,6 +25,9 @@ interface ToolResult {
   structuredContent?: Record<string, unknown>;
   isError?: boolean;
 }
+
+/** A resource address as the manifest makes them: section.name (names may hold dots, dashes, slashes, colons). */
+const ADDRESS = /^[a-z][a-z0-9_]*\.[A-Za-z0-9_][A-Za-z0-9_.:/@-]*$/;
 
 const TOOLS = [
   { name: 'validate', description: 'Check the manifest (schema, references, files) without touching the machine.', inputSchema: { type: 'object', properties: {} }, annotations: { readOnlyHint: true } },
@@ -92,8 +95,12 @@ export class PmovesTools {
       case 'plan': {
         await fsp.mkdir(plansDir(this.o.home), { recursive: true, mode: 0o700 });
         const tmp = path.join(plansDir(this.o.home), `.new-${process.pid}-${randomBytes(4).toString('hex')}.json`);
-        const targets = Array.isArray(args.targets) ? (args.targets as unknown[]).map(String) : [];
-        const p = await this.cli(['plan', '--out', tmp, ...targets.flatMap((t) => ['--target', t])]);
+        const targets = args.targets === undefined ? [] : args.targets;
+        // Arguments from an agent are data: each target must look like an address (section.name) and
+        // is passed glued to its option (`--target=ADDR`), so no string can become an option.
+        const badTarget = !Array.isArray(targets) ? 'targets must be an array of addresses' : targets.map((t) => (typeof t === 'string' && ADDRESS.test(t) ? null : `target ${JSON.stringify(t)} is not an address (expected section.name, e.g. secrets.env)`)).find(Boolean);
+        if (badTarget) return { result: text(`refused: ${badTarget}`, true), extra: { refused: true, reason: badTarget } };
+        const p = await this.cli(['plan', '--out', tmp, ...(targets as string[]).map((t) => `--target=${t}`)]);
         const planText = String(p.stdout).replace(/\n\nSaved the plan to [^\n]*\n?$/, '\n');
         if ((await readFileOrNull(tmp)) === null) {
           return { result: text(`${planText}\n${String(p.stderr).trim()}\nThe plan has errors: nothing was saved, there is nothing to approve.`, true), extra: { exit_code: p.exitCode } };
@@ -112,16 +119,17 @@ export class PmovesTools {
         try {
           stored = await findPlan(this.o.home, given);
         } catch (err) {
-          return { result: text(`refused: ${messageOf(err)}`, true), extra: { refused: true, plan_hash: given } };
+          return { result: text(`refused: ${messageOf(err)}`, true), extra: { refused: true, reason: messageOf(err), plan_hash: given } };
         }
-        const why = await refusal(this.o.home, stored);
-        if (why) return { result: text(`refused: ${why}`, true), extra: { refused: true, plan_hash: stored.hash } };
-        await consumeApproval(this.o.home, stored.hash);
+        const reach = await homeInCwd(this.o.home);
+        if (reach) return { result: text(`refused: ${reach}`, true), extra: { refused: true, reason: reach, plan_hash: stored.hash } };
+        const why = await claimApproval(this.o.home, stored);
+        if (why) return { result: text(`refused: ${why}`, true), extra: { refused: true, reason: why, plan_hash: stored.hash } };
         const p = await this.cli(['apply', stored.file, '--non-interactive']);
         const out = `${String(p.stdout)}${p.stderr ? `\n${String(p.stderr)}` : ''}`.trim();
         if (p.exitCode !== 0) {
           const stale = /saved plan is stale/.test(out);
-          return { result: text(`${stale ? 'refused: the approved plan is stale (the machine changed since it was made); call plan again and ask for a new approval.' : 'apply failed:'}\n${out}`, true), extra: { refused: stale, stale, plan_hash: stored.hash, exit_code: p.exitCode } };
+          return { result: text(`${stale ? 'refused: the approved plan is stale (the machine changed since it was made); call plan again and ask for a new approval.' : 'apply failed:'}\n${out}`, true), extra: { refused: stale, stale, ...(stale ? { reason: 'the approved plan is stale' } : {}), plan_hash: stored.hash, exit_code: p.exitCode } };
         }
         return { result: text(out), extra: { plan_hash: stored.hash, exit_code: 0 } };
       }
@@ -151,6 +159,19 @@ export class PmovesTools {
     }
     throw new UserError(`no such resource ${uri}`);
   }
+}
+
+/**
+ * An MCP host starts this server in its own working folder. When $PMOVES_HOME lies inside it, the agent
+ * can likely write the approvals there (Codex's workspace-write, Claude Code's acceptEdits): refuse to
+ * apply rather than trust an approval it could have made. (`/` says nothing: every path is inside it.)
+ */
+async function homeInCwd(home: Home): Promise<string | null> {
+  const real = (p: string) => fsp.realpath(p).catch(() => p);
+  const cwd = await real(process.cwd());
+  const root = await real(home.root);
+  if (cwd === path.parse(cwd).root || !(root === cwd || root.startsWith(cwd + path.sep))) return null;
+  return `$PMOVES_HOME (${root}) is inside this server's working folder ${cwd} (the agent's), which the agent may be able to write: it could approve its own plans. Fix: start the agent in a folder that does not hold $PMOVES_HOME, or set PMOVES_HOME outside it`;
 }
 
 async function newServer(tools: PmovesTools, client: () => string) {

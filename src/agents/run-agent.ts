@@ -16,6 +16,23 @@ export interface RunAgentOptions {
 
 const SIGNALS: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGKILL: 9, SIGTERM: 15 };
 
+/**
+ * Run the invocation's probe (a write into $PMOVES_HOME, then a listing of it, under the agent's own
+ * sandbox) and say why the agent may not start: the sandbox let it write (exit 3) or read (exit 4), or
+ * it did not run. Null: it held.
+ */
+export async function probeSandbox(inv: Invocation, cwd: string, env: NodeJS.ProcessEnv, home: string): Promise<string | null> {
+  if (!inv.probe) return null;
+  const { execa } = await import('execa');
+  const [cmd, ...args] = inv.probe;
+  const p = await execa(cmd!, args, { cwd, env: { ...env, ...inv.env }, stdin: 'ignore', reject: false, timeout: 60_000 });
+  if (p.exitCode === 0) return null;
+  if (p.exitCode === 3) return `its sandbox let a command write into $PMOVES_HOME (${home}), so the agent could approve its own plans. Fix: use a Codex whose sandbox works here (0.171 or later), or --tool claude`;
+  if (p.exitCode === 4) return `its sandbox let a command read $PMOVES_HOME (${home}), where the key that signs approvals lives. Fix: use a Codex whose sandbox works here (0.171 or later), or --tool claude`;
+  const why = String(p.stderr).split('\n').filter((l) => l.trim() && !/^WARNING: proceeding/.test(l))[0] ?? (p.timedOut ? 'timed out' : `exit ${p.exitCode ?? p.signal}`);
+  return `its sandbox does not run on this machine (${cmd} sandbox: ${why.trim().slice(0, 200)}), so nothing would keep the agent out of $PMOVES_HOME. Fix: run Codex where its Linux sandbox works, or use --tool claude`;
+}
+
 export async function runAgent(o: RunAgentOptions): Promise<number> {
   for (const f of o.inv.files) await writeFileAtomic(f.path, f.text, { mode: f.mode });
   const [cmd, ...args] = o.inv.argv;

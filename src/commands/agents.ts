@@ -1,7 +1,7 @@
 // `agents list|exec|request`: tasks delegated to local agent CLIs (Codex, Claude Code, Crush) with
 // PMOVES context and the pmoves MCP server, and review packets for a human (docs/agents.md).
 import { Command, Option } from 'commander';
-import { UserError } from '../core/errors.js';
+import { OperationError, UserError } from '../core/errors.js';
 import { globals, homeOf, printDiagnostics, type Globals } from './common.js';
 
 export function registerAgents(mini: Command): void {
@@ -65,7 +65,7 @@ async function execTask(g: Globals, o: Record<string, unknown>): Promise<void> {
   const { randomBytes } = await import('node:crypto');
   const { findTask, taskDirs } = await import('../agents/tasks.js');
   const { buildContext } = await import('../agents/context.js');
-  const { buildInvocation, shellLine } = await import('../agents/invocation.js');
+  const { buildInvocation, homeReach, shellLine } = await import('../agents/invocation.js');
   const { promptDigest } = await import('../agents/prompt.js');
   const home = await homeOf(g);
   const name = o.task as string;
@@ -79,13 +79,23 @@ async function execTask(g: Globals, o: Record<string, unknown>): Promise<void> {
   printDiagnostics(ctx.diagnostics);
   const runId = `${new Date().toISOString().replace(/[:.]/g, '-')}-${randomBytes(3).toString('hex')}`;
   const tool = o.tool as 'codex' | 'claude' | 'crush';
+  const workdir = await realish(path.dirname(path.resolve(g.manifest)));
+  const realHome = await realish(home.root);
+  const { audit } = await import('../engine/audit.js');
+  const refuse = async (why: string, E: typeof UserError | typeof OperationError) => {
+    if (!o.dryRun) await audit(home, { address: `agents.${task.name}`, action: 'agents-exec', outcome: 'refused', task: task.name, tool, permission_level: task.permission_level, reason: why });
+    return new E(`agents exec refused before starting ${tool} on task ${task.name}: ${why}`);
+  };
+  const reach = homeReach(tool, task.permission_level, realHome, workdir);
+  if (reach) throw await refuse(reach, UserError);
   const inv = buildInvocation({
     tool,
     permission: task.permission_level,
     servers: ctx.facts.servers,
     commands: task.commands,
-    workdir: path.dirname(path.resolve(g.manifest)),
+    workdir,
     runDir: path.join(home.root, 'agents', 'runs', runId),
+    home: realHome,
     bin: o.bin as string | undefined,
     model: o.model as string | undefined,
   });
@@ -93,13 +103,14 @@ async function execTask(g: Globals, o: Record<string, unknown>): Promise<void> {
 
   if (o.dryRun) {
     if (g.json) {
-      process.stdout.write(JSON.stringify({ task: task.name, tool, permission_level: task.permission_level, prompt: ctx.prompt, prompt_digest: digest, argv: inv.argv, env: inv.env, files: inv.files, permission: inv.permissionNote, template: ctx.templateFile }, null, 2) + '\n');
+      process.stdout.write(JSON.stringify({ task: task.name, tool, permission_level: task.permission_level, prompt: ctx.prompt, prompt_digest: digest, argv: inv.argv, env: inv.env, files: inv.files, permission: inv.permissionNote, sandbox_probe: inv.probe ?? null, template: ctx.templateFile }, null, 2) + '\n');
       return;
     }
     const out = process.stdout;
     out.write(`# Prompt (template: ${ctx.templateFile ?? 'built in'}; ${digest})\n\n${ctx.prompt}\n\n`);
     out.write(`# Command line (the prompt above goes on stdin)\n\n${Object.entries(inv.env).map(([k, v]) => `${k}=${shellLine([v])} `).join('')}${shellLine(inv.argv)}\n\n`);
     out.write(`# Permission level ${task.permission_level}\n\n${inv.permissionNote}\n`);
+    if (inv.probe) out.write(`\n# Sandbox check, run first: it must neither write nor read $PMOVES_HOME\n\n${shellLine(inv.probe)}\n`);
     for (const f of inv.files) out.write(`\n# ${f.path} (written at run time, mode ${f.mode.toString(8).padStart(4, '0')})\n\n${f.text}`);
     out.write('\nDry run: nothing was started.\n');
     return;
@@ -119,9 +130,12 @@ async function execTask(g: Globals, o: Record<string, unknown>): Promise<void> {
     }
   }
 
-  const { runAgent } = await import('../agents/run-agent.js');
+  const { probeSandbox, runAgent } = await import('../agents/run-agent.js');
+  const { promises: fsp } = await import('node:fs');
+  await fsp.mkdir(home.root, { recursive: true, mode: 0o700 }); // the probe writes into it
+  const unsafe = await probeSandbox(inv, workdir, process.env, realHome);
+  if (unsafe) throw await refuse(unsafe, OperationError);
   const { newStreamState, readable } = await import('../agents/stream.js');
-  const { audit } = await import('../engine/audit.js');
   const st = newStreamState();
   const started = Date.now();
   if (!g.json) process.stderr.write(`Running ${tool} on task ${task.name} (${task.permission_level}); Ctrl-C stops it.\n`);
@@ -130,7 +144,7 @@ async function execTask(g: Globals, o: Record<string, unknown>): Promise<void> {
     exit = await runAgent({
       inv,
       prompt: ctx.prompt,
-      cwd: path.dirname(path.resolve(g.manifest)),
+      cwd: workdir,
       env: process.env,
       onLine: (line) => {
         const lines = readable(tool, line, st);
@@ -157,4 +171,16 @@ async function execTask(g: Globals, o: Record<string, unknown>): Promise<void> {
   });
   if (!g.json) process.stderr.write(`${tool} exited with code ${exit}.\n`);
   process.exitCode = exit;
+}
+
+/** The real path of a file that may not exist yet: its nearest existing folder's, resolved, plus the rest. */
+async function realish(p: string): Promise<string> {
+  const { promises: fsp } = await import('node:fs');
+  const path = await import('node:path');
+  try {
+    return await fsp.realpath(p);
+  } catch {
+    const up = path.dirname(p);
+    return up === p ? p : path.join(await realish(up), path.basename(p));
+  }
 }

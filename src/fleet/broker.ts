@@ -29,7 +29,7 @@ export function parseBroker(value: string, flag: string, flags: BrokerFlags = {}
     throw new UserError(`${flag}: expected mqtt://host:port/prefix or mqtts://host:port/prefix, got "${value.replace(/\/\/[^@/]*@/, '//…@')}"`);
   }
   if (u.protocol !== 'mqtt:' && u.protocol !== 'mqtts:') throw new UserError(`${flag}: expected an mqtt:// or mqtts:// URL, got ${u.protocol}//…`);
-  if (u.username || u.password) throw new UserError(`${flag}: put no user or password in the URL; use --…-auth BUNDLE (a CHIT bundle with MQTT_USERNAME and MQTT_PASSWORD labels)`);
+  if (u.username || u.password) throw new UserError(`${flag}: put no user or password in the URL; use ${flag === '--broker' ? '--auth' : `${flag}-auth`} BUNDLE (a CHIT bundle with MQTT_USERNAME and MQTT_PASSWORD labels)`);
   const tls = u.protocol === 'mqtts:';
   const prefix = decodeURIComponent(u.pathname.replace(/^\/+|\/+$/g, '')) || 'pmoves';
   const rawPath = value.replace(/^[a-z]+:\/\/[^/]*/i, '');
