@@ -9,7 +9,7 @@
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { execa } from 'execa';
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { suite } from 'uvu';
@@ -337,12 +337,17 @@ t('mcp serve: a forged approval, one copied from another plan, a swapped plan fi
     const texts = [textOf(x), textOf(y)].sort();
     assert.match(texts[0]!, /Apply complete!/, texts.join('\n---\n'));
     assert.match(texts[1]!, /refused: plan [0-9a-f]{12}: its approval was claimed by another apply call|refused: plan [0-9a-f]{12} was approved once and already applied/, texts.join('\n---\n'));
+
+    // The used approval put back under its old name is a replay: refused.
+    copyFileSync(path.join(approvals, `${h1}.used.json`), path.join(approvals, `${h1}.json`));
+    assert.match(textOf(await apply(h1)), /refused: plan [0-9a-f]{12} was approved once and already applied \(this approval was used before\)/);
+    rmSync(path.join(approvals, `${h1}.json`));
   } finally {
     await client.close();
   }
   const audit = auditOf(b);
   const applies = audit.filter((a) => a.action === 'mcp-tool:apply').map((a) => a.outcome);
-  assert.equal(applies.sort(), ['ok', 'refused', 'refused', 'refused', 'refused']);
+  assert.equal(applies.sort(), ['ok', 'refused', 'refused', 'refused', 'refused', 'refused']);
   assert.not.ok(existsSync(path.join(b.work, 'out', 'pwned.env')));
   assert.equal(readdirSync(approvals).sort(), [`${h1Of(audit)}.used.json`, `${h2Of(audit)}.json`].sort());
 });

@@ -99,6 +99,15 @@ async function invalid(home: Home, hash: string, text: string): Promise<string |
   return null;
 }
 
+const macField = (text: string): string | null => {
+  try {
+    const m = (JSON.parse(text) as { mac?: unknown }).mac;
+    return typeof m === 'string' ? m : null;
+  } catch {
+    return null;
+  }
+};
+
 /** Why `apply` may not run this plan, or null when a human approved exactly these bytes (not claimed). */
 export async function refusal(home: Home, plan: StoredPlan): Promise<string | null> {
   const short = plan.hash.slice(0, 12);
@@ -110,6 +119,10 @@ export async function refusal(home: Home, plan: StoredPlan): Promise<string | nu
   }
   const bad = await invalid(home, plan.hash, text);
   if (bad) return bad;
+  // A claimed approval put back under its old name (the same signature as the one already used) is a
+  // replay, not a second approval: `approve` signs a new time each time a human approves.
+  const used = await readFileOrNull(path.join(approvalsDir(home), `${plan.hash}.used.json`));
+  if (used !== null && macField(used) !== null && macField(used) === macField(text)) return `plan ${short} was approved once and already applied (this approval was used before); call plan again`;
   const bytes = await fsp.readFile(plan.file);
   if (sha256(bytes) !== plan.hash) return `plan ${short} was changed after it was saved (its bytes no longer match the approved hash)`;
   return null;
