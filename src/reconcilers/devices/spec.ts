@@ -202,7 +202,7 @@ export async function layoutDiagnostics(address: string, spec: Esp32Spec, ctx: L
     severity: 'error' as const,
     address,
     summary: `${address}: ${p.message}`,
-    detail: `layout rule: ${p.rule} (esptool's rules, docs/edge.md "Layout rules"); nothing was written`,
+    detail: `layout rule: ${p.rule} (esptool's rules: docs/edge.md, "Layout rules")`,
     location: ctx.locate(address, [p.role, 'offset']) ?? ctx.locate(address, [p.role]),
   }));
 }
