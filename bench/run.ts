@@ -20,6 +20,7 @@ const benches: Bench[] = [
   { name: 'mcp', load: () => import('./mcp.js') },
   { name: 'watch', load: () => import('./watch.js') },
   { name: 'fleet', load: () => import('./fleet.js') },
+  { name: 'esp32', load: () => import('./esp32.js') },
 ];
 
 function fmt(rows: Row[]): string {

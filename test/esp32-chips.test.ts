@@ -138,6 +138,7 @@ for (const chip of ['esp32s3', 'esp32c3', 'esp32'] as PeerChip[]) {
   });
 
   C(`${chip}: a board that hangs while the plan reads it: the port, what was being read, and the recovery`, async (c) => {
+    c.peer.seen.length = 0;
     c.peer.hangOn('SPI_FLASH_MD5', 2);
     const r = await run(c, chip, ['plan']);
     c.peer.powerCycle();
@@ -145,13 +146,17 @@ for (const chip of ['esp32s3', 'esp32c3', 'esp32'] as PeerChip[]) {
     assert.match(r.out, `the ESP32 on ${c.peer.hostPath} stopped answering while reading the MD5 of partition_table at 0x8000–0x8c00: `);
     assert.match(r.out, '(this port cannot drive DTR/RTS: hold BOOT, press RESET, then try again); nothing was written');
     if (chip === 'esp32s3') {
-      // right after the connect, during the stub upload (the findings' E5)
+      // after the connect, during the stub upload (the findings' E5; reads need no stub, a write does)
+      c.peer.flash[APP + 100]! ^= 0xff;
       c.peer.hangOn('MEM_DATA', 2);
-      const s = await run(c, chip, ['plan']);
+      const s = await run(c, chip, ['apply', '--auto-approve']);
       c.peer.powerCycle();
       assert.is(s.code, 1, s.out);
       assert.match(s.out, `the ESP32 on ${c.peer.hostPath} stopped answering while starting the flasher stub: `);
       assert.match(s.out, 'hold BOOT, press RESET, then try again');
+      assert.not.match(s.out, /half-flashed/);
+      assert.is(c.peer.seen.filter((n) => n.startsWith('FLASH_')).length, 0, 'nothing was written');
+      c.peer.flash[APP + 100]! ^= 0xff;
     }
     const ok = await run(c, chip, ['plan', '--detailed-exitcode']);
     assert.is(ok.code, 0, ok.out);

@@ -90,7 +90,7 @@ export function md5Of(data: Uint8Array): string {
 type Loader = import('esptool-js').ESPLoader;
 
 /** How long a read's session waits for the apply that may follow before it resets the board and closes. */
-const IDLE_MS = 300;
+const IDLE_MS = 200;
 const OP_CHANGE_BAUDRATE = 0x0f;
 const OP_FLASH_DEFL_DATA = 0x11;
 const OP_SPI_SET_PARAMS = 0x0b;
@@ -192,32 +192,38 @@ async function finish(s: Session): Promise<void> {
   await close(s);
 }
 
-/** Start the flasher stub once per session, switch to the session's baud, attach the flash. */
-async function ready(s: Session, baud: number, flashSize: number): Promise<void> {
-  if (!s.stub) {
+/**
+ * Get the session ready: with `stub`, start the flasher stub (once per session) and switch to `baud`;
+ * then attach the flash and give its geometry (esptool's flash_spi_attach + flash_set_parameters), again
+ * when the stub has replaced the ROM.
+ */
+async function ready(s: Session, o: { stub: boolean; baud: number; flashSize: number }): Promise<void> {
+  // a board still running the stub of an earlier session answers as the stub: runStub just says so
+  const stubRunning = (s.loader as unknown as { syncStubDetected?: boolean }).syncStubDetected === true;
+  if ((o.stub || stubRunning) && !s.stub) {
     await s.loader.runStub();
     s.stub = true;
+    s.attached = 0;
   }
-  if (baud !== s.baud) {
+  if (o.baud !== s.baud) {
     // esptool's change_baud: the command, the host's port, 50 ms, drop what arrived meanwhile
     const pkt = new Uint8Array(8);
-    new DataView(pkt.buffer).setUint32(0, baud, true);
-    new DataView(pkt.buffer).setUint32(4, s.baud, true);
+    new DataView(pkt.buffer).setUint32(0, o.baud, true);
+    new DataView(pkt.buffer).setUint32(4, s.stub ? s.baud : 0, true);
     await s.loader.command(OP_CHANGE_BAUDRATE, pkt);
-    await s.loader.transport.changeBaudrate(baud);
+    await s.loader.transport.changeBaudrate(o.baud);
     await new Promise((r) => setTimeout(r, 50));
     s.loader.transport.flushInput();
-    s.baud = baud;
+    s.baud = o.baud;
   }
-  if (s.attached !== flashSize) {
-    // esptool's flash_spi_attach + flash_set_parameters
+  if (s.attached !== o.flashSize) {
     await s.loader.flashSpiAttach(0);
-    const words = [0, flashSize, 64 * 1024, 4 * 1024, 256, 0xffff];
+    const words = [0, o.flashSize, 64 * 1024, 4 * 1024, 256, 0xffff];
     const pkt = new Uint8Array(words.length * 4);
     const view = new DataView(pkt.buffer);
     words.forEach((w, i) => view.setUint32(i * 4, w, true));
     await s.loader.checkCommand('set SPI params', OP_SPI_SET_PARAMS, pkt);
-    s.attached = flashSize;
+    s.attached = o.flashSize;
   }
 }
 
@@ -242,9 +248,11 @@ export async function readEsp32(link: Esp32Link, o: { expectChip: string; baud: 
     await finish(s);
     return { chip: s.chip, mac: s.mac, md5: o.regions.map(() => null) };
   }
-  let doing = 'starting the flasher stub';
+  let doing = 'attaching the flash';
   try {
-    await ready(s, o.baud, o.flashSize);
+    // The ROM answers SPI_FLASH_MD5 itself (esptool --no-stub verify_flash does the same): a read needs
+    // no stub and no faster baud (a few bytes each way); the stub is uploaded when something is written.
+    await ready(s, { stub: false, baud: s.baud, flashSize: o.flashSize });
     const md5: string[] = [];
     for (const r of o.regions) {
       doing = `reading the MD5 of ${r.role ?? 'the region'} at ${span(r)}`;
@@ -283,7 +291,7 @@ export async function flashEsp32(link: Esp32Link, o: FlashOptions): Promise<void
   o.signal?.addEventListener('abort', stop, { once: true });
   try {
     if (s.chip !== o.expectChip) throw new FlashError(`${link.port} is an ${s.chip}, not the declared ${o.expectChip}; nothing was written`, null);
-    await ready(s, o.baud, o.flashSize);
+    await ready(s, { stub: true, baud: o.baud, flashSize: o.flashSize });
     const total = o.images.reduce((n, i) => n + i.data.length, 0);
     let before = 0;
     const loader = s.loader;
