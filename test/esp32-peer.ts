@@ -259,6 +259,8 @@ export class Esp32Peer {
         // A session starts with the reset pulse a pty cannot carry: the ROM answers, eight times.
         this.mode = 'rom';
         this.write = null;
+        this.read = null;
+        this.baud = 115200; // the reset put the UART back at the ROM's rate
         for (let i = 0; i < 8; i++) this.reply(op, 0x20120707);
         return;
       case OP.READ_REG:

@@ -5,9 +5,10 @@
 // ours (esptool's own: each deflate block sent as it is, the next one as soon as the previous is
 // acknowledged), because the library's writeFlash inflates every block on the host to count bytes.
 //
-// One session per apply: the plan's read leaves its session (stub running, baud changed) open for a
-// moment (IDLE_MS); the apply's re-read and write borrow it, so the board is connected to once and the
-// stub uploaded once. A session nobody borrows is reset into the app and closed.
+// One session per apply: when an apply will follow at once (--auto-approve), the plan's read leaves its
+// session open for a moment (IDLE_MS); the apply's re-read and write borrow it, so the board is connected
+// to once and the stub uploaded once. A session nobody borrows is reset into the app and closed. A plan
+// on its own (or an apply that asks first) resets and closes right after its read.
 //
 // Contracts:
 //  - readEsp32 changes nothing in flash. It leaves the board reset into its app (after IDLE_MS).
@@ -90,7 +91,7 @@ export function md5Of(data: Uint8Array): string {
 type Loader = import('esptool-js').ESPLoader;
 
 /** How long a read's session waits for the apply that may follow before it resets the board and closes. */
-const IDLE_MS = 200;
+const IDLE_MS = 500;
 const OP_CHANGE_BAUDRATE = 0x0f;
 const OP_FLASH_DEFL_DATA = 0x11;
 const OP_SPI_SET_PARAMS = 0x0b;
@@ -242,7 +243,7 @@ const span = (r: { offset: number; size: number }) => `${hex(r.offset)}–${hex(
  * Connect (or borrow the session a read left), identify, and when the chip is `expectChip` read the MD5 of
  * each region. The session stays open for IDLE_MS for an apply; then the board is reset into its app.
  */
-export async function readEsp32(link: Esp32Link, o: { expectChip: string; baud: number; regions: (Region & { role?: string })[]; flashSize: number }): Promise<Esp32Reading> {
+export async function readEsp32(link: Esp32Link, o: { expectChip: string; baud: number; regions: (Region & { role?: string })[]; flashSize: number; keepOpen: boolean }): Promise<Esp32Reading> {
   const s = await borrow(link, o.baud);
   if (s.chip !== o.expectChip) {
     await finish(s);
@@ -258,7 +259,8 @@ export async function readEsp32(link: Esp32Link, o: { expectChip: string; baud: 
       doing = `reading the MD5 of ${r.role ?? 'the region'} at ${span(r)}`;
       md5.push(await regionMd5(s, r));
     }
-    release(s);
+    if (o.keepOpen) release(s);
+    else await finish(s);
     return { chip: s.chip, mac: s.mac, md5 };
   } catch (err) {
     await finish(s);

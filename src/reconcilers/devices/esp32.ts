@@ -83,7 +83,9 @@ export async function readEsp32Device(ctx: RunContext, t: Target<Esp32Spec>): Pr
     base.port = link.port;
     const sized = images.map((i) => ({ role: i.role, offset: i.offset, size: 'data' in i ? i.data.length : null, want: 'data' in i ? i.md5 : null, ...('missing' in i ? { missing: i.missing } : {}) }));
     const regions = sized.filter((r) => r.size !== null).map((r) => ({ role: r.role, offset: r.offset, size: r.size! }));
-    const reading = await readEsp32(link, { expectChip: spec.chip, baud: spec.baud, regions, flashSize: FLASH_SIZES[spec.flash_size]! });
+    // an apply that will not stop to ask (--auto-approve) reuses this connection for its write
+    const keepOpen = ctx.flags.autoApprove === true;
+    const reading = await readEsp32(link, { expectChip: spec.chip, baud: spec.baud, regions, flashSize: FLASH_SIZES[spec.flash_size]!, keepOpen });
     let k = 0;
     const out: Region[] = sized.map((r) => {
       const have = r.size === null ? null : (reading.md5[k++] ?? null);
