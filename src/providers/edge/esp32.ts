@@ -142,6 +142,15 @@ async function open(link: Esp32Link, baud: number): Promise<Session> {
   return s;
 }
 
+/** A library failure in the user's words: the port, what was being done, and the recovery. */
+function trouble(s: Session, doing: string, err: unknown, aborted = false): string {
+  const msg = firstLine((err as Error).message);
+  if (aborted) return `interrupted while ${doing} on ${s.link.port}`;
+  // esptool-js's "Serial data stream stopped" / "Timeout": nothing came back in time
+  if (/stream stopped|time(d)? ?out/i.test(msg)) return `the ESP32 on ${s.link.port} stopped answering while ${doing}${hint(s)}`;
+  return `the ESP32 on ${s.link.port} failed while ${doing} (${msg})${hint(s)}`;
+}
+
 function firstLine(msg: string): string {
   return msg.split('\n')[0]!.trim().replace(/\.$/, '');
 }
@@ -264,7 +273,7 @@ export async function readEsp32(link: Esp32Link, o: { expectChip: string; baud: 
     return { chip: s.chip, mac: s.mac, md5 };
   } catch (err) {
     await finish(s);
-    throw new Error(`the ESP32 on ${link.port} stopped answering while ${doing}: ${firstLine((err as Error).message)}${hint(s)}; nothing was written`);
+    throw new Error(`${trouble(s, doing, err)}; nothing was written`);
   }
 }
 
@@ -345,8 +354,7 @@ export async function flashEsp32(link: Esp32Link, o: FlashOptions): Promise<void
   } catch (err) {
     await finish(s);
     if (err instanceof FlashError) throw err;
-    const why = o.signal?.aborted ? 'interrupted' : firstLine((err as Error).message);
-    throw new FlashError(`the ESP32 on ${link.port} stopped answering while ${doing}: ${why}${hint(s)}`, at);
+    throw new FlashError(trouble(s, doing, err, o.signal?.aborted), at);
   } finally {
     o.signal?.removeEventListener('abort', stop);
   }
