@@ -47,6 +47,8 @@ export interface Esp32Reading {
 export interface FlashImage {
   /** bootloader, partition_table, firmware, config (named in errors). */
   role: string;
+  /** Holds secret values (the config document): its digests are never printed. */
+  sensitive?: boolean;
   offset: number;
   /** Bytes as they go to flash (padded to 4 bytes with 0xFF, as esptool pads). */
   data: Uint8Array;
@@ -345,7 +347,8 @@ export async function flashEsp32(link: Esp32Link, o: FlashOptions): Promise<void
     for (const r of o.verify) {
       doing = `verifying ${r.role} at ${span({ offset: r.offset, size: r.data.length })}`;
       const got = await regionMd5(s, { offset: r.offset, size: r.data.length });
-      if (got !== r.md5) wrong.push(`${r.role} at ${span({ offset: r.offset, size: r.data.length })} has MD5 ${got} on the board, not the image's ${r.md5}`);
+      const where = `${r.role} at ${span({ offset: r.offset, size: r.data.length })}`;
+      if (got !== r.md5) wrong.push(r.sensitive ? `${where} differs on the board from the document written (its digests are not shown: it holds secrets)` : `${where} has MD5 ${got} on the board, not the image's ${r.md5}`);
     }
     if (wrong.length) {
       throw new VerifyError(`verification after the last write failed: ${wrong.join('; ')}`, null);

@@ -150,7 +150,7 @@ export async function applyEsp32(ctx: RunContext, t: Target<Esp32Spec>, a: Esp32
   const log = (l: string) => ctx.log(t.address, l);
   const all = await wanted(ctx, t, spec, true);
   const todo = new Set(a.regions.filter((r) => r.want === null || r.have !== r.want).map((r) => r.role));
-  const loaded: FlashImage[] = all.filter((i): i is Extract<typeof i, { data: Uint8Array }> => 'data' in i).map((i) => ({ role: i.role, offset: i.offset, data: i.data, md5: i.md5 }));
+  const loaded: FlashImage[] = all.filter((i): i is Extract<typeof i, { data: Uint8Array }> => 'data' in i).map((i) => ({ role: i.role, offset: i.offset, data: i.data, md5: i.md5, sensitive: i.role === 'config' }));
   const images = loaded.filter((i) => todo.has(i.role));
   // the layout again, with the sizes of images downloaded just now (validate knew only the local files)
   const problems = layoutProblems(spec.chip, FLASH_SIZES[spec.flash_size]!, loaded.map((i) => ({ role: i.role, offset: i.offset, size: i.data.length })));
