@@ -108,6 +108,12 @@ class Session {
   attached = 0;
   closed = false;
   idle: NodeJS.Timeout | null = null;
+  /**
+   * MD5s read in this session, by `offset:size`. The port is held open (and locked) from the read to the
+   * write, so nothing else can change the flash meanwhile: the apply's re-read costs no second pass over
+   * the flash. Any write clears it.
+   */
+  readings = new Map<string, string>();
   constructor(
     readonly link: Esp32Link,
     readonly loader: Loader,
@@ -268,7 +274,10 @@ export async function readEsp32(link: Esp32Link, o: { expectChip: string; baud: 
     const md5: string[] = [];
     for (const r of o.regions) {
       doing = `reading the MD5 of ${r.role ?? 'the region'} at ${span(r)}`;
-      md5.push(await regionMd5(s, r));
+      const key = `${r.offset}:${r.size}`;
+      const got = s.readings.get(key) ?? (await regionMd5(s, r));
+      s.readings.set(key, got);
+      md5.push(got);
     }
     if (o.keepOpen) release(s);
     else await finish(s);
@@ -305,6 +314,7 @@ export async function flashEsp32(link: Esp32Link, o: FlashOptions): Promise<void
   try {
     if (s.chip !== o.expectChip) throw new FlashError(`${link.port} is an ${s.chip}, not the declared ${o.expectChip}; nothing was written`, null);
     await ready(s, { stub: true, baud: o.baud, flashSize: o.flashSize });
+    s.readings.clear();
     const total = o.images.reduce((n, i) => n + i.data.length, 0);
     let before = 0;
     const loader = s.loader;
