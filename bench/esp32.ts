@@ -24,7 +24,7 @@ const PAIRS = 3;
 function timed(cmd: string, args: string[], env: NodeJS.ProcessEnv, cwd: string): Promise<number> {
   const start = performance.now();
   return new Promise((resolve, reject) =>
-    execFile(cmd, args, { env, cwd, maxBuffer: 1 << 26 }, (err, _out, stderr) => (err ? reject(new Error(`${path.basename(cmd)} ${args.join(' ')}: ${String(stderr).slice(-300)}`)) : resolve(performance.now() - start))),
+    execFile(cmd, args, { env, cwd, maxBuffer: 1 << 26, timeout: 120_000 }, (err, _out, stderr) => (err ? reject(new Error(`${path.basename(cmd)} ${args.join(' ')}: ${String(stderr).slice(-300)}`)) : resolve(performance.now() - start))),
   );
 }
 

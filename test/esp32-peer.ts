@@ -100,6 +100,7 @@ export class Esp32Peer {
   private rxFree = 0;
   private txFree = 0;
   private rxChain: Promise<void> = Promise.resolve();
+  private txChain: Promise<void> = Promise.resolve();
 
   private constructor(
     readonly hostPath: string,
@@ -185,11 +186,13 @@ export class Esp32Peer {
     if (!this.paced) return this.parse(d);
     const done = Math.max(performance.now(), this.rxFree) + (d.length * 10_000) / this.baud;
     this.rxFree = done;
-    this.rxChain = this.rxChain.then(async () => {
-      const wait = done - performance.now();
-      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-      this.parse(d);
-    });
+    this.rxChain = this.rxChain
+      .then(async () => {
+        const wait = done - performance.now();
+        if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+        this.parse(d);
+      })
+      .catch((err: Error) => void process.stderr.write(`esp32 peer: ${err.stack}\n`));
   }
 
   private send(bytes: Buffer): void {
@@ -197,11 +200,15 @@ export class Esp32Peer {
       this.port.write(bytes);
       return;
     }
+    // one queue, in order: each frame leaves when the wire is free and takes its time on it
     const start = Math.max(performance.now(), this.txFree);
     this.txFree = start + (bytes.length * 10_000) / this.baud;
-    const wait = this.txFree - performance.now();
-    if (wait <= 1) this.port.write(bytes);
-    else setTimeout(() => this.port.write(bytes), wait);
+    const due = this.txFree;
+    this.txChain = this.txChain.then(async () => {
+      const wait = due - performance.now();
+      if (wait > 1) await new Promise((r) => setTimeout(r, wait));
+      this.port.write(bytes);
+    });
   }
 
   private parse(d: Buffer): void {
@@ -282,6 +289,7 @@ export class Esp32Peer {
         return this.reply(op, 0, info);
       }
       case OP.CHANGE_BAUDRATE:
+        if (word(0) < 9600 || word(0) > 5_000_000) return this.fail(op, 0x06);
         this.reply(op, 0);
         this.baud = word(0); // the answer leaves at the old rate, everything after at the new one
         return;
