@@ -21,6 +21,7 @@ const benches: Bench[] = [
   { name: 'watch', load: () => import('./watch.js') },
   { name: 'fleet', load: () => import('./fleet.js') },
   { name: 'ui', load: () => import('./ui.js') },
+  { name: 'esp32', load: () => import('./esp32.js') },
 ];
 
 function fmt(rows: Row[]): string {

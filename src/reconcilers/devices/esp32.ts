@@ -6,7 +6,7 @@ import { ownedAfter } from '../../core/ownership.js';
 import type { ApplyResult, PlanResult } from '../../core/types.js';
 import type { FlashImage } from '../../providers/edge/esp32.js';
 import { formatBytes } from '../../providers/models/transfer-progress.js';
-import { FLASH_SIZES, type ConfigSpec, type Esp32Spec } from './spec.js';
+import { configBlob, FLASH_SIZES, layoutProblems, type Esp32Spec } from './spec.js';
 
 export interface Region {
   role: string;
@@ -40,21 +40,6 @@ export interface Esp32State {
 }
 
 const short = (md5: string) => `${md5.slice(0, 4)}…`;
-
-/** The config partition's bytes: one JSON document, NUL-terminated, padded with 0xFF to 4 bytes. */
-function configBlob(c: ConfigSpec, env: NodeJS.ProcessEnv): Uint8Array {
-  const secret = (label: string | null) => {
-    if (!label) return undefined;
-    const v = env[label];
-    if (v === undefined) throw new Error(`CHIT label ${label} is not set in this environment (load the CHIT env file, e.g. env.shared)`);
-    return v;
-  };
-  const doc = {
-    wifi: { ssid: secret(c.wifi_ssid_from_secret), password: secret(c.wifi_password_from_secret) },
-    mqtt: { url: c.mqtt_url ?? undefined, topic_prefix: c.topic_prefix },
-  };
-  return Buffer.from(`${JSON.stringify(doc)}\0`);
-}
 
 async function resolvePort(ctx: RunContext, spec: Esp32Spec): Promise<{ port: string; vid?: string; pid?: string }> {
   if (spec.port !== 'auto') return { port: spec.port };
@@ -97,8 +82,10 @@ export async function readEsp32Device(ctx: RunContext, t: Target<Esp32Spec>): Pr
     const link = await resolvePort(ctx, spec);
     base.port = link.port;
     const sized = images.map((i) => ({ role: i.role, offset: i.offset, size: 'data' in i ? i.data.length : null, want: 'data' in i ? i.md5 : null, ...('missing' in i ? { missing: i.missing } : {}) }));
-    const regions = sized.filter((r) => r.size !== null).map((r) => ({ offset: r.offset, size: r.size! }));
-    const reading = await readEsp32(link, { expectChip: spec.chip, regions, flashSize: FLASH_SIZES[spec.flash_size]! });
+    const regions = sized.filter((r) => r.size !== null).map((r) => ({ role: r.role, offset: r.offset, size: r.size! }));
+    // an apply that will not stop to ask (--auto-approve) reuses this connection for its write
+    const keepOpen = ctx.flags.autoApprove === true;
+    const reading = await readEsp32(link, { expectChip: spec.chip, baud: spec.baud, regions, flashSize: FLASH_SIZES[spec.flash_size]!, keepOpen });
     let k = 0;
     const out: Region[] = sized.map((r) => {
       const have = r.size === null ? null : (reading.md5[k++] ?? null);
@@ -158,12 +145,16 @@ export function planEsp32(t: Target<Esp32Spec>, a: Esp32Actual, ctx: PlanContext
 export async function applyEsp32(ctx: RunContext, t: Target<Esp32Spec>, a: Esp32Actual, planned: PlanResult): Promise<ApplyResult> {
   const spec = t.desired?.spec;
   if (!spec || planned.action === 'no-op') return { outcome: 'unchanged', state: t.prior ?? null };
-  const { flashEsp32, FlashError, hex } = await import('../../providers/edge/esp32.js');
+  const { flashEsp32, FlashError, VerifyError, hex } = await import('../../providers/edge/esp32.js');
   const { Progress, bar } = await import('../../providers/models/transfer-progress.js');
   const log = (l: string) => ctx.log(t.address, l);
   const all = await wanted(ctx, t, spec, true);
   const todo = new Set(a.regions.filter((r) => r.want === null || r.have !== r.want).map((r) => r.role));
-  const images: FlashImage[] = all.filter((i): i is Extract<typeof i, { data: Uint8Array }> => 'data' in i && todo.has(i.role)).map((i) => ({ offset: i.offset, data: i.data, md5: i.md5 }));
+  const loaded: FlashImage[] = all.filter((i): i is Extract<typeof i, { data: Uint8Array }> => 'data' in i).map((i) => ({ role: i.role, offset: i.offset, data: i.data, md5: i.md5, sensitive: i.role === 'config' }));
+  const images = loaded.filter((i) => todo.has(i.role));
+  // the layout again, with the sizes of images downloaded just now (validate knew only the local files)
+  const problems = layoutProblems(spec.chip, FLASH_SIZES[spec.flash_size]!, loaded.map((i) => ({ role: i.role, offset: i.offset, size: i.data.length })));
+  if (problems.length) throw new Error(`${problems.map((p) => p.message).join('; ')} (esptool's layout rules, docs/edge.md); nothing was written`);
   const link = await resolvePort(ctx, spec);
   const progress: { update(done: number, total: number, label: string, force?: boolean): void; end?(): void } = ctx.tty ? oneLine(t.address, bar) : new Progress({ tty: false, log });
   try {
@@ -172,13 +163,15 @@ export async function applyEsp32(ctx: RunContext, t: Target<Esp32Spec>, a: Esp32
       baud: spec.baud,
       flashSize: FLASH_SIZES[spec.flash_size]!,
       images,
+      verify: loaded,
       signal: ctx.signal,
       progress: (done, total) => progress.update(done, total, 'flashing', done === 0 || done === total),
     });
   } catch (err) {
     progress.end?.();
-    const half = err instanceof FlashError && err.offset !== null;
     const retry = `pmoves mini edge flash --device ${t.name}`;
+    if (err instanceof VerifyError) throw new Error(`${err.message}; the board on ${link.port} will not boot as declared. Retry: ${retry} (the next plan shows which regions differ)`);
+    const half = err instanceof FlashError && err.offset !== null;
     throw new Error(
       half
         ? `${(err as Error).message}; the board on ${link.port} is half-flashed and will not boot this image. Retry: ${retry} (if it does not answer, hold BOOT and press RESET first)`
@@ -187,7 +180,8 @@ export async function applyEsp32(ctx: RunContext, t: Target<Esp32Spec>, a: Esp32
   }
   progress.end?.();
   const roles = new Map(all.map((i) => [i.offset, i.role] as const));
-  log(`verified by MD5: ${images.map((i) => (roles.get(i.offset) === 'config' ? `config at ${hex(i.offset)}` : `${hex(i.offset)} ${short(i.md5)}`)).join(', ')}; reset into the app`);
+  const verified = loaded.map((i) => (roles.get(i.offset) === 'config' ? `config at ${hex(i.offset)}` : `${hex(i.offset)} ${short(i.md5)}`)).join(', ');
+  log(`wrote ${images.map((i) => `${i.role} at ${hex(i.offset)}`).join(', ')}; verified the whole board by MD5 after the last write: ${verified}; reset into the app`);
   const state: Esp32State = {
     type: 'esp32',
     port: link.port,

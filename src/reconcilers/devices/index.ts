@@ -4,7 +4,7 @@
 import type { Kind } from '../../core/kind.js';
 import { applyEsp32, planEsp32, readEsp32Device, type Esp32Actual } from './esp32.js';
 import { applyJetson, planJetson, readJetsonDevice, type JetsonActual } from './jetson.js';
-import { normalizeDevice, type DeviceSpec, type Esp32Spec, type JetsonSpec } from './spec.js';
+import { layoutDiagnostics, normalizeDevice, type DeviceSpec, type Esp32Spec, type JetsonSpec } from './spec.js';
 import type { Target } from '../../core/kind.js';
 
 type DeviceActual = Esp32Actual | JetsonActual;
@@ -16,6 +16,8 @@ export const devicesKind: Kind<DeviceSpec, DeviceActual> = {
   order: 50,
   schema: 'devices.schema.json',
   normalize: (spec, name, ctx) => normalizeDevice(spec, name, ctx),
+  // esptool's layout rules (overlap, shared sector, alignment, flash size, bootloader offset): validate and plan refuse
+  check: async (r, ctx) => (r.spec.type === 'esp32' ? layoutDiagnostics(r.address, r.spec, ctx) : []),
   inputs: (r) => (r.spec.type === 'esp32' ? r.spec.images.map((i) => i.file).filter((f): f is string => f !== null) : []),
 
   read: (ctx, t) => (typeOf(t) === 'jetson' ? readJetsonDevice(ctx, t as Target<JetsonSpec>) : readEsp32Device(ctx, t as Target<Esp32Spec>)),
