@@ -110,6 +110,7 @@ export function registerWatch(mini: Command): void {
         overrides: g.profile ? { profile: g.profile } : undefined,
         emit,
         fleet: fleet.select, // [fleet]
+        reporters: fleet.reporters, // [fleet]
       });
       watcher.metrics.extra = fleet.metrics; // [fleet]
       let signalled = 0;
