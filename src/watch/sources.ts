@@ -43,7 +43,7 @@ export class TriggerSources {
       },
       onWarning: (m) => this.o.log('warning', m),
     });
-    this.files.set(files);
+    await this.files.set(files);
   }
 
   /** Follow the Docker events of these resources' compose projects (started on first need). */
