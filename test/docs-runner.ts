@@ -13,7 +13,8 @@
 // here:
 //   - `pmoves` is the built CLI of this checkout (a shim first on PATH), as after `npm link`;
 //   - the page runs in a fresh temporary folder, with HOME there too (cwd=repo: a copy of the
-//     repository's examples/, profiles/, schemas/, tasks/ and pmoves.mini.yaml.example);
+//     repository's examples/, profiles/, schemas/, tasks/ and pmoves.mini.yaml.example, and of the
+//     paths listed in copy=a,b);
 //   - port=N: the number N in the page's blocks, expected output and copied files becomes a free port;
 //   - project=NAME: after the page, that compose project's containers, networks and volumes are
 //     removed (what the walkthrough leaves on purpose, such as a named volume, or after a failure);
@@ -138,7 +139,8 @@ export async function runPage(blocks: Block[], o: RunOptions): Promise<BlockResu
   mkdirSync(bin, { recursive: true });
   writeFileSync(path.join(bin, 'pmoves'), `#!/bin/sh\nexec "${process.execPath}" "${path.join(o.repo, 'dist', 'src', 'cli.js')}" "$@"\n`);
   chmodSync(path.join(bin, 'pmoves'), 0o755);
-  if (opts.cwd === 'repo') for (const f of ['examples', 'profiles', 'schemas', 'tasks', 'pmoves.mini.yaml.example']) if (existsSync(path.join(o.repo, f))) cpSync(path.join(o.repo, f), path.join(work, f), { recursive: true });
+  const copies = opts.cwd === 'repo' ? ['examples', 'profiles', 'schemas', 'tasks', 'pmoves.mini.yaml.example', ...(opts.copy?.split(',') ?? [])] : [];
+  for (const f of copies) if (existsSync(path.join(o.repo, f))) cpSync(path.join(o.repo, f), path.join(work, f), { recursive: true });
   // substitutions
   const subst: [string, string][] = [];
   if (opts.port) for (const p of opts.port.split(',')) subst.push([p, String(await o.freePort())]);
