@@ -28,7 +28,8 @@ const entry = {
   setup(b) {
     b.onResolve({ filter: /^cli-entry$/ }, () => ({ path: 'cli-entry', namespace: 'cli-entry' }));
     b.onLoad({ filter: /.*/, namespace: 'cli-entry' }, () => ({
-      contents: "#!/usr/bin/env node\nawait import('./cli.ts');\n",
+      // `fleet status` connects first and loads the rest while the broker answers (src/fleet/early-status.ts)
+      contents: "#!/usr/bin/env node\nif (process.argv[3] === 'fleet') (await import('./fleet/early-status.ts')).startEarly(process.argv);\nawait import('./cli.ts');\n",
       resolveDir: path.join(root, 'src'),
       loader: 'js',
     }));

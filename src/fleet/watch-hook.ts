@@ -94,7 +94,7 @@ export async function startFleet(o: Record<string, unknown>, ctx: { home: Home; 
     if (!loaded.fleet) {
       const errors = loaded.diagnostics.filter((d) => d.severity === 'error').map(formatDiagnostic);
       say(`invalid ${errors.join()}`, { event: 'fleet', action: 'invalid', message: `${FLEET_FILE} is not valid; nothing new is applied:\n  ${errors.join('\n  ')}`, diagnostics: errors });
-      return { blocked: `${FLEET_FILE} is not valid: ${errors[0] ?? ''}`, invalid: true };
+      return { blocked: `${FLEET_FILE} is not valid: ${(errors[0] ?? '').replace(/^Error: /, '').split(`${tree}${path.sep}`).join('')}`, invalid: true };
     }
     const needsProfile = loaded.fleet.groups.some((g) => g.match?.profile !== undefined);
     const d = await localDescriptor(ctx.home, ctx.env, { profile: ctx.profile, detect: needsProfile });
@@ -108,7 +108,7 @@ export async function startFleet(o: Record<string, unknown>, ctx: { home: Home; 
     const errors = r.diagnostics.filter((x) => x.severity === 'error').map(formatDiagnostic);
     if (errors.length) {
       say(`invalid ${errors.join()}`, { event: 'fleet', action: 'invalid', group: r.group.name, message: `group ${r.group.name}: its overrides do not make a valid manifest; nothing new is applied:\n  ${errors.join('\n  ')}`, diagnostics: errors });
-      return { blocked: `group ${r.group.name}: its overrides do not make a valid manifest: ${errors[0]}`, invalid: true };
+      return { blocked: `group ${r.group.name}: its overrides do not make a valid manifest: ${errors[0]!.replace(/^Error: /, '').split(`${tree}${path.sep}`).join('')}`, invalid: true };
     }
     say(`group ${r.group.name} ${r.group.manifest}`, { event: 'fleet', action: 'group', group: r.group.name, manifest: r.group.manifest, overrides: Object.keys(r.overrides), message: `this device (${d.hostname}) is in group ${r.group.name}: ${r.group.manifest}${Object.keys(r.overrides).length ? ` + overrides of ${Object.keys(r.overrides).join(', ')}` : ''}` });
     reporter?.observe({ event: 'fleet', action: 'group', group: r.group.name, message: '' });

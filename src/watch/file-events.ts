@@ -50,6 +50,8 @@ export async function readiness(file: string): Promise<Readiness> {
   return (await parseable(file, text)) ? 'ready' : 'partial';
 }
 
+const signature = (file: string) => fsp.stat(file).then((st) => `${st.size}:${st.mtimeMs}:${st.ino}`, () => 'gone');
+
 async function parseable(file: string, text: string): Promise<boolean> {
   const ext = path.extname(file).toLowerCase();
   if (ext === '.json') {
@@ -74,6 +76,8 @@ export async function watchFiles(o: FileEventsOptions): Promise<FileEvents> {
   let watched = new Set<string>();
   const settle = new Map<string, NodeJS.Timeout>();
   const fallback = new Map<string, NodeJS.Timeout>();
+  /** What each file was when last reported (or first watched): size, mtime, inode. */
+  const seen = new Map<string, string>();
   let closed = false;
 
   const check = async (file: string) => {
@@ -88,6 +92,10 @@ export async function watchFiles(o: FileEventsOptions): Promise<FileEvents> {
     }
     clearTimeout(fallback.get(file));
     fallback.delete(file);
+    // one change per new content: a save that raises several events (truncate, write, rename) is one
+    const sig = await signature(file);
+    if (closed || sig === seen.get(file)) return;
+    seen.set(file, sig);
     o.onChange([file]);
   };
   const bump = (file: string) => {
@@ -114,6 +122,7 @@ export async function watchFiles(o: FileEventsOptions): Promise<FileEvents> {
     set(files) {
       watched = new Set(files.map((f) => path.resolve(f)));
       const dirs = new Set([...watched].map((f) => path.dirname(f)));
+      for (const f of watched) if (!seen.has(f)) seen.set(f, '?'); // filled in below, before events count
       // one change of folders at a time, so that two quick calls never watch a folder twice
       queue = queue.then(async () => {
         for (const [d, w] of folders) {
@@ -121,6 +130,7 @@ export async function watchFiles(o: FileEventsOptions): Promise<FileEvents> {
           void w.close();
           folders.delete(d);
         }
+        for (const f of watched) if (seen.get(f) === '?') seen.set(f, await signature(f));
         if (!closed) await Promise.all([...dirs].filter((d) => !folders.has(d)).map(watchFolder));
       });
       return queue;

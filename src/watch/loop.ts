@@ -265,7 +265,9 @@ export class Watcher {
     const l = await loadInForce(this.inForce, { manifestPath, commit: this.git?.commit ?? null, env: this.o.env, home: this.o.home, overrides, local: !this.git, settleMs: this.removalSettleMs, now: Date.now(), emit: (e) => this.report.event(e) });
     this.inForce = l.state;
     await this.sources.watchFiles(l.watch);
-    if (!this.inForce.good) return { stuck: 'invalid-manifest', why: `the manifest is not valid: ${l.firstError}`, invalid: true };
+    // the first error, located in the repository's terms (not the commit's worktree under $PMOVES_HOME)
+    const where = this.git?.commit ? `${this.git.treeOf(this.git.commit)}${path.sep}` : '';
+    if (!this.inForce.good) return { stuck: 'invalid-manifest', why: `the manifest is not valid: ${l.firstError.replace(/^Error: /, '').split(where || '\0').join('')}`, invalid: true };
     this.sources.followDocker(this.inForce.good.resources);
     return this.inForce.good;
   }
