@@ -18,7 +18,8 @@ test('the runner: markers, expected output, patterns', () => {
   assert.equal(b.map((x) => [x.line, x.marker.kind]), [[3, 'runnable'], [11, 'skip'], [14, 'none']]);
   assert.equal(b[0]!.marker, { kind: 'runnable', opts: { port: '1884' } });
   assert.equal(b[0]!.expect, ['a … b']);
-  assert.ok(linePattern('desk-lab lab a4996caff20a converged 4s online -').test('desk-lab   lab   0123456789ab  converged  17s  online  -'));
+  assert.ok(linePattern('desk-lab   lab  a4996caff20a converged 4s online -').test('desk-lab lab 0123456789ab converged 17s online -'));
+  assert.equal(missingLines(['desk-lab lab a4996caff20a converged 4s online -'], 'desk-lab   lab   0123456789ab  converged  17s  online  -\n'), [], 'spaces do not count');
   assert.not.ok(linePattern('desk-lab lab a4996caff20a converged 4s online -').test('desk-lab lab 0123456789ab blocked 17s online behind'));
   assert.equal(missingLines(['one', 'two …'], 'one\nthree\ntwo and more\n'), []);
   assert.equal(missingLines(['two', 'one'], 'one\ntwo\n'), ['one'], 'in order');

@@ -31,7 +31,11 @@ const REFUSED: Record<number, string> = {
   5: 'Connection refused: Not authorized',
 };
 
-/** Start the early read when argv is a one-shot `mini fleet status` (else do nothing). */
+/**
+ * Start the early read when argv is a one-shot `mini fleet status` (else do nothing). Called by the
+ * bundle's entry (scripts/bundle.mjs), which knip does not read.
+ * @public
+ */
 export function startEarly(argv: string[]): void {
   const a = argv.slice(2);
   if (a[0] !== 'mini' || a[1] !== 'fleet' || a[2] !== 'status' || a.includes('--watch') || a.includes('--help') || a.includes('-h')) return;

@@ -32,7 +32,7 @@ import { checkBeforeWatch, DEFAULT_REMOVAL_SETTLE_MS, type WatchOptions } from '
 import { IdleCollector } from './idle-gc.js';
 import { readTrigger } from './trigger.js';
 
-export type { RunReport, WatchEvent, WatchStatus } from './report.js';
+export type { WatchEvent, WatchStatus } from './report.js';
 export type { WatchOptions } from './options.js';
 
 type Summary = Omit<RunReport, 'status' | 'ms'>;
