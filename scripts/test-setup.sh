@@ -16,6 +16,7 @@ command -v mosquitto_sub >/dev/null 2>&1 || need+=(mosquitto-clients)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)         # fleet TLS tests make their certificates
 command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd) # watch-unit: systemd-analyze verify of the printed unit
 command -v socat >/dev/null 2>&1 || need+=(socat)             # edge tests: a pty pair for the ESP32 serial peer
+command -v curl >/dev/null 2>&1 || need+=(curl)               # docs runner: docs/watch.md's walkthrough reads /metrics
 if ((${#need[@]})); then
   echo "test-setup: installing ${need[*]}"
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null || exit 1
