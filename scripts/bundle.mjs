@@ -29,7 +29,18 @@ const entry = {
     b.onResolve({ filter: /^cli-entry$/ }, () => ({ path: 'cli-entry', namespace: 'cli-entry' }));
     b.onLoad({ filter: /.*/, namespace: 'cli-entry' }, () => ({
       // `fleet status` connects first and loads the rest while the broker answers (src/fleet/early-status.ts)
-      contents: "#!/usr/bin/env node\nif (process.argv[3] === 'fleet') (await import('./fleet/early-status.ts')).startEarly(process.argv);\nawait import('./cli.ts');\n",
+      // and runs without commander when its command line is simple (src/fleet/status-fast.ts)
+      contents: [
+        '#!/usr/bin/env node',
+        'let done = false;',
+        "if (process.argv[3] === 'fleet') {",
+        "  const early = await import('./fleet/early-status.ts');",
+        '  early.startEarly(process.argv);',
+        "  if (early.earlyStatus()) done = await (await import('./fleet/status-fast.ts')).fastStatus(process.argv);",
+        '}',
+        "if (!done) await import('./cli.ts');",
+        '',
+      ].join('\n'),
       resolveDir: path.join(root, 'src'),
       loader: 'js',
     }));
