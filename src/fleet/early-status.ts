@@ -82,7 +82,7 @@ async function read(flags: Record<string, string>): Promise<EarlyRead | null> {
   const subscribe = (id: number, topics: string[]) => packet(0x82, Buffer.concat([Buffer.from([id >> 8, id & 255]), ...topics.map((t) => Buffer.concat([str(t), Buffer.from([0])]))]));
   const out: EarlyRead = { messages: [] };
   return new Promise<EarlyRead | null>((resolve) => {
-    let buf = Buffer.alloc(0);
+    let buf: Buffer = Buffer.alloc(0);
     let done = false;
     const finish = (error?: string) => {
       if (done) return;
@@ -95,7 +95,7 @@ async function read(flags: Record<string, string>): Promise<EarlyRead | null> {
     sock.on('error', (err) => finish(err.message));
     sock.on('close', () => finish('the broker closed the connection'));
     sock.on('data', (chunk: Buffer) => {
-      buf = Buffer.concat([buf, chunk]);
+      buf = buf.length ? Buffer.concat([buf, chunk]) : chunk; // socket chunks are never reused: slices of them are kept
       for (;;) {
         // fixed header: type byte, remaining length (1–4 bytes, 7 bits each)
         let len = 0;
@@ -121,7 +121,7 @@ async function read(flags: Record<string, string>): Promise<EarlyRead | null> {
           const topic = body.subarray(2, 2 + tlen).toString('utf8');
           const payload = body.subarray(2 + tlen + (qos ? 2 : 0));
           if (topic === probe) return finish();
-          out.messages.push([topic, Buffer.from(payload)]);
+          out.messages.push([topic, payload]);
         }
       }
     });
