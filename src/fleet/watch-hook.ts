@@ -13,7 +13,6 @@ import type { FleetPick } from '../watch/options.js';
 
 type Emit = (e: { event: string; message: string; [k: string]: unknown }) => void;
 
-
 export interface FleetHook {
   /** The watch's emit, also feeding the reporter. */
   emit: Emit;
