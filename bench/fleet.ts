@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { foldEvent, newStatus, topics } from '../src/fleet/status-message.js';
-import { median, runNode } from './measure.js';
+import { median, pairs, runCmd, runNode } from './measure.js';
 import type { Row } from './types.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -68,6 +68,30 @@ async function simulate(port: number, n: number, prefix: string) {
   return { clients, bytes: JSON.stringify(newStatus('sim-0000', 'sim-0000', 'rpi5-8gb')).length };
 }
 
+/**
+ * `fleet status --json` beside `mosquitto_sub` reading the same retained topics (status and online of
+ * n devices: 2n messages), pair by pair in the same run.
+ */
+function versusSub(port: number, prefix: string, n: number): Row {
+  const env = { ...process.env, NO_COLOR: '1', PMOVES_HOME: mkdtempSync(path.join(os.tmpdir(), 'pmoves-bench-fs-')) };
+  const p = pairs(
+    7,
+    () => runNode([cli, 'mini', 'fleet', 'status', '--broker', `mqtt://127.0.0.1:${port}/${prefix}`, '--json'], env),
+    () => runCmd('mosquitto_sub', ['-h', '127.0.0.1', '-p', String(port), '-t', `${prefix}/+/status`, '-t', `${prefix}/+/online`, '--retained-only', '-C', String(2 * n)], env),
+  );
+  const version = median(Array.from({ length: 3 }, () => runNode([cli, '--version'], env).ms));
+  const bare = median(Array.from({ length: 3 }, () => runNode(['-e', ''], env).ms)); // any node CLI's floor
+  rmSync(env.PMOVES_HOME, { recursive: true, force: true });
+  return {
+    name: `fleet status vs mosquitto_sub, ${n} devices (${2 * n} retained messages)`,
+    ms: p.a.ms,
+    rssMb: p.a.rssMb,
+    target: '≤ 3× mosquitto_sub',
+    ok: p.ratio <= 3,
+    note: `${p.ratio.toFixed(1)}× mosquitto_sub (${p.b.ms.toFixed(0)} ms), median of ${p.n} pairs; what bounds it: node's own start (\`node -e ''\`) ${bare.toFixed(0)} ms = ${(bare / p.b.ms).toFixed(1)}× mosquitto_sub, \`pmoves --version\` ${version.toFixed(0)} ms`,
+  };
+}
+
 async function watchRss(args: string[], env: NodeJS.ProcessEnv, cwd: string): Promise<number> {
   const child = spawn(process.execPath, [cli, 'mini', 'watch', '--json', ...args], { env, cwd, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
@@ -88,7 +112,11 @@ export async function bench(): Promise<Row[]> {
   const rows: Row[] = [];
   try {
     const idleBroker = b.rssKb();
+    const small = await simulate(b.port, 10, 'bench10');
+    rows.push(versusSub(b.port, 'bench10', 10));
+    await Promise.all(small.clients.map((c) => c.endAsync(true)));
     const sim = await simulate(b.port, n, 'bench');
+    rows.push(versusSub(b.port, 'bench', n));
     const brokerKb = b.rssKb();
     const env = { ...process.env, NO_COLOR: '1', PMOVES_HOME: path.join(dir, 'home') };
     const runs = Array.from({ length: 3 }, () => runNode([cli, 'mini', 'fleet', 'status', '--broker', `mqtt://127.0.0.1:${b.port}/bench`, '--json'], env));

@@ -121,12 +121,14 @@ async function reaction(env: NodeJS.ProcessEnv, how: 'in-place write' | 'atomic 
       runs.push(e.ms);
     }
     const ms = median(samples);
+    const run = median(runs);
+    // 75 ms: the figure with node's fs.watch before chokidar (README's table of 28dd123)
     return {
-      name: `watch: save (${how}) → applied`,
+      name: `watch: save (${how}) → applied, chokidar file events`,
       ms,
-      target: '< 150 ms',
-      ok: ms < 150,
-      note: `${samples.length} edits, min ${Math.min(...samples).toFixed(0)} max ${Math.max(...samples).toFixed(0)} ms; 50 ms settle, then the run itself (load, lock, refresh, plan, apply): median ${median(runs).toFixed(0)} ms`,
+      target: '≤ 75 ms (fs.watch before chokidar)',
+      ok: ms <= 75,
+      note: `${samples.length} edits, min ${Math.min(...samples).toFixed(0)} max ${Math.max(...samples).toFixed(0)} ms; 50 ms settle, then the run itself (load, lock, refresh, plan, apply): median ${run.toFixed(0)} ms, so event + settle took ${(ms - run).toFixed(0)} ms${ms > 75 ? ` (over by ${(ms - 75).toFixed(0)} ms: ${ms - run > 75 ? 'the event and settle' : 'the run itself'})` : ''}`,
     };
   } finally {
     await w.stop();

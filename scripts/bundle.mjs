@@ -28,7 +28,19 @@ const entry = {
   setup(b) {
     b.onResolve({ filter: /^cli-entry$/ }, () => ({ path: 'cli-entry', namespace: 'cli-entry' }));
     b.onLoad({ filter: /.*/, namespace: 'cli-entry' }, () => ({
-      contents: "#!/usr/bin/env node\nawait import('./cli.ts');\n",
+      // `fleet status` connects first and loads the rest while the broker answers (src/fleet/early-status.ts)
+      // and runs without commander when its command line is simple (src/fleet/status-fast.ts)
+      contents: [
+        '#!/usr/bin/env node',
+        'let done = false;',
+        "if (process.argv[3] === 'fleet') {",
+        "  const early = await import('./fleet/early-status.ts');",
+        '  early.startEarly(process.argv);',
+        "  if (early.earlyStatus()) done = await (await import('./fleet/status-fast.ts')).fastStatus(process.argv);",
+        '}',
+        "if (!done) await import('./cli.ts');",
+        '',
+      ].join('\n'),
       resolveDir: path.join(root, 'src'),
       loader: 'js',
     }));

@@ -18,6 +18,7 @@ command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd) # watch-unit: syst
 command -v socat >/dev/null 2>&1 || need+=(socat)             # edge tests: a pty pair for the ESP32 serial peer
 command -v chromium >/dev/null 2>&1 || need+=(chromium)       # ui-browser: the page in headless Chromium (puppeteer-core)
 /usr/bin/python3 -c 'import serial, bitstring, intelhex, ecdsa, cryptography, yaml' 2>/dev/null || need+=(python3-serial python3-bitstring python3-intelhex python3-ecdsa python3-cryptography python3-yaml) # esptool v4.8.1 checks the ESP32 peer
+command -v curl >/dev/null 2>&1 || need+=(curl)               # docs runner: docs/watch.md's walkthrough reads /metrics
 if ((${#need[@]})); then
   echo "test-setup: installing ${need[*]}"
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null || exit 1

@@ -63,9 +63,26 @@ test('status folding: an apply with a failure, then a generation; blocked when n
   assert.is(foldEvent(s, { event: 'generation', message: 'g', generation: 4 }).publish, 'status');
   assert.is(s.generation, 4);
   foldEvent(s, { event: 'fleet', action: 'no-match', message: 'no group in fleet.yaml matches this device (x); doing nothing.' });
-  assert.is(s.result, 'blocked');
   assert.is(s.group, null);
+  const b = foldEvent(s, { event: 'run-finished', message: '', result: 'blocked', error: 'no group in fleet.yaml matches this device (x): jetsons: hostname x is not jetson-*', commit: 'def' });
+  assert.is(b.publish, 'status');
+  assert.is(s.result, 'blocked');
+  assert.is(s.commit, 'def', 'a blocked device reports the commit it read');
+  assert.match(s.reason!, /jetsons: hostname x is not jetson-\*/);
   assert.is(foldEvent(s, { event: 'progress', message: 'x' }).publish, null);
+  assert.is(foldEvent(s, { event: 'run-finished', message: '', result: 'ok', commit: 'def' }).publish, null, 'an applied run publishes through its apply line');
+});
+
+test('status folding: a resource waiting in backoff keeps its last error and next try; an invalid group says where', () => {
+  const s = newStatus('edge-1', 'edge-1', null);
+  const next = '2026-12-07T03:00:00.000Z';
+  foldEvent(s, { event: 'apply', message: 'm', result: 'failed', added: 0, changed: 0, destroyed: 0, failed: [], skipped: [], errors: [], excluded: ['secrets.env'], waiting: [{ address: 'secrets.env', error: "ENOTDIR: not a directory, mkdir '/dev/null/sub'", failures: 3, next_try: next }], commit: 'abc', ms: 5 });
+  assert.equal(s.failing, [{ address: 'secrets.env', reason: "ENOTDIR: not a directory, mkdir '/dev/null/sub'", next_try: next }]);
+  foldEvent(s, { event: 'fleet', action: 'invalid', group: 'edge', message: 'group edge: its overrides do not make a valid manifest; nothing new is applied:\n  fleet.yaml:7:42: x' });
+  foldEvent(s, { event: 'run-finished', message: '', result: 'invalid-manifest', error: 'group edge: its overrides do not make a valid manifest: fleet.yaml:7:42: secrets.env.include_labels: expected array', commit: 'b2' });
+  assert.is(s.result, 'blocked');
+  assert.is(s.commit, 'b2');
+  assert.match(s.reason!, /fleet\.yaml:7:42: secrets\.env\.include_labels/);
 });
 
 test('the status view: one row per device, behind, stale, online/offline, cleared messages', () => {

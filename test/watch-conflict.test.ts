@@ -49,7 +49,7 @@ test('plan and apply lines name the conflict; the run is not converged, not in b
 test('/metrics: a gauge of resources in conflict, and the run counts as failed', () => {
   const m = newMetrics();
   const r = metricsReporter(m);
-  r.runFinished!({ at: 'T', trigger: ['file'], result: 'conflict', ms: 10, drift: 0, failedRun: true, status: { manifestValid: true, generation: null, failing: 0, conflicts: 1, lastSuccess: null } });
+  r.runFinished!({ at: 'T', trigger: ['file'], result: 'conflict', ms: 10, drift: 0, failedRun: true, status: { manifestValid: true, generation: null, failing: 0, conflicts: 1, lastSuccess: null, waiting: [], blocked: null } });
   const text = renderMetrics(m);
   assert.match(text, '# TYPE pmoves_watch_resources_in_conflict gauge\npmoves_watch_resources_in_conflict 1\n');
   assert.match(text, 'pmoves_watch_run_failures_total 1\n');

@@ -38,7 +38,7 @@ test('an atomic rename and an in-place write are each one change; other files in
   writeFileSync(file, YAML);
   const fe = await watchFiles({ settleMs: 20, onChange: (f) => changes.push(...f), onCheck: (f, r) => checks.push([f, r]) });
   try {
-    fe.set([file]);
+    await fe.set([file]);
     assert.equal(fe.files(), [file]);
     writeFileSync(path.join(t.dir, 'other.yaml'), 'x: 1\n');
     writeFileSync(file + '.tmp', YAML + '# saved\n');
@@ -48,7 +48,7 @@ test('an atomic rename and an in-place write are each one change; other files in
     await waitFor(() => changes.length >= 2, 'the in-place write seen');
     assert.ok(changes.every((c) => c === file), JSON.stringify(changes));
     assert.ok(checks.every(([f]) => f === file), 'no check for other files');
-    fe.set([]);
+    await fe.set([]);
     writeFileSync(file, YAML);
     rmSync(path.join(t.dir, 'other.yaml'));
   } finally {
@@ -66,7 +66,7 @@ test('a write seen half-way waits for the rest; a file that stays broken is repo
   let grace = 60_000;
   const fe = await watchFiles({ settleMs: 20, invalidGraceMs: grace, onChange: (f) => changes.push(...f), onCheck: (_f, r) => checks.push(r) });
   try {
-    fe.set([file]);
+    await fe.set([file]);
     writeFileSync(file, YAML.slice(0, YAML.indexOf('bundle')) + 'bundle: [env.cgp');
     await waitFor(() => checks.includes('partial'), 'the half seen');
     assert.equal(changes, [], 'not a change yet');
@@ -79,12 +79,33 @@ test('a write seen half-way waits for the rest; a file that stays broken is repo
   grace = 100;
   const fe2 = await watchFiles({ settleMs: 20, invalidGraceMs: grace, onChange: (f) => changes.push(...f), onCheck: (_f, r) => checks.push(r) });
   try {
-    fe2.set([file]);
+    await fe2.set([file]);
     const before = changes.length;
     writeFileSync(file, 'secrets: [broken');
     await waitFor(() => changes.length === before + 1, 'a broken save reported after the grace period');
   } finally {
     fe2.close();
+    t.cleanup();
+  }
+});
+
+test("an editor's delete-and-re-create save is one change, and its swap files are no trigger", async () => {
+  const t = tempDir('pmoves-watch-fe-');
+  const changes: string[] = [];
+  const file = path.join(t.dir, 'pmoves.mini.yaml');
+  writeFileSync(file, YAML);
+  const fe = await watchFiles({ settleMs: 20, onChange: (f) => changes.push(...f) });
+  try {
+    await fe.set([file]);
+    writeFileSync(path.join(t.dir, '.pmoves.mini.yaml.swp'), 'swap');
+    writeFileSync(path.join(t.dir, 'pmoves.mini.yaml~'), YAML);
+    rmSync(file);
+    writeFileSync(file, YAML + '# saved by an editor\n');
+    await waitFor(() => changes.length >= 1, 'the save seen');
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(changes, [file], 'one change for the save; nothing for the swap and backup files');
+  } finally {
+    fe.close();
     t.cleanup();
   }
 });

@@ -12,9 +12,44 @@ import { debounce } from '../src/watch/debounce.js';
 import { sourceSlug } from '../src/watch/git-source.js';
 import { clearHold, holdMatches, latestGeneration, listGenerations, readGeneration, readHold, recordGeneration, resourcesDigest, writeHold } from '../src/watch/history.js';
 import { newMetrics, parseListen, renderMetrics } from '../src/watch/metrics.js';
+import { Scheduler } from '../src/watch/scheduler.js';
 import { watchStatus, writeWatchFile } from '../src/watch/state-file.js';
 import { envAssignment, execArg, renderUnit, unitPath } from '../src/watch/systemd-unit.js';
 import { cli, tempDir } from './helpers.js';
+
+test('scheduler: a stuck run backs off whatever it wishes; the interval is anchored; nothing fires sooner than the floor', () => {
+  const fired: string[] = [];
+  const s = new Scheduler({ intervalMs: 60_000, minBackoffMs: 1_000, maxBackoffMs: 4_000, jitter: () => 1 }, (n) => fired.push(n));
+  try {
+    s.start(0);
+    assert.equal(s.due(), { interval: 60_000 });
+    // a retry due in the past after a run that applied: not sooner than the floor
+    s.beginRun();
+    s.afterRun('applied', { retry: -5_000 }, 10_000);
+    assert.equal(s.due(), { interval: 60_000, retry: 10_100 }, 'the interval is not pushed back by other runs');
+    // stuck runs: one retry at the run backoff (1 s, 2 s, 4 s, 4 s), whatever the wishes say
+    const gaps: number[] = [];
+    for (const now of [20_000, 30_000, 40_000, 50_000]) {
+      s.beginRun();
+      s.afterRun('stuck', { retry: now - 1, settle: now + 10 }, now);
+      gaps.push(s.due().retry! - now);
+      assert.equal(Object.keys(s.due()).sort(), ['interval', 'retry']);
+    }
+    assert.equal(gaps, [1_000, 2_000, 4_000, 4_000]);
+    assert.is(s.stuck, 4);
+    // the lock held by another process keeps its own pace
+    s.beginRun();
+    s.afterRun('stuck', { 'lock-busy': 51_000 }, 50_000);
+    assert.equal(s.due(), { interval: 60_000, 'lock-busy': 51_000 });
+    s.beginRun();
+    s.afterRun('applied', {}, 52_000);
+    assert.is(s.stuck, 0, 'an applied run resets the backoff');
+    assert.equal(s.due(), { interval: 60_000 });
+  } finally {
+    s.stop();
+  }
+  assert.equal(fired, []);
+});
 
 test('backoff: 5 s doubling, capped', () => {
   assert.equal([1, 2, 3, 4, 5, 6, 7, 8, 9].map((n) => backoffDelay(n, 5_000, 300_000)), [5_000, 10_000, 20_000, 40_000, 80_000, 160_000, 300_000, 300_000, 300_000]);

@@ -114,7 +114,7 @@ export function registerWatch(mini: Command): void {
         overrides: g.profile ? { profile: g.profile } : undefined,
         emit,
         fleet: fleet.select, // [fleet]
-        reporters: ui ? [ui.reporter] : undefined, // [ui]
+        reporters: [...fleet.reporters, ...(ui ? [ui.reporter] : [])], // [fleet] [ui]
       });
       ui?.onRollback(() => watcher.trigger('rollback')); // [ui]
       watcher.metrics.extra = fleet.metrics; // [fleet]

@@ -4,6 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import { messageOf, OperationError } from '../core/errors.js';
 import { mqttConnect, type Broker } from './broker.js';
+import { earlyStatus } from './early-status.js';
 import { FleetView, renderTable } from './status.js';
 
 export interface StatusOptions {
@@ -28,8 +29,35 @@ export async function repoHead(url: string, branch?: string): Promise<string> {
 
 export async function runStatus(broker: Broker, o: StatusOptions): Promise<void> {
   const t0 = Date.now();
-  const head = o.repo ? await repoHead(o.repo, o.branch) : null;
+  const head = o.repo ? repoHead(o.repo, o.branch) : Promise.resolve(null);
+  head.catch(() => {}); // awaited below; read while the broker answers
   const view = new FleetView(broker.prefix);
+  const early = o.watch ? null : earlyStatus();
+  // connected before the CLI loaded (src/fleet/early-status.ts): the retained messages are here
+  let timer: NodeJS.Timeout | undefined;
+  const r = early && (await Promise.race([early, new Promise<'timeout'>((res) => (timer = setTimeout(() => res('timeout'), o.waitMs)))]));
+  clearTimeout(timer);
+  if (r === 'timeout') throw new OperationError(`cannot reach the broker at ${broker.url} within ${o.waitMs} ms`);
+  if (r) {
+    if (r.error) throw new OperationError(`broker ${broker.url}: ${r.error}`);
+    for (const [topic, payload] of r.messages) view.add(topic, payload);
+    if (process.env.PMOVES_FLEET_TRACE) process.stderr.write(`${Date.now() - t0} ms retained messages received early (${view.messages} messages)\n`);
+    printView(view, broker, o, await head);
+    return;
+  }
+  return runWithClient(broker, o, view, await head, t0);
+}
+
+function printView(view: FleetView, broker: Broker, o: StatusOptions, head: string | null): void {
+  const rows = view.rows({ head, staleMs: o.staleMs });
+  if (o.json) process.stdout.write(JSON.stringify({ broker: broker.url, prefix: broker.prefix, head, time: new Date().toISOString(), devices: rows }) + '\n');
+  else {
+    if (o.watch && process.stdout.isTTY) process.stdout.write('\x1b[2J\x1b[H');
+    process.stdout.write(`${new Date().toISOString().slice(11, 19)} ${broker.url}/${broker.prefix}\n` + renderTable(rows, head));
+  }
+}
+
+async function runWithClient(broker: Broker, o: StatusOptions, view: FleetView, head: string | null, t0: number): Promise<void> {
   const client = await mqttConnect(broker, {
     clientId: `pmoves-status-${randomBytes(6).toString('hex')}`,
     clean: true,
@@ -75,14 +103,7 @@ export async function runStatus(broker: Broker, o: StatusOptions): Promise<void>
     while (!probed && Date.now() - last < settle && Date.now() < end) await new Promise((r) => setTimeout(r, 10));
     trace(probed ? 'retained messages received (probe back)' : 'retained messages received (quiet)');
 
-    const print = () => {
-      const rows = view.rows({ head, staleMs: o.staleMs });
-      if (o.json) process.stdout.write(JSON.stringify({ broker: broker.url, prefix: broker.prefix, head, time: new Date().toISOString(), devices: rows }) + '\n');
-      else {
-        if (o.watch && process.stdout.isTTY) process.stdout.write('\x1b[2J\x1b[H');
-        process.stdout.write(`${new Date().toISOString().slice(11, 19)} ${broker.url}/${broker.prefix}\n` + renderTable(rows, head));
-      }
-    };
+    const print = () => printView(view, broker, o, head);
     print();
     if (!o.watch) return;
     let stop: () => void = () => {};

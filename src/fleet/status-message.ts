@@ -16,7 +16,8 @@ export interface DeviceStatus {
   /** Why, when failed or blocked (one line). */
   reason?: string;
   counts: { added: number; changed: number; destroyed: number; failed: number; excluded: number };
-  failing: { address: string; reason: string }[];
+  /** Each resource not converged: its (last) error; `next_try` while it waits in retry backoff. */
+  failing: { address: string; reason: string; next_try?: string }[];
   /** Last run that applied (or checked) the desired state. */
   last_apply: string | null;
   /** When this message was made. */
@@ -64,9 +65,15 @@ export function foldEvent(s: DeviceStatus, e: Ev, now = new Date()): { publish: 
         s.group = e.group ?? null;
         return { publish: null };
       }
-      s.group = null;
-      s.result = 'blocked';
-      s.reason = oneLine(e.message);
+      // the run's end (run-finished) publishes the status, with the reason and the commit read
+      s.group = e.action === 'invalid' ? (e.group ?? null) : null;
+      return { publish: null };
+    case 'run-finished':
+      // a run that could apply nothing: say why (with file:line:column) and which commit it read
+      if (e.result !== 'blocked' && e.result !== 'invalid-manifest' && e.result !== 'error') return { publish: null };
+      if (e.commit) s.commit = e.commit;
+      s.result = e.result === 'error' && !/lock held/.test(String(e.error)) ? 'failed' : 'blocked';
+      s.reason = oneLine(e.error ?? e.result);
       s.time = time;
       return { publish: 'status' };
     case 'apply': {
@@ -79,7 +86,10 @@ export function foldEvent(s: DeviceStatus, e: Ev, now = new Date()): { publish: 
         ...failed.map((f) => ({ address: f.address, reason: oneLine(f.error) })),
         ...conflicts.map((c) => ({ address: c.address, reason: oneLine(`in conflict: ${c.conflicts.join('; ')}`) })),
         ...(e.errors ?? []).map((x: string) => ({ address: '(plan)', reason: oneLine(x) })),
-        ...(e.excluded ?? []).filter((a: string) => !failed.some((f) => f.address === a)).map((a: string) => ({ address: a, reason: 'in retry backoff' })),
+        // waiting in backoff: the last error and the next try, not just "in retry backoff"
+        ...((e.waiting ?? (e.excluded ?? []).map((a: string) => ({ address: a }))) as { address: string; error?: string; next_try?: string | null }[])
+          .filter((w) => !failed.some((f) => f.address === w.address))
+          .map((w) => ({ address: w.address, reason: oneLine(w.error || 'in retry backoff'), ...(w.next_try ? { next_try: w.next_try } : {}) })),
       ];
       s.result = e.result === 'failed' || e.result === 'conflict' ? 'failed' : 'converged';
       if (s.result === 'converged') delete s.reason;
@@ -93,15 +103,8 @@ export function foldEvent(s: DeviceStatus, e: Ev, now = new Date()): { publish: 
       s.generation = e.generation ?? s.generation;
       s.time = time;
       return { publish: 'status' };
-    case 'invalid-manifest':
-    case 'waiting':
     case 'busy':
       s.result = 'blocked';
-      s.reason = e.event === 'invalid-manifest' ? 'the manifest is not valid (see the device log)' : oneLine(e.message);
-      s.time = time;
-      return { publish: 'status' };
-    case 'error':
-      s.result = 'failed';
       s.reason = oneLine(e.message);
       s.time = time;
       return { publish: 'status' };

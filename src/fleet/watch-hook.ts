@@ -8,19 +8,18 @@ import path from 'node:path';
 import { formatDiagnostic, UserError } from '../core/errors.js';
 import type { Home } from '../core/home.js';
 import { parseIntOption } from '../commands/common.js';
+import type { Reporter as WatchReporter } from '../watch/report.js';
+import type { FleetPick } from '../watch/options.js';
 
 type Emit = (e: { event: string; message: string; [k: string]: unknown }) => void;
-
-export interface FleetPick {
-  manifestPath: string;
-  overrides: Record<string, unknown>;
-}
 
 export interface FleetHook {
   /** The watch's emit, also feeding the reporter. */
   emit: Emit;
-  /** --fleet: this device's manifest in the commit's tree; null: no group (or fleet.yaml invalid): do nothing. */
-  select?: (tree: string) => Promise<FleetPick | null>;
+  /** --fleet: this device's manifest in the commit's tree, or why it applies nothing new. */
+  select?: (tree: string, commit: string) => Promise<FleetPick>;
+  /** The watch reporter that republishes the status after every run (a blocked run included). */
+  reporters: WatchReporter[];
   /** Extra /metrics lines. */
   metrics: () => string;
   close(): Promise<void>;
@@ -54,7 +53,7 @@ export function fleetUnitArgs(o: Record<string, unknown>): string[] {
 export async function startFleet(o: Record<string, unknown>, ctx: { home: Home; env: NodeJS.ProcessEnv; profile?: string; git: boolean; emit: Emit }): Promise<FleetHook> {
   if (o.fleet && !ctx.git) throw new UserError('--fleet needs --git URL (fleet.yaml is read from the repository)');
   for (const k of ['reportCa', 'reportCert', 'reportKey', 'reportAuth'] as const) if (o[k] && !o.report) throw new UserError(`--${k.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())} needs --report URL`);
-  if (!o.fleet && !o.report) return { emit: ctx.emit, metrics: () => '', close: async () => {} };
+  if (!o.fleet && !o.report) return { emit: ctx.emit, reporters: [], metrics: () => '', close: async () => {} };
 
   const { localDescriptor, deviceId } = await import('./device.js');
   const first = await localDescriptor(ctx.home, ctx.env, { profile: ctx.profile });
@@ -83,19 +82,19 @@ export async function startFleet(o: Record<string, unknown>, ctx: { home: Home; 
   }
 
   let lastPick = '';
-  const select = async (tree: string): Promise<FleetPick | null> => {
+  const select = async (tree: string, commit: string): Promise<FleetPick> => {
     const { loadFleet, FLEET_FILE } = await import('./fleet-file.js');
     const { resolveDevice } = await import('./resolve.js');
     const loaded = await loadFleet(path.join(tree, FLEET_FILE));
+    // said once per change; the status after every run says it again (the run's `blocked` reason)
     const say = (key: string, e: Parameters<Emit>[0]) => {
-      if (key !== lastPick) emit(e);
-      else if (e.action !== 'group') reporter?.observe(e); // the status still says why, after every run
+      if (key !== lastPick) emit({ ...e, commit });
       lastPick = key;
     };
     if (!loaded.fleet) {
       const errors = loaded.diagnostics.filter((d) => d.severity === 'error').map(formatDiagnostic);
       say(`invalid ${errors.join()}`, { event: 'fleet', action: 'invalid', message: `${FLEET_FILE} is not valid; nothing new is applied:\n  ${errors.join('\n  ')}`, diagnostics: errors });
-      return null;
+      return { blocked: `${FLEET_FILE} is not valid: ${(errors[0] ?? '').replace(/^Error: /, '').split(`${tree}${path.sep}`).join('')}`, invalid: true };
     }
     const needsProfile = loaded.fleet.groups.some((g) => g.match?.profile !== undefined);
     const d = await localDescriptor(ctx.home, ctx.env, { profile: ctx.profile, detect: needsProfile });
@@ -104,12 +103,12 @@ export async function startFleet(o: Record<string, unknown>, ctx: { home: Home; 
     if (!r.group) {
       const why = r.selection.misses.map((m) => `${m.group}: ${m.why}`).join('; ');
       say(`none ${why}`, { event: 'fleet', action: 'no-match', message: `no group in ${FLEET_FILE} matches this device (${d.hostname}); doing nothing. ${why}`, device: d.hostname, misses: r.selection.misses });
-      return null;
+      return { blocked: `no group in ${FLEET_FILE} matches this device (${d.hostname}): ${why}`, invalid: false };
     }
     const errors = r.diagnostics.filter((x) => x.severity === 'error').map(formatDiagnostic);
     if (errors.length) {
       say(`invalid ${errors.join()}`, { event: 'fleet', action: 'invalid', group: r.group.name, message: `group ${r.group.name}: its overrides do not make a valid manifest; nothing new is applied:\n  ${errors.join('\n  ')}`, diagnostics: errors });
-      return null;
+      return { blocked: `group ${r.group.name}: its overrides do not make a valid manifest: ${errors[0]!.replace(/^Error: /, '').split(`${tree}${path.sep}`).join('')}`, invalid: true };
     }
     say(`group ${r.group.name} ${r.group.manifest}`, { event: 'fleet', action: 'group', group: r.group.name, manifest: r.group.manifest, overrides: Object.keys(r.overrides), message: `this device (${d.hostname}) is in group ${r.group.name}: ${r.group.manifest}${Object.keys(r.overrides).length ? ` + overrides of ${Object.keys(r.overrides).join(', ')}` : ''}` });
     reporter?.observe({ event: 'fleet', action: 'group', group: r.group.name, message: '' });
@@ -119,6 +118,8 @@ export async function startFleet(o: Record<string, unknown>, ctx: { home: Home; 
   return {
     emit,
     select: o.fleet ? select : undefined,
+    // a run that applied nothing has no apply line: its end says why (and which commit it read)
+    reporters: [{ runFinished: (r) => reporter?.observe({ event: 'run-finished', message: '', result: r.result, error: r.error, commit: r.commit ?? null }) }],
     metrics: () => reporter?.metricsText() ?? '',
     close: async () => {
       await reporter?.close();

@@ -5,6 +5,7 @@
 // - gateRemovals: "never delete on a guess". A local manifest that drops resources is accepted only
 //   once its content has stayed the same for the removal settle window; until then the last valid
 //   manifest stays in force. A git commit is taken as it is (a commit is never half-saved).
+import path from 'node:path';
 import { formatDiagnostic } from '../core/errors.js';
 import type { Home } from '../core/home.js';
 import type { Resource } from '../core/types.js';
@@ -87,6 +88,42 @@ export function invalidEvent(errors: string[], hasGood: boolean, lastReported: s
   const keep = hasGood ? 'the last valid manifest stays in force' : 'nothing is applied until it is valid';
   const text = `the manifest is not valid; ${keep}:\n  ${errors.join('\n  ')}`;
   return { event: text === lastReported ? null : { event: 'invalid-manifest', message: text, diagnostics: errors }, text };
+}
+
+/** What the load step keeps between runs: the manifest in force and what was said about the last one. */
+export interface InForce {
+  /** The last valid manifest accepted (what the watcher converges to). */
+  good: Desired | null;
+  /** A local manifest that drops resources, waiting for the settle window. */
+  removal: PendingRemoval | null;
+  /** The invalid-manifest text reported last (said once). */
+  lastInvalid: string | null;
+  manifestValid: boolean;
+}
+
+/**
+ * Load the manifest and decide what is in force: a valid one replaces the last one (unless its
+ * removals must settle first); an invalid one is reported once and the last valid one stays.
+ * Returns the files to watch and, when invalid, its first error (with file:line:column).
+ */
+export async function loadInForce(
+  s: InForce,
+  i: { manifestPath: string; commit: string | null; env: NodeJS.ProcessEnv; home: Home; overrides?: Record<string, unknown>; local: boolean; settleMs: number; now: number; emit(e: WatchEvent): void },
+): Promise<{ state: InForce; watch: string[]; firstError: string }> {
+  const loaded = await loadDesired(i);
+  if (loaded.kind === 'invalid') {
+    const inv = invalidEvent(loaded.errors, Boolean(s.good), s.lastInvalid);
+    if (inv.event) i.emit(inv.event);
+    return { state: { ...s, manifestValid: false, lastInvalid: inv.text }, watch: [i.manifestPath, ...(s.good?.inputs ?? [])], firstError: loaded.errors[0] ?? 'the manifest is not valid' };
+  }
+  const gate = gateRemovals({ previous: s.good, next: loaded.desired, local: i.local, pending: s.removal, now: i.now, settleMs: i.settleMs, manifestName: path.basename(i.manifestPath) });
+  if (gate.accept) {
+    for (const d of loaded.warnings) i.emit({ event: 'warning', message: d, diagnostic: d });
+    return { state: { good: loaded.desired, removal: null, lastInvalid: null, manifestValid: true }, watch: loaded.desired.inputs, firstError: '' };
+  }
+  if (gate.event) i.emit(gate.event);
+  // the settle timer brings the next look (the loop's wishes)
+  return { state: { ...s, removal: gate.pending, lastInvalid: null, manifestValid: true }, watch: [...new Set([...s.good!.inputs, ...loaded.desired.inputs])], firstError: '' };
 }
 
 // ---- removals settle ------------------------------------------------------------------------------

@@ -10,6 +10,9 @@ import { readWatchFile } from './state-file.js';
 
 export const DEFAULT_REMOVAL_SETTLE_MS = 10_000;
 
+/** [fleet] A group's manifest and overrides, or why this device applies nothing new (`invalid`: fleet.yaml or the group's overrides are not valid). */
+export type FleetPick = { manifestPath: string; overrides: Record<string, unknown> } | { blocked: string; invalid: boolean };
+
 export interface WatchOptions {
   /** Local manifest (unused with a git source). */
   manifestPath: string;
@@ -30,8 +33,8 @@ export interface WatchOptions {
   readTimeoutMs: number;
   flags: Record<string, unknown>;
   overrides?: Record<string, unknown>;
-  /** --fleet: the manifest (and overrides) of this device's group in a commit's tree; null: nothing to apply (src/fleet/watch-hook.ts). */
-  fleet?: (tree: string) => Promise<{ manifestPath: string; overrides: Record<string, unknown> } | null>;
+  /** --fleet: the manifest (and overrides) of this device's group in a commit's tree, or why nothing applies (src/fleet/watch-hook.ts). */
+  fleet?: (tree: string, commit: string) => Promise<FleetPick>;
   /** The journal line stream: one event per call; `message` is the human line. */
   emit(e: WatchEvent): void;
   /** More reporters (e.g. an MQTT status reporter), after the journal and the metrics. */

@@ -56,7 +56,6 @@ export function selectWork(i: { desired: Desired; held: Generation | null; relea
   const release = i.release || (digest !== i.converging && digest !== i.generationDigest);
   if (release) i.backoff.release(i.now);
   const exclude = i.backoff.blocked(i.now);
-  exclude.delete('(run)');
   return {
     resources,
     manifestDigest: i.held ? i.held.manifest_digest : i.desired.manifestDigest,

@@ -70,7 +70,7 @@ export function recordOutcome(i: { plan: Pick<Plan, 'changes' | 'diagnostics'>; 
       } else resources[a] = { result: 'ok', at };
     }
   }
-  backoff.retain(new Set([...addresses, '(run)']));
+  backoff.retain(addresses);
   for (const a of Object.keys(resources)) if (!addresses.has(a)) delete resources[a];
   const excluded = [...exclude];
   const r = i.report;
@@ -88,7 +88,11 @@ export function recordOutcome(i: { plan: Pick<Plan, 'changes' | 'diagnostics'>; 
   };
 }
 
-export function applyEvent(o: Outcome, ms: number, commit: string | null): WatchEvent {
+/**
+ * The `apply` line. `waiting` lists the resources left out of this run because their backoff is not
+ * over, each with its last error and next try, so that a status never says only "in retry backoff".
+ */
+export function applyEvent(o: Outcome, ms: number, commit: string | null, backoff?: Pick<Backoff, 'get'>): WatchEvent {
   const c = o.counts;
   const failText = [
     ...o.failed.map((f) => `${f.address} (retry in ${secs(f.retry_in_ms)}): ${f.error}`),
@@ -96,13 +100,18 @@ export function applyEvent(o: Outcome, ms: number, commit: string | null): Watch
     ...o.conflicts.flatMap((x) => x.conflicts.map((why) => `${x.address} in conflict: ${why}`)),
     ...o.globalErrors,
   ];
+  const waiting = o.excluded.map((address) => {
+    const e = backoff?.get(address);
+    return { address, error: e?.error ?? '', failures: e?.failures ?? 0, next_try: e ? new Date(e.until).toISOString() : null };
+  });
+  const waitText = waiting.map((w) => `${w.address} still in backoff${w.next_try ? ` (next try ${w.next_try.slice(11, 19)})` : ''}${w.error ? `: ${w.error.split('\n')[0]}` : ''}`);
   const message =
     o.result === 'ok'
       ? `converged in ${secs(ms)}: ${c.added} added, ${c.changed} changed, ${c.destroyed} destroyed`
       : o.result === 'no-changes'
         ? `in sync (${secs(ms)})`
-        : `not converged (${secs(ms)}): ${c.added} added, ${c.changed} changed, ${c.destroyed} destroyed${failText.length ? `\n  ${failText.join('\n  ')}` : ''}${o.excluded.length ? `\n  still in backoff: ${o.excluded.join(', ')}` : ''}`;
-  return { event: 'apply', message, result: o.result, ...c, failed: o.failed, skipped: o.skipped, conflicts: o.conflicts, errors: o.globalErrors, excluded: o.excluded, ms, commit };
+        : `not converged (${secs(ms)}): ${c.added} added, ${c.changed} changed, ${c.destroyed} destroyed${failText.length ? `\n  ${failText.join('\n  ')}` : ''}${waitText.length ? `\n  ${waitText.join('\n  ')}` : ''}`;
+  return { event: 'apply', message, result: o.result, ...c, failed: o.failed, skipped: o.skipped, conflicts: o.conflicts, errors: o.globalErrors, excluded: o.excluded, waiting, ms, commit };
 }
 
 /** A new desired state waiting to converge since `since` (for --rollback-on-failure). */

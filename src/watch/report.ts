@@ -33,15 +33,34 @@ export interface WatchStatus {
   conflicts: number;
   /** Epoch ms of the last run that left everything converged (null: never). */
   lastSuccess: number | null;
+  /** Resources waiting in retry backoff: each keeps its last error and the time of its next try. */
+  waiting: WaitingResource[];
+  /** Why the last run could apply nothing (invalid manifest or fleet group, no group, no commit yet), else null. */
+  blocked: string | null;
 }
+
+export interface WaitingResource {
+  address: string;
+  failures: number;
+  /** The last error (engine messages never hold a value). */
+  error: string;
+  /** Epoch ms of the next try. */
+  nextTry: number;
+}
+
+/** blocked and invalid-manifest: nothing could be applied (no group, no accepted commit; an invalid manifest or group). */
+export type RunResult = 'ok' | 'failed' | 'conflict' | 'no-changes' | 'invalid-manifest' | 'blocked' | 'error';
 
 export interface RunReport {
   at: string;
   /** What triggered the run (`file pmoves.mini.yaml`, `interval`, …). */
   trigger: string[];
-  result: 'ok' | 'failed' | 'conflict' | 'no-changes' | 'invalid-manifest' | 'error';
+  result: RunResult;
   ms: number;
+  /** Why the run failed or applied nothing; for an invalid manifest, its first error with file:line:column. */
   error?: string;
+  /** The commit the run read (git source), whether or not it could apply it. */
+  commit?: string | null;
   /** Resources found out of sync while the desired state had not changed. */
   drift: number;
   /** At least one resource failed, could not be planned or is in conflict (or the run itself failed). */
@@ -62,6 +81,21 @@ export interface Reporter {
   close?(): Promise<void> | void;
 }
 
+/** The `start` line: what is watched, and the timings. */
+export function startEvent(o: { git?: { url: string; branch?: string; path: string }; manifestPath: string; intervalMs: number; debounceMs: number }, removalSettleMs: number): WatchEvent {
+  const what = o.git ? `${o.git.path} from ${o.git.url}${o.git.branch ? ` (${o.git.branch})` : ''}` : o.manifestPath;
+  return {
+    event: 'start',
+    message: `watching ${what}: interval ${secs(o.intervalMs)}, debounce ${secs(o.debounceMs)}, removal settle ${secs(removalSettleMs)}, pid ${process.pid}`,
+    pid: process.pid,
+    manifest: o.git ? null : o.manifestPath,
+    git: o.git?.url ?? null,
+    interval_ms: o.intervalMs,
+    debounce_ms: o.debounceMs,
+    removal_settle_ms: removalSettleMs,
+  };
+}
+
 /** The journal line stream: every event to `emit` (stdout as JSON lines or human lines). */
 export function journalReporter(emit: (e: WatchEvent) => void): Reporter {
   return { event: emit };
@@ -75,6 +109,8 @@ export function metricsReporter(m: Metrics): Reporter {
     m.failing = s.failing;
     m.conflicts = s.conflicts;
     m.lastSuccess = s.lastSuccess;
+    m.waiting = s.waiting;
+    m.blocked = s.blocked;
   };
   return {
     started: status,
