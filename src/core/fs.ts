@@ -57,6 +57,18 @@ export async function writeFileAtomic(file: string, data: string | Uint8Array, o
 }
 
 /**
+ * Remove a file this tool wrote and the temp files a killed write of it left beside it (those of
+ * processes that no longer run): removal after a crash leaves nothing of ours behind. A symlink is
+ * removed itself, never its target.
+ */
+export async function removeFileAndTemps(file: string): Promise<void> {
+  await fsp.rm(file, { force: true });
+  const target = await writeTarget(file).catch(() => file);
+  await sweepStaleTemps(path.dirname(target), path.basename(target));
+  if (target !== path.resolve(file)) await sweepStaleTemps(path.dirname(file), path.basename(file));
+}
+
+/**
  * A write killed with -9 leaves its temp file (`.NAME.PID.HEX.tmp`): the next write of NAME removes
  * those of processes that no longer run, so a crash leaves nothing half-written behind for long.
  */

@@ -167,7 +167,7 @@ async function applyOne(
     }
     opts.progress(`${address}: ${ING[action]}`);
     // Write-ahead: the state says we own what we are about to create, before it exists.
-    const intent = kind.intent?.(target);
+    const intent = kind.intent?.(target, actual);
     state.resources[address] = {
       ...(prior ?? { section: kind.section }),
       owned: ownedAfter(prior, action === 'create'),

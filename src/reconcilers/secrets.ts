@@ -179,12 +179,18 @@ export const secretsKind: Kind<SecretsSpec, SecretsActual> = {
 
   read: (ctx, t) => readOne(ctx, t),
 
+  // Before the write: which env file this resource is about to write, so that an apply killed mid-write
+  // still knows the file (and its temp file) as its own, and removal takes them away.
+  intent: (t) => (t.desired ? ({ env_file: t.desired.spec.env_file } satisfies SecretsState) : t.prior?.data),
+
   plan(t, actual, ctx): PlanResult {
     const current = actual.file.text === null ? new Map<string, string>() : parseEnv(actual.file.text);
     const envFile = t.desired?.spec.env_file ?? (t.prior?.data as SecretsState | undefined)?.env_file ?? '';
     const before = actual.file.exists ? display(envFile, actual.file.mode, current, ctx) : null;
 
     if (!t.desired) {
+      // an apply killed while writing it may have left only its temp file: removal sweeps that too
+      if (!actual.file.exists && isOwned(t.prior) && t.prior?.pending && envFile) return { action: 'delete', reason: 'it is no longer in the manifest and an interrupted apply of this tool was writing it (its temp file goes too)', before, after: null };
       if (!actual.file.exists || !isOwned(t.prior)) return { action: 'no-op', reason: 'not declared any more', before, after: before };
       return { action: 'delete', reason: 'it is no longer in the manifest and this tool created it', before, after: null };
     }
@@ -229,7 +235,7 @@ export const secretsKind: Kind<SecretsSpec, SecretsActual> = {
     if (actual.file.mode !== spec.mode) reasons.push(`file mode ${formatMode(actual.file.mode)} -> ${formatMode(spec.mode)}`);
     if (actual.file.text !== text && reasons.length === 0) reasons.push('the file was edited outside pmoves');
     // an apply killed after the write and before its record: record it, so that removal still deletes it
-    if (!reasons.length && t.prior?.pending && !t.prior.data) reasons.push('an interrupted apply wrote it without recording it');
+    if (!reasons.length && t.prior?.pending) reasons.push('an interrupted apply wrote it without recording it');
     if (!reasons.length) return { action: 'no-op', reason: 'in sync', before, after };
     return { action: 'update', reason: reasons.join('; '), before, after, ...(warnings.length ? { warnings } : {}) };
   },

@@ -7,9 +7,10 @@ import type { Kind } from '../../core/kind.js';
 import type { Diagnostic } from '../../core/types.js';
 import { catalogIds } from '../../providers/mcp/catalog.js';
 import { applyMcp } from './apply.js';
+import { intentsOf, stateOf } from './intents.js';
 import { planMcp } from './plan.js';
 import { readOne } from './read.js';
-import { normalizeSpec, type McpActual, type McpSpec } from './spec.js';
+import { normalizeSpec, type McpActual, type McpSpec, type McpState } from './spec.js';
 
 export { detectClients } from './read.js';
 export { registryEntry, type McpActual, type McpSpec } from './spec.js';
@@ -51,6 +52,21 @@ export const mcpKind: Kind<McpSpec, McpActual> = {
       ),
     );
     return out;
+  },
+
+  // Before any agent file is edited: the files this apply is about to write an entry into (with those the
+  // state already lists), so that an apply killed between edits still owns them and removal takes them out.
+  intent(t, actual) {
+    const prior = stateOf(t);
+    if (!t.desired) return prior;
+    const clients = { ...(prior?.clients ?? {}) };
+    const at = { ...(prior?.at ?? {}) };
+    for (const i of intentsOf(t, actual, false)) {
+      if (i.kind !== 'write') continue;
+      clients[i.client] = i.path;
+      if (i.at) at[i.client] = i.at;
+    }
+    return { clients, ...(Object.keys(at).length ? { at } : {}), registry: prior?.registry ?? actual.registry.path } satisfies McpState;
   },
 
   plan: (t, actual, ctx) => planMcp(t, actual, ctx),

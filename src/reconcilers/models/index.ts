@@ -10,7 +10,8 @@ import { applyModel } from './apply.js';
 import { budget, downloadOf, samePath, type Download } from './budget.js';
 import { planFile, planOllama } from './plan.js';
 import { readOne } from './read.js';
-import { normalizeModel, SERVE_KEYS, type ModelActual, type ModelSpec } from './spec.js';
+import type { FileModelState } from '../../providers/models/model-file.js';
+import { normalizeModel, SERVE_KEYS, type ModelActual, type ModelSpec, type OllamaModelState } from './spec.js';
 
 export { budget, samePath } from './budget.js';
 export type { FileModelSpec, ModelActual, ModelSpec, ModelState, OllamaModelActual } from './spec.js';
@@ -53,7 +54,22 @@ export const modelsKind: Kind<ModelSpec, ModelActual> = {
     return r;
   },
 
+  // Before apply touches anything: which provider and which file or model this resource is about to
+  // make. A killed download then removes its own file and `.partial`, and never becomes an Ollama model.
+  intent(t) {
+    const s = t.desired?.spec;
+    if (!s) return t.prior?.data;
+    if (s.provider === 'file') return { provider: 'file', path: s.path, url: s.url, sha256: s.sha256, size: s.size ?? -1, mtimeMs: -1 } satisfies FileModelState;
+    const prior = t.prior?.data as OllamaModelState | undefined;
+    return { provider: 'ollama', model: s.model, host: prior?.host ?? '', digest: prior?.digest ?? null } satisfies OllamaModelState;
+  },
+
   plan(t, actual, ctx) {
+    // A write-ahead entry of an older version names nothing (no provider, no file, no model): what that
+    // apply was making is unknown, so nothing outside is touched; the entry is dropped.
+    if (!t.desired && t.prior?.pending && t.prior.data === undefined) {
+      return { action: 'no-op', reason: 'an interrupted apply left no record of what it was making, so nothing is removed', before: null, after: null };
+    }
     return actual.provider === 'ollama' ? planOllama(t, actual, ctx) : planFile(t, actual, ctx);
   },
 

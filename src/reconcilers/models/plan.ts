@@ -84,9 +84,9 @@ export function planOllama(t: Target<ModelSpec>, a: OllamaModelActual, ctx: Plan
     return { action: 'update', reason: `digest ${shortDigest(a.present.digest)} -> ${shortDigest(spec.digest)}`, before, after, verb: 'pulled again' };
   }
   if (spec.state === 'loaded' && !a.loaded) return { action: 'update', reason: 'not loaded', before, after, verb: 'loaded' };
-  // An apply killed mid-pull left only its write-ahead entry (no model name): Ollama may have finished the
-  // pull on its own. Record it, so that removing it from the manifest still deletes it.
-  if (t.prior?.pending && !t.prior.data) return { action: 'update', reason: 'an interrupted apply pulled it without recording it', before, after: before, verb: 'recorded' };
+  // An apply killed mid-pull left only its write-ahead entry: Ollama may have finished the pull on its
+  // own. Record it, so that removing it from the manifest still deletes it.
+  if (t.prior?.pending) return { action: 'update', reason: 'an interrupted apply pulled it without recording it', before, after: before, verb: 'recorded' };
   return { action: 'no-op', reason: a.loaded ? 'present and loaded' : 'present', before, after: before };
 }
 
@@ -99,6 +99,11 @@ export function planFile(t: Target<ModelSpec>, a: FileModelActual, ctx: PlanCont
   const spec = t.desired?.spec as FileModelSpec | undefined;
   const prior = t.prior?.data as FileModelState | undefined;
   const before = a.exists ? { provider: 'file', path: a.path, sha256: a.sha256 ? shortDigest(a.sha256) : null, size: formatBytes(a.size ?? 0) } : null;
+  // A download killed mid-way left its `.partial` (the write-ahead entry names it): it goes with the resource.
+  if (!spec && !a.exists && a.partial > 0 && isOwned(t.prior)) {
+    const partial = { provider: 'file', path: a.path, partial: formatBytes(a.partial) };
+    return { action: 'delete', reason: `it is no longer in the manifest and an interrupted download of this tool left ${formatBytes(a.partial)} of it`, before: partial, after: null };
+  }
   const removal = planRemoval(t, ctx, { present: a.exists, before, fetched: 'downloaded', what: a.path });
   if (removal || !spec) return removal!;
   const total = spec.size ?? a.remoteSize ?? (prior?.sha256 === spec.sha256 ? prior.size : null);
