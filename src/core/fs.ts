@@ -143,6 +143,19 @@ export async function pathKind(p: string): Promise<'file' | 'dir' | 'other' | nu
 
 export const MiB = 1024 * 1024;
 
+/**
+ * Where a regular file is expected (to be read or written): what is wrong with what is at `file` now
+ * (a folder, a FIFO, a device …), in words; null when it is a regular file or nothing is there yet.
+ */
+export async function notARegularFile(file: string): Promise<string | null> {
+  try {
+    const st = await fsp.stat(file);
+    return st.isFile() ? null : `is ${typeOf(st)}, expected a regular file`;
+  } catch {
+    return null; // not there (yet), or not looked at: the read or write says why, with the path
+  }
+}
+
 /** Human words for a file type that is not a regular file. */
 function typeOf(st: import('node:fs').Stats): string {
   if (st.isDirectory()) return 'a folder';

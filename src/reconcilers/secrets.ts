@@ -3,8 +3,8 @@ import path from 'node:path';
 import type { Kind, LoadContext, PlanContext, RunContext, Target } from '../core/kind.js';
 import type { Diagnostic, PlanResult, Resource } from '../core/types.js';
 import { UserError } from '../core/errors.js';
-import { exists, isInside, realOrSelf, writeTarget } from '../core/fs.js';
-import { isOwned, ownedAfter } from '../core/ownership.js';
+import { exists, notARegularFile } from '../core/fs.js';
+import { isOwned, ownedAfter, targetProblem } from '../core/ownership.js';
 import type { Expander, Manifest } from '../manifest/load.js';
 import { displayPath } from '../manifest/yaml-source.js';
 import { compareCodePoints, formatMode, invalidKeys, isOurEnvFormat, parseEnv, renderEnv, showName, unsafeLabels } from '../providers/chit/env-file.js';
@@ -154,16 +154,9 @@ export const secretsKind: Kind<SecretsSpec, SecretsActual> = {
     const out: Diagnostic[] = [];
     // $PMOVES_HOME holds the state, its key and the lock: never a target (also not through a symlink)
     if (r.spec.env_file) {
-      const home = await once(ctx, 'home', () => realOrSelf(ctx.home.root));
-      const target = await realOrSelf(await writeTarget(r.spec.env_file));
-      if (isInside(home, target) || isInside(ctx.home.root, r.spec.env_file)) {
-        out.push({
-          severity: 'error',
-          address: r.address,
-          summary: `${r.address}.env_file: ${r.spec.env_file} is inside $PMOVES_HOME (${ctx.home.root}), where pmoves keeps its own state; choose another path`,
-          location: ctx.locate(r.address, ['env_file']),
-        });
-      }
+      const problem = await targetProblem(ctx.home.root, r.spec.env_file);
+      const odd = problem ? null : await notARegularFile(r.spec.env_file);
+      if (problem || odd) out.push({ severity: 'error', address: r.address, summary: `${r.address}.env_file: ${problem ?? `${r.spec.env_file} ${odd}`}`, location: ctx.locate(r.address, ['env_file']) });
     }
     // an expanded from_manifest resource: the expander already checked the bundle, once, at from_manifest
     if (!r.spec.source_manifest && !(await once(ctx, `bundle\0${r.spec.bundle}`, () => exists(r.spec.bundle)))) {

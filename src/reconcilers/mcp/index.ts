@@ -3,7 +3,11 @@
 // readiness is a health diagnostic on the plan, never a change.
 // The kind is assembled here from spec.ts (shapes, normalize), expand.ts (catalog ids, mcp_clients),
 // read.ts, intents.ts (pure, shared by plan and apply), plan.ts and apply.ts.
+import path from 'node:path';
 import type { Kind } from '../../core/kind.js';
+import { notARegularFile } from '../../core/fs.js';
+import { targetProblem } from '../../core/ownership.js';
+import type { ClientId } from '../../providers/mcp/clients.js';
 import type { Diagnostic } from '../../core/types.js';
 import { catalogIds } from '../../providers/mcp/catalog.js';
 import { applyMcp } from './apply.js';
@@ -34,6 +38,14 @@ export const mcpKind: Kind<McpSpec, McpActual> = {
       out.push({ severity: 'error', address: r.address, summary: `${r.address}.transport: stdio needs command, not url (use http or sse)`, location: at(['transport']) });
     } else if (s.transport !== 'stdio' && s.command !== null) {
       out.push({ severity: 'error', address: r.address, summary: `${r.address}.transport: ${s.transport} needs url, not command`, location: at(['transport']) });
+    }
+    // The one takeover rule for the agent config files it edits: never inside $PMOVES_HOME (but a watched
+    // repository's worktree under sources/, whose project files are the user's), a regular file
+    for (const c of s.clients ?? ([] as ClientId[])) {
+      const file = s.paths[c];
+      if (!file) continue;
+      const problem = (await targetProblem(ctx.home.root, file, [path.join(ctx.home.root, 'sources')])) ?? (await notARegularFile(file).then((w) => (w ? `${file} ${w}` : null)));
+      if (problem) out.push({ severity: 'error', address: r.address, summary: `${r.address}.config_paths.${c}: ${problem}`, location: at(['config_paths', c]) });
     }
     return out;
   },

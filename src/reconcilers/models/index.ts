@@ -3,7 +3,10 @@
 // budget: what apply will fetch and the disk it needs against what is free (finalize).
 // The kind is assembled here from spec.ts (shapes, normalize), read.ts, plan.ts (pure), budget.ts
 // (pure, finalize) and apply.ts.
+import path from 'node:path';
 import type { Kind } from '../../core/kind.js';
+import { notARegularFile } from '../../core/fs.js';
+import { targetProblem } from '../../core/ownership.js';
 import type { Diagnostic, Resource } from '../../core/types.js';
 import { formatBytes } from '../../providers/models/transfer-progress.js';
 import { applyModel } from './apply.js';
@@ -38,6 +41,12 @@ export const modelsKind: Kind<ModelSpec, ModelActual> = {
             ? `${r.address}.${k}: a runtime option: only with runtime: whisper.cpp | llama.cpp | vllm | trt-llm on a provider: file model`
             : `${r.address}.${k}: only for provider: ${other} (this model has provider: ${r.spec.provider})`;
       out.push({ severity: 'error', address: r.address, summary, location: ctx.locate(r.address, [k]) });
+    }
+    if (r.spec.provider === 'file') {
+      // the one takeover rule: never inside $PMOVES_HOME (but its models/ folder, the default place)
+      const problem = await targetProblem(ctx.home.root, r.spec.path, [path.join(ctx.home.root, 'models')]);
+      const odd = problem ? null : await notARegularFile(r.spec.path);
+      if (problem || odd) out.push({ severity: 'error', address: r.address, summary: `${r.address}.path: ${problem ?? `${r.spec.path} ${odd}`}`, location: ctx.locate(r.address, ['path']) });
     }
     if (r.spec.provider === 'file' && !/^https?:\/\//.test(r.spec.url)) {
       out.push({ severity: 'error', address: r.address, summary: `${r.address}.url: expected an http:// or https:// URL, got "${r.spec.url}"`, location: ctx.locate(r.address, ['url']) });
