@@ -111,6 +111,7 @@ export function planFile(t: Target<ModelSpec>, a: FileModelActual, ctx: PlanCont
   const resume = a.partial > 0 ? `; resumes at ${formatBytes(a.partial)}${total ? ` of ${formatBytes(total)}` : ''}` : '';
   if (!a.exists) return { action: 'create', reason: `${spec.path} does not exist${resume}`, before: null, after, verb: 'downloaded' };
   if (a.sha256 !== spec.sha256) {
+    const why = a.sha256?.startsWith('size-') ? `its size ${formatBytes(a.size ?? 0)} is not the declared ${formatBytes(spec.size ?? 0)}` : `sha256 ${shortDigest(a.sha256 ?? '')} on disk is not ${shortDigest(spec.sha256)}`;
     // The takeover rule: never over a file this tool did not write, unless --force.
     if (prior?.path !== spec.path) {
       if (!force(ctx)) {
@@ -119,12 +120,11 @@ export function planFile(t: Target<ModelSpec>, a: FileModelActual, ctx: PlanCont
           reason: 'blocked',
           before,
           after,
-          diagnostics: [{ severity: 'error', address: t.address, summary: `will not replace ${spec.path}: pmoves did not download it and its content is not the declared sha256`, detail: 'move it away or point path elsewhere; or take it over with --force (its content is replaced)' }],
+          diagnostics: [{ severity: 'error', address: t.address, summary: `will not replace ${spec.path}: pmoves did not download it (${why})`, detail: 'move it away or point path elsewhere; or take it over with --force (its content is replaced)' }],
         };
       }
     }
     const takeover = prior?.path !== spec.path ? { warnings: [`will take over ${spec.path} (not created by pmoves)`] } : {};
-    const why = a.sha256?.startsWith('size-') ? `its size ${formatBytes(a.size ?? 0)} is not the declared ${formatBytes(spec.size ?? 0)}` : `sha256 ${shortDigest(a.sha256 ?? '')} on disk is not ${shortDigest(spec.sha256)}`;
     return { action: 'update', reason: `${why}${resume}`, before, after: { ...after }, verb: 'downloaded again', ...takeover };
   }
   return { action: 'no-op', reason: 'present, sha256 verified', before, after: before };
