@@ -51,6 +51,9 @@ export async function writeFileAtomic(file: string, data: string | Uint8Array, o
   } catch (err) {
     if (handle) await handle.close().catch(() => {});
     await fsp.rm(tmp, { force: true }).catch(() => {});
+    // a write on an open handle (ENOSPC, EDQUOT, EIO) does not name its file: the message must
+    const e = err as NodeJS.ErrnoException;
+    if (e && typeof e === 'object' && e.code && !e.path) e.path = target;
     throw err;
   }
   await sweepStaleTemps(dir, path.basename(target));

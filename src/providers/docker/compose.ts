@@ -173,7 +173,8 @@ export async function runCompose(
   } else if (s.env_files.length) {
     tmp = await fsp.mkdtemp(path.join(os.tmpdir(), 'pmoves-compose-env-'));
     const merged = path.join(tmp, 'env');
-    const texts = await Promise.all(s.env_files.map((f) => fsp.readFile(f, 'utf8')));
+    const { readRegularFile } = await import('../../core/fs.js');
+    const texts = await Promise.all(s.env_files.map((f) => readRegularFile(f, 16 * 1024 * 1024)));
     await fsp.writeFile(merged, texts.map((t) => (t.endsWith('\n') ? t : t + '\n')).join(''), { mode: 0o600 });
     envArgs = ['--env-file', merged];
   }

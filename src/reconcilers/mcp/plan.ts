@@ -30,6 +30,13 @@ function readinessDiagnostics(t: Target<McpSpec>, actual: McpActual, registered:
 
 export function planMcp(t: Target<McpSpec>, actual: McpActual, ctx: PlanContext): PlanResult {
   const spec = t.desired?.spec;
+  const reg = actual.registry;
+  if (reg.error) {
+    // pmoves' own registry is not JSON any more (a hand edit, a disk fault): say which file and where
+    const summary = `${reg.path}:${reg.error.line}:${reg.error.column}: ${reg.error.message}`;
+    const detail = 'pmoves keeps its list of MCP servers there; fix the file, or move it aside (the next apply writes it anew)';
+    return { action: 'no-op', reason: 'the registry cannot be read', before: null, after: null, diagnostics: [{ severity: 'error', address: t.address, summary, detail }] };
+  }
   const home = actual.home ?? undefined;
   const intents = intentsOf(t, actual, Boolean(ctx.flags.force));
   const parts: Change[] = [];
