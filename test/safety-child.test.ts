@@ -1,0 +1,65 @@
+// Every child process is bounded (src/core/child.ts), with real processes: a child and the grandchildren
+// it starts are killed as a group on the deadline, past the output limit, on cancel, and when the process
+// that started them is interrupted (SIGINT, SIGTERM) or exits.
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { runChild } from '../src/core/child.js';
+import { repoRoot, waitFor } from './helpers.js';
+
+/** A process group is gone (ESRCH) — nothing of it is left. */
+function groupGone(pgid: number): boolean {
+  try {
+    process.kill(-pgid, 0);
+    return false;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'ESRCH';
+  }
+}
+
+// a shell that starts a grandchild (its own sleep) and prints the group id it runs in
+const family = ['-c', 'sleep 300 & echo "$$"; wait'];
+
+test('the deadline kills the child and its grandchildren', async () => {
+  let pgid = 0;
+  const r = await runChild('sh', family, { timeoutMs: 300, onLine: (l) => (pgid = Number(l)) });
+  assert.is(r.killed, 'timeout');
+  assert.ok(pgid > 0);
+  await waitFor(() => groupGone(pgid), 'the group to be gone', 10_000);
+});
+
+test('output past the limit kills the group; cancel kills it; a missing program is a spawn error', async () => {
+  const big = await runChild('sh', ['-c', 'yes pmoves'], { maxOutput: 1 << 20 });
+  assert.is(big.killed, 'output');
+  assert.ok(big.stdout.length <= 1 << 20);
+  const ac = new AbortController();
+  let pgid = 0;
+  const p = runChild('sh', family, { signal: ac.signal, onLine: (l) => ((pgid = Number(l)), ac.abort()) });
+  const r = await p;
+  assert.is(r.killed, 'cancelled');
+  await waitFor(() => groupGone(pgid), 'the group to be gone', 10_000);
+  const missing = await runChild('pmoves-no-such-program-here', []);
+  assert.is(missing.spawnError?.code, 'ENOENT');
+});
+
+for (const how of ['SIGTERM', 'SIGINT', 'exit'] as const) {
+  test(`the parent ${how === 'exit' ? 'exiting' : `getting ${how}`} kills the running child groups`, async () => {
+    const child = path.join(repoRoot, 'dist', 'src', 'core', 'child.js');
+    const script = `
+      const { runChild } = await import(${JSON.stringify(child)});
+      void runChild('sh', ${JSON.stringify(family)}, { onLine: (l) => { console.log(l); ${how === 'exit' ? 'setTimeout(() => process.exit(0), 50);' : ''} } });
+      setInterval(() => {}, 1000);`;
+    const parent = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let pgid = 0;
+    parent.stdout.on('data', (c: Buffer) => (pgid ||= Number(String(c).trim())));
+    await waitFor(() => pgid > 0, 'the child to start', 20_000);
+    assert.not.ok(groupGone(pgid), 'the child runs');
+    if (how !== 'exit') parent.kill(how);
+    const code = await new Promise<number | null>((r) => parent.on('exit', (c, s) => r(c ?? (s ? -1 : null))));
+    assert.ok(how === 'exit' ? code === 0 : code === -1, `the parent ended as the signal says (${code})`);
+    await waitFor(() => groupGone(pgid), 'the group to be gone', 10_000);
+  });
+}
+
+test.run();
