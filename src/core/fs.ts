@@ -85,6 +85,43 @@ async function sweepStaleTemps(dir: string, base: string): Promise<void> {
   }
 }
 
+/**
+ * Run `fn` holding an advisory lock on `file` shared by every pmoves process on this machine, whatever
+ * its $PMOVES_HOME: `.NAME.pmoves-lock` beside the file's real target, created exclusively, holding the
+ * holder's pid. A holder that died (kill -9) is taken over. Used for files several homes edit (agents'
+ * config files), so that concurrent read-edit-rename cycles never lose each other's entries.
+ */
+export async function withFileLock<T>(file: string, fn: () => Promise<T>, waitMs = 60_000): Promise<T> {
+  const target = await writeTarget(file);
+  const lock = path.join(path.dirname(target), `.${path.basename(target)}.pmoves-lock`);
+  await fsp.mkdir(path.dirname(lock), { recursive: true });
+  const end = Date.now() + waitMs;
+  for (let pause = 5; ; pause = Math.min(pause * 2, 100)) {
+    try {
+      const h = await fsp.open(lock, 'wx', 0o600);
+      await h.writeFile(`${process.pid}\n`);
+      await h.close();
+      break;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+    const holder = await fsp.readFile(lock, 'utf8').catch(() => null);
+    const pid = Number(holder?.trim());
+    if (holder !== null && Number.isInteger(pid) && pid > 0 && !processAlive(pid)) {
+      // its holder is gone: remove it, unless another process took it over in between
+      if ((await fsp.readFile(lock, 'utf8').catch(() => null)) === holder) await fsp.rm(lock, { force: true });
+      continue;
+    }
+    if (Date.now() > end) throw Object.assign(new Error(`${file}: another pmoves (pid ${holder?.trim() || '?'}) holds ${lock} for longer than ${waitMs / 1000}s`), { code: 'ELOCKED' });
+    await new Promise((r) => setTimeout(r, pause + Math.random() * pause));
+  }
+  try {
+    return await fn();
+  } finally {
+    await fsp.rm(lock, { force: true }).catch(() => {});
+  }
+}
+
 /** A process of that id runs on this machine (EPERM: it runs as another user). */
 export function processAlive(pid: number): boolean {
   try {
