@@ -46,7 +46,12 @@ const DONE: Record<Action, string> = { create: 'Creation complete', update: 'Mod
 export async function applyPlan(session: Session, plan: Plan, opts: ApplyOptions): Promise<ApplyReport> {
   const { kindOf, state, home } = session;
   const byAddress = new Map(session.targets.map((t) => [t.address, t] as const));
-  const planned = plan.changes.filter((c) => c.action !== 'no-op' || needsStateCleanup(byAddress.get(c.address)));
+  const changing = plan.changes.filter((c) => c.action !== 'no-op' || needsStateCleanup(byAddress.get(c.address)));
+  // Changes flow within one apply: a resource planned as no-op that depends (transitively) on one that
+  // changes is visited too, after it, and re-read there (a stack whose env file a secrets resource
+  // rewrites converges in this apply, not the next one). Re-read, it is usually still a no-op.
+  const revisit = dependentsOf(new Set(changing.map((c) => c.address)), plan.changes.filter((c) => c.action === 'no-op'), byAddress);
+  const planned = [...changing, ...plan.changes.filter((c) => revisit.has(c.address))];
   const plannedByAddress = new Map(planned.map((c) => [c.address, c] as const));
   const order = new Map(session.kinds.map((k) => [k.section, k.order] as const));
   const graph = buildGraph(
@@ -88,6 +93,9 @@ export async function applyPlan(session: Session, plan: Plan, opts: ApplyOptions
     const t = byAddress.get(address)!;
     const kind = kindOf.get(change.section)!;
     const blockedBy = (graph.deps.get(address) ?? []).filter(failedOrSkipped);
+    if (revisit.has(address) && (blockedBy.length || opts.exclude?.has(address))) {
+      return { address, action: 'no-op', outcome: 'unchanged', ms: 0 }; // nothing was planned for it
+    }
     if (opts.exclude?.has(address) || blockedBy.length) {
       const r: ResourceReport = {
         address,
@@ -131,6 +139,28 @@ export async function applyPlan(session: Session, plan: Plan, opts: ApplyOptions
     failed: all.filter((r) => r.outcome === 'failed'),
     skipped: all.filter((r) => r.outcome === 'skipped' && r.error !== 'excluded from this apply'),
   };
+}
+
+/** Of `candidates`, those that depend on an address in `changed`, directly or through each other (one walk). */
+function dependentsOf(changed: Set<string>, candidates: { address: string }[], byAddress: Map<string, Target<unknown>>): Set<string> {
+  const dependents = new Map<string, string[]>();
+  for (const c of candidates) {
+    for (const d of byAddress.get(c.address)?.desired?.dependsOn ?? []) {
+      const list = dependents.get(d);
+      if (list) list.push(c.address);
+      else dependents.set(d, [c.address]);
+    }
+  }
+  const out = new Set<string>();
+  const queue = [...changed];
+  while (queue.length) {
+    for (const a of dependents.get(queue.pop()!) ?? []) {
+      if (out.has(a)) continue;
+      out.add(a);
+      queue.push(a);
+    }
+  }
+  return out;
 }
 
 function needsStateCleanup(t: Target<unknown> | undefined): boolean {
