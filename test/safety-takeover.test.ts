@@ -133,4 +133,32 @@ test('OS errors on a path: located and in words, never an internal error; long n
   assert.not.match(out(esc), /[\u0001\u001b]/, 'no raw control character reaches the terminal');
 });
 
+test('messages name the file and line:column: a bundle that is not JSON, a BOM, a huge glob, an empty key, a corrupt registry', async () => {
+  writeFileSync(path.join(t.dir, 'pw.json'), 'root:x:0:0:root:/root:/bin/bash\n');
+  writeFileSync(path.join(t.dir, 'bom.json'), '\ufeff{}');
+  for (const [b, want] of [['pw.json', 'pw.json:1:1: invalid JSON in CHIT bundle'], ['bom.json', 'bom.json:1:1: invalid JSON in CHIT bundle (it starts with a byte-order mark']]) {
+    const r = await run(`secrets:\n  e: { bundle: ${b}, env_file: out/x.env }\n`, ['plan']);
+    assert.is(r.exitCode, 1, out(r));
+    assert.match(out(r), want);
+  }
+  const glob = await run(`secrets:\n  e: { bundle: ${bundle}, env_file: out/x.env, include_labels: ["${'ab*'.repeat(50_000)}"] }\n`, ['validate']);
+  assert.is(glob.exitCode, 1, out(glob));
+  assert.match(String(glob.stderr), /:3:\d+: secrets\.e\.include_labels\[0\]: 150000 characters, more than a label's 1024/);
+  assert.not.match(out(glob), 'Regular expression');
+  // pmoves' own files: an empty state.key is refused, a corrupt registry is named with its position
+  const other = path.join(t.dir, 'pm2');
+  mkdirSync(other, { recursive: true });
+  writeFileSync(path.join(other, 'state.key'), '');
+  const m = path.join(t.dir, 'empty.yaml');
+  writeFileSync(m, 'apiVersion: pmoves.ai/mini/v1\n');
+  const key = await cli(['mini', 'plan', '-m', m], { home: other, cwd: t.dir, env });
+  assert.is(key.exitCode, 1, out(key));
+  assert.match(String(key.stderr), `${path.join(other, 'state.key')}: the state key is 0 bytes`);
+  mkdirSync(path.join(pm, 'mcp'), { recursive: true });
+  writeFileSync(path.join(pm, 'mcp', 'registry.json'), '{ "servers": { oops');
+  const reg = await run('mcp:\n  srv:\n    command: "true"\n    clients: [cursor]\n', ['plan', '--no-probe']);
+  assert.is(reg.exitCode, 1, out(reg));
+  assert.match(out(reg), new RegExp(`${path.join(pm, 'mcp', 'registry.json').replace(/[.]/g, '\\.')}:1:\\d+: `));
+});
+
 test.run();

@@ -3,7 +3,7 @@ import path from 'node:path';
 import type { Kind, LoadContext, PlanContext, RunContext, Target } from '../core/kind.js';
 import type { Diagnostic, PlanResult, Resource } from '../core/types.js';
 import { UserError } from '../core/errors.js';
-import { exists, notARegularFile } from '../core/fs.js';
+import { clip, exists, notARegularFile } from '../core/fs.js';
 import { isOwned, ownedAfter, targetProblem } from '../core/ownership.js';
 import type { Expander, Manifest } from '../manifest/load.js';
 import { displayPath } from '../manifest/yaml-source.js';
@@ -69,7 +69,7 @@ export function selectValues(
   const problems: string[] = [];
   const has = (l: string) => Object.prototype.hasOwnProperty.call(source, l);
   const missing = spec.required.filter((l) => !has(l));
-  if (missing.length) problems.push(`required label${missing.length > 1 ? 's' : ''} missing from the bundle: ${missing.join(', ')}`);
+  if (missing.length) problems.push(`required label${missing.length > 1 ? 's' : ''} missing from the bundle: ${clip(missing.map((l) => clip(l, 100)).join(', '))}`);
   const globs = spec.include_labels?.map(globToRegExp);
   const values = new Map<string, string>();
   if (spec.entries) {
@@ -157,6 +157,12 @@ export const secretsKind: Kind<SecretsSpec, SecretsActual> = {
       const problem = await targetProblem(ctx.home.root, r.spec.env_file);
       const odd = problem ? null : await notARegularFile(r.spec.env_file);
       if (problem || odd) out.push({ severity: 'error', address: r.address, summary: `${r.address}.env_file: ${problem ?? `${r.spec.env_file} ${odd}`}`, location: ctx.locate(r.address, ['env_file']) });
+    }
+    // a label or glob is a bundle label's name: a 150 KB one is a mistake (and too large a pattern)
+    for (const [key, list] of [['include_labels', r.spec.include_labels ?? []], ['required', r.spec.required]] as const) {
+      for (const [i, l] of list.entries()) {
+        if (l.length > 1024) out.push({ severity: 'error', address: r.address, summary: `${r.address}.${key}[${i}]: ${l.length} characters, more than a label's 1024 ("${clip(l, 40)}")`, location: ctx.locate(r.address, [key, i]) });
+      }
     }
     // an expanded from_manifest resource: the expander already checked the bundle, once, at from_manifest
     if (!r.spec.source_manifest && !(await once(ctx, `bundle\0${r.spec.bundle}`, () => exists(r.spec.bundle)))) {
