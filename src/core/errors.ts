@@ -32,6 +32,19 @@ export function messageOf(err: unknown): string {
   return String(err);
 }
 
+/**
+ * messageOf, with an OS error on a path said in words with its path (cut to 200 characters): never
+ * Node's raw `ENAMETOOLONG: name too long, stat '<4 KB path>'`.
+ */
+export function describeError(err: unknown): string {
+  const e = err as NodeJS.ErrnoException;
+  if (isPathError(err) && e.path && /^E[A-Z0-9]+: /.test(e.message)) {
+    const p = e.path.length <= 200 ? e.path : `${e.path.slice(0, 200)}… (${e.path.length} characters)`;
+    return `${p}: ${pathErrorWords(err)}`;
+  }
+  return messageOf(err);
+}
+
 export function formatDiagnostic(d: Diagnostic): string {
   const where = d.location ? `${d.location}: ` : '';
   const addr = d.address && !d.location ? `${d.address}: ` : '';

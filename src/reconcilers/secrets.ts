@@ -156,7 +156,7 @@ export const secretsKind: Kind<SecretsSpec, SecretsActual> = {
     if (r.spec.env_file) {
       const problem = await targetProblem(ctx.home.root, r.spec.env_file);
       const odd = problem ? null : await notARegularFile(r.spec.env_file);
-      if (problem || odd) out.push({ severity: 'error', address: r.address, summary: `${r.address}.env_file: ${problem ?? `${r.spec.env_file} ${odd}`}`, location: ctx.locate(r.address, ['env_file']) });
+      if (problem || odd) out.push({ severity: 'error', address: r.address, summary: `${r.address}.env_file: ${problem ?? `${clip(r.spec.env_file)} ${odd}`}`, location: ctx.locate(r.address, ['env_file']) });
     }
     // a label or glob is a bundle label's name: a 150 KB one is a mistake (and too large a pattern)
     for (const [key, list] of [['include_labels', r.spec.include_labels ?? []], ['required', r.spec.required]] as const) {
@@ -169,7 +169,7 @@ export const secretsKind: Kind<SecretsSpec, SecretsActual> = {
       out.push({
         severity: 'error',
         address: r.address,
-        summary: `${r.address}.bundle: no such file: ${r.spec.bundle}`,
+        summary: `${r.address}.bundle: no such file: ${clip(r.spec.bundle)}`,
         location: ctx.locate(r.address, ['bundle']),
       });
     }
@@ -203,7 +203,7 @@ export const secretsKind: Kind<SecretsSpec, SecretsActual> = {
         reason: 'blocked',
         before,
         after,
-        diagnostics: problems.map((p) => ({ severity: 'error', address: t.address, summary: `cannot be written: ${p}`, detail: `bundle: ${spec.bundle}; nothing will be written` })),
+        diagnostics: problems.map((p) => ({ severity: 'error', address: t.address, summary: `cannot be written: ${p}`, detail: `bundle: ${clip(spec.bundle)}; nothing will be written` })),
       };
     }
     if (!actual.file.exists) return { action: 'create', reason: `${spec.env_file} does not exist`, before: null, after };

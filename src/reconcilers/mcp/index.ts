@@ -5,7 +5,7 @@
 // read.ts, intents.ts (pure, shared by plan and apply), plan.ts and apply.ts.
 import path from 'node:path';
 import type { Kind } from '../../core/kind.js';
-import { notARegularFile } from '../../core/fs.js';
+import { clip, notARegularFile } from '../../core/fs.js';
 import { targetProblem } from '../../core/ownership.js';
 import type { ClientId } from '../../providers/mcp/clients.js';
 import type { Diagnostic } from '../../core/types.js';
@@ -44,7 +44,7 @@ export const mcpKind: Kind<McpSpec, McpActual> = {
     for (const c of s.clients ?? ([] as ClientId[])) {
       const file = s.paths[c];
       if (!file) continue;
-      const problem = (await targetProblem(ctx.home.root, file, [path.join(ctx.home.root, 'sources')])) ?? (await notARegularFile(file).then((w) => (w ? `${file} ${w}` : null)));
+      const problem = (await targetProblem(ctx.home.root, file, [path.join(ctx.home.root, 'sources')])) ?? (await notARegularFile(file).then((w) => (w ? `${clip(file)} ${w}` : null)));
       if (problem) out.push({ severity: 'error', address: r.address, summary: `${r.address}.config_paths.${c}: ${problem}`, location: at(['config_paths', c]) });
     }
     return out;

@@ -5,7 +5,7 @@
 // (pure, finalize) and apply.ts.
 import path from 'node:path';
 import type { Kind } from '../../core/kind.js';
-import { notARegularFile } from '../../core/fs.js';
+import { clip, notARegularFile } from '../../core/fs.js';
 import { targetProblem } from '../../core/ownership.js';
 import type { Diagnostic, Resource } from '../../core/types.js';
 import { formatBytes } from '../../providers/models/transfer-progress.js';
@@ -46,7 +46,7 @@ export const modelsKind: Kind<ModelSpec, ModelActual> = {
       // the one takeover rule: never inside $PMOVES_HOME (but its models/ folder, the default place)
       const problem = await targetProblem(ctx.home.root, r.spec.path, [path.join(ctx.home.root, 'models')]);
       const odd = problem ? null : await notARegularFile(r.spec.path);
-      if (problem || odd) out.push({ severity: 'error', address: r.address, summary: `${r.address}.path: ${problem ?? `${r.spec.path} ${odd}`}`, location: ctx.locate(r.address, ['path']) });
+      if (problem || odd) out.push({ severity: 'error', address: r.address, summary: `${r.address}.path: ${problem ?? `${clip(r.spec.path)} ${odd}`}`, location: ctx.locate(r.address, ['path']) });
     }
     if (r.spec.provider === 'file' && !/^https?:\/\//.test(r.spec.url)) {
       out.push({ severity: 'error', address: r.address, summary: `${r.address}.url: expected an http:// or https:// URL, got "${r.spec.url}"`, location: ctx.locate(r.address, ['url']) });

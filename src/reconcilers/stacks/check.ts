@@ -23,7 +23,7 @@ function localContext(build: unknown): string | null {
 const COMPOSE_ALIAS_BUDGET = 10_000;
 
 export async function checkStack(r: Resource<StackSpec>, ctx: LoadContext): Promise<Diagnostic[]> {
-  const { MiB, notARegularFile, pathKind, readRegularFile } = await import('../../core/fs.js');
+  const { clip, MiB, notARegularFile, pathKind, readRegularFile } = await import('../../core/fs.js');
   const { parseYamlText, yamlData } = await import('../../manifest/yaml-source.js');
   const s = r.spec;
   const out: Diagnostic[] = [];
@@ -34,14 +34,14 @@ export async function checkStack(r: Resource<StackSpec>, ctx: LoadContext): Prom
   const profiles = [...s.profiles, ...(ctx.env.COMPOSE_PROFILES ?? '').split(',').map((x) => x.trim()).filter(Boolean)];
   for (const [j, f] of s.env_files.entries()) {
     const odd = await notARegularFile(f);
-    if (odd) err(`env_files: ${f} ${odd}`, ['env_files', j]);
-    else if (!waits && (await pathKind(f)) !== 'file') err(`env_files: no such env file: ${f}`, ['env_files', j], 'Write it first (e.g. a secrets resource, then depends_on: [secrets.NAME] on this stack).');
+    if (odd) err(`env_files: ${clip(f)} ${odd}`, ['env_files', j]);
+    else if (!waits && (await pathKind(f)) !== 'file') err(`env_files: no such env file: ${clip(f)}`, ['env_files', j], 'Write it first (e.g. a secrets resource, then depends_on: [secrets.NAME] on this stack).');
   }
   const seen = new Set<string>();
   for (const [i, file] of s.files.entries()) {
     const kind = await pathKind(file);
     if (kind !== 'file') {
-      err(`files: ${kind === null ? 'no such compose file' : 'not a file'}: ${file}`, ['files', i]);
+      err(`files: ${kind === null ? 'no such compose file' : 'not a file'}: ${clip(file)}`, ['files', i]);
       continue;
     }
     let services: Obj | undefined;
@@ -52,7 +52,7 @@ export async function checkStack(r: Resource<StackSpec>, ctx: LoadContext): Prom
       // an alias bomb would make compose take gigabytes: refused here, located in the compose file
       const bomb = data.diagnostics.find((d) => /alias/.test(d.summary));
       if (bomb) {
-        err(`files: ${file}${bomb.location ? ` (${bomb.location})` : ''}: ${bomb.summary}`, ['files', i]);
+        err(`files: ${clip(file)}${bomb.location ? ` (${bomb.location})` : ''}: ${bomb.summary}`, ['files', i]);
         continue;
       }
       const doc = data.value;
