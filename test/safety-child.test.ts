@@ -1,12 +1,13 @@
 // Every child process is bounded (src/core/child.ts), with real processes: a child and the grandchildren
 // it starts are killed as a group on the deadline, past the output limit, on cancel, and when the process
 // that started them is interrupted (SIGINT, SIGTERM) or exits.
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
+import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { runChild } from '../src/core/child.js';
-import { repoRoot, waitFor } from './helpers.js';
+import { cliSpawn, repoRoot, tempDir, waitFor } from './helpers.js';
 
 /** A process group is gone (ESRCH) — nothing of it is left. */
 function groupGone(pgid: number): boolean {
@@ -61,5 +62,32 @@ for (const how of ['SIGTERM', 'SIGINT', 'exit'] as const) {
     await waitFor(() => groupGone(pgid), 'the group to be gone', 10_000);
   });
 }
+
+test('the built CLI: plan interrupted while compose answers leaves no compose (or its children) running', async () => {
+  const t = tempDir('pmoves-child-cli-');
+  try {
+    // a compose that answers its version and then takes forever over `config`, with a child of its own
+    const pids = path.join(t.dir, 'pids');
+    const fake = path.join(t.dir, 'slow-compose');
+    const nap = `${300 + (process.pid % 997)}.5`; // a sleep no other process runs, to find it with ps
+    writeFileSync(fake, `#!/bin/sh\ncase "$*" in *version*) echo 2.26.1; exit 0;; esac\necho $$ >> ${JSON.stringify(pids)}\nsleep ${nap} &\nwait\n`);
+    const running = () => execFileSync('ps', ['-eo', 'args'], { encoding: 'utf8' }).split('\n').filter((l) => l.includes(fake) || l.includes(`sleep ${nap}`));
+    chmodSync(fake, 0o755);
+    writeFileSync(path.join(t.dir, 'docker-compose.yml'), 'services:\n  app:\n    image: pmoves-test/busybox:latest\n');
+    writeFileSync(path.join(t.dir, 'pmoves.mini.yaml'), `apiVersion: pmoves.ai/mini/v1\nstacks:\n  s: { files: [docker-compose.yml], project: pmoves-child-${process.pid} }\n`);
+    for (const sig of ['SIGTERM', 'SIGINT'] as const) {
+      writeFileSync(pids, '');
+      const child = cliSpawn(['mini', 'plan', '--no-probe'], { cwd: t.dir, home: path.join(t.dir, 'pm'), env: { PMOVES_COMPOSE: fake, HOME: t.dir } });
+      await waitFor(() => existsSync(pids) && readFileSync(pids, 'utf8').trim().length > 0, 'compose to start', 30_000);
+      const started = readFileSync(pids, 'utf8').trim().split('\n').map(Number);
+      child.kill(sig);
+      await child;
+      for (const pgid of started) await waitFor(() => groupGone(pgid), `compose's group ${pgid} to be gone after ${sig}`, 10_000);
+      await waitFor(() => running().length === 0, `no compose or its sleep left after ${sig}`, 10_000);
+    }
+  } finally {
+    t.cleanup();
+  }
+});
 
 test.run();
