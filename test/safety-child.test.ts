@@ -65,13 +65,15 @@ for (const how of ['SIGTERM', 'SIGINT', 'exit'] as const) {
 
 test('the built CLI: plan interrupted while compose answers leaves no compose (or its children) running', async () => {
   const t = tempDir('pmoves-child-cli-');
+  let leftovers = (): number[] => [];
   try {
     // a compose that answers its version and then takes forever over `config`, with a child of its own
     const pids = path.join(t.dir, 'pids');
     const fake = path.join(t.dir, 'slow-compose');
     const nap = `${300 + (process.pid % 997)}.5`; // a sleep no other process runs, to find it with ps
     writeFileSync(fake, `#!/bin/sh\ncase "$*" in *version*) echo 2.26.1; exit 0;; esac\necho $$ >> ${JSON.stringify(pids)}\nsleep ${nap} &\nwait\n`);
-    const running = () => execFileSync('ps', ['-eo', 'args'], { encoding: 'utf8' }).split('\n').filter((l) => l.includes(fake) || l.includes(`sleep ${nap}`));
+    const running = () => execFileSync('ps', ['-eo', 'pid,args'], { encoding: 'utf8' }).split('\n').filter((l) => l.includes(fake) || l.includes(`sleep ${nap}`));
+    leftovers = () => running().map((l) => Number(l.trim().split(/\s+/)[0]));
     chmodSync(fake, 0o755);
     writeFileSync(path.join(t.dir, 'docker-compose.yml'), 'services:\n  app:\n    image: pmoves-test/busybox:latest\n');
     writeFileSync(path.join(t.dir, 'pmoves.mini.yaml'), `apiVersion: pmoves.ai/mini/v1\nstacks:\n  s: { files: [docker-compose.yml], project: pmoves-child-${process.pid} }\n`);
@@ -86,6 +88,7 @@ test('the built CLI: plan interrupted while compose answers leaves no compose (o
       await waitFor(() => running().length === 0, `no compose or its sleep left after ${sig}`, 10_000);
     }
   } finally {
+    for (const pid of leftovers()) process.kill(pid, 'SIGKILL'); // only on failure: what this test started
     t.cleanup();
   }
 });
