@@ -14,6 +14,9 @@ export function ownedAfter(prior: StateEntry | undefined, created: boolean): boo
   return prior?.owned ?? created;
 }
 
+/** The home's real path, once per process (10,000 resources check against the same one). */
+const realHomes = new Map<string, Promise<string>>();
+
 /**
  * The takeover rule's first half, for every path a kind writes (env files, model files, agent config
  * files): nothing under $PMOVES_HOME is a target, also not through a symlink, except the folders pmoves
@@ -25,11 +28,15 @@ export async function targetProblem(home: string, file: string, allowed: string[
   let target: string;
   let realHome: string;
   try {
-    [target, realHome] = await Promise.all([writeTarget(file).then(realOrSelf), realOrSelf(home)]);
+    let h = realHomes.get(home);
+    if (!h) realHomes.set(home, (h = realOrSelf(home)));
+    [target, realHome] = await Promise.all([writeTarget(file).then(realOrSelf), h]);
   } catch (err) {
     return `${clip(file)}: ${pathErrorWords(err)}`;
   }
-  const inHome = (p: string, h: string) => isInside(h, p) && !allowed.some((a) => isInside(a, p) && a !== p);
+  // the allowed folders as given and as real paths (a home reached through a symlink)
+  const ok = [...allowed, ...allowed.filter((a) => isInside(home, a)).map((a) => path.join(realHome, path.relative(home, a)))];
+  const inHome = (p: string, h: string) => isInside(h, p) && !ok.some((a) => isInside(a, p) && a !== p);
   if (inHome(target, realHome) || inHome(path.resolve(file), path.resolve(home))) {
     return `${clip(file)} is inside $PMOVES_HOME (${home}), where pmoves keeps its own state; choose another path`;
   }
