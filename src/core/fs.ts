@@ -95,15 +95,25 @@ export async function withFileLock<T>(file: string, fn: () => Promise<T>, waitMs
   const target = await writeTarget(file);
   const lock = path.join(path.dirname(target), `.${path.basename(target)}.pmoves-lock`);
   await fsp.mkdir(path.dirname(lock), { recursive: true });
+  // what a killed taker left (its pid file, before it was linked or removed)
+  const base = `${path.basename(lock)}.`;
+  for (const name of await readDirOrEmpty(path.dirname(lock)).catch(() => [])) {
+    const m = name.startsWith(base) ? /^(\d+)\.[0-9a-f]{8}$/.exec(name.slice(base.length)) : null;
+    if (m && !processAlive(Number(m[1]))) await fsp.rm(path.join(path.dirname(lock), name), { force: true }).catch(() => {});
+  }
   const end = Date.now() + waitMs;
   for (let pause = 5; ; pause = Math.min(pause * 2, 100)) {
+    // The lock appears with its holder's pid in it, never empty (a kill between create and write would
+    // leave a lock nobody could judge): the pid goes into a temp file first, linked into place.
+    const mine = `${lock}.${process.pid}.${randomBytes(4).toString('hex')}`;
     try {
-      const h = await fsp.open(lock, 'wx', 0o600);
-      await h.writeFile(`${process.pid}\n`);
-      await h.close();
+      await fsp.writeFile(mine, `${process.pid}\n`, { mode: 0o600 });
+      await fsp.link(mine, lock);
       break;
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    } finally {
+      await fsp.rm(mine, { force: true }).catch(() => {});
     }
     const holder = await fsp.readFile(lock, 'utf8').catch(() => null);
     const pid = Number(holder?.trim());

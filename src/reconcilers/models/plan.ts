@@ -100,9 +100,11 @@ export function planFile(t: Target<ModelSpec>, a: FileModelActual, ctx: PlanCont
   const prior = t.prior?.data as FileModelState | undefined;
   const before = a.exists ? { provider: 'file', path: a.path, sha256: a.sha256 ? shortDigest(a.sha256) : null, size: formatBytes(a.size ?? 0) } : null;
   // A download killed mid-way left its `.partial` (the write-ahead entry names it): it goes with the resource.
-  if (!spec && !a.exists && a.partial > 0 && isOwned(t.prior)) {
+  // (Pending without bytes: killed between creating the `.partial` and its first write; removing is harmless.)
+  if (!spec && !a.exists && isOwned(t.prior) && (a.partial > 0 || t.prior?.pending)) {
     const partial = { provider: 'file', path: a.path, partial: formatBytes(a.partial) };
-    return { action: 'delete', reason: `it is no longer in the manifest and an interrupted download of this tool left ${formatBytes(a.partial)} of it`, before: partial, after: null };
+    const left = a.partial > 0 ? `left ${formatBytes(a.partial)} of it` : 'may have left its .partial';
+    return { action: 'delete', reason: `it is no longer in the manifest and an interrupted download of this tool ${left}`, before: partial, after: null };
   }
   const removal = planRemoval(t, ctx, { present: a.exists, before, fetched: 'downloaded', what: a.path });
   if (removal || !spec) return removal!;
