@@ -129,7 +129,6 @@ test('OS errors on a path: located and in words, never an internal error; long n
   const esc = await run(`models:\n  u: { provider: file, url: "http://127.0.0.1:9\\x01\\e[31m/m.bin", sha256: "${sha}", path: out/u.bin }\n`, ['apply', '--auto-approve']);
   assert.is(esc.exitCode, 1, out(esc));
   assert.match(out(esc), '\\u001b[31m');
-  // eslint-disable-next-line no-control-regex
   assert.not.match(out(esc), /[\u0001\u001b]/, 'no raw control character reaches the terminal');
 });
 

@@ -63,7 +63,6 @@ export function printable(text: string): string {
   return text
     .split('\n')
     .map((line) => {
-      // eslint-disable-next-line no-control-regex
       const safe = line.replace(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
       return safe.length <= MAX_LINE ? safe : `${safe.slice(0, MAX_LINE)}… (${safe.length} characters)`;
     })
