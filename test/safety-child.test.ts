@@ -44,6 +44,13 @@ test('output past the limit kills the group; cancel kills it; a missing program 
   assert.is(missing.spawnError?.code, 'ENOENT');
 });
 
+test('a grandchild that outlives its parent while holding the output open is ended, and the call returns', async () => {
+  let pgid = 0;
+  const r = await runChild('sh', ['-c', 'echo "$$"; sleep 300 & exit 0'], { onLine: (l) => (pgid = Number(l)) });
+  assert.is(r.exitCode, 0);
+  await waitFor(() => groupGone(pgid), 'the group to be gone', 15_000);
+});
+
 for (const how of ['SIGTERM', 'SIGINT', 'exit'] as const) {
   test(`the parent ${how === 'exit' ? 'exiting' : `getting ${how}`} kills the running child groups`, async () => {
     const child = path.join(repoRoot, 'dist', 'src', 'core', 'child.js');

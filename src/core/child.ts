@@ -128,7 +128,11 @@ export function runChild(command: string, args: string[], o: ChildOptions = {}):
     }
     let spawnError: NodeJS.ErrnoException | undefined;
     child.on('error', (err) => (spawnError = err));
+    // The leader exited but something it started still holds its output open: that runs away; end it.
+    let closed = false;
+    child.on('exit', () => setTimeout(() => closed || killGroup(child, 'SIGKILL'), 5000).unref());
     child.on('close', (code) => {
+      closed = true;
       live.delete(child);
       if (!live.size) unhook();
       if (timer) clearTimeout(timer);
