@@ -99,6 +99,7 @@ test('validate refuses a FIFO, a device or a folder where a file is expected, in
     [`secrets:\n  e: { bundle: ${bundle}, env_file: folder }\n`, 'is a folder, expected a regular file'],
     ['mcp:\n  s:\n    command: "true"\n    clients: [claude-code]\n    config_paths: { claude-code: fifo }\n', 'is a FIFO (named pipe), expected a regular file'],
     [`models:\n  f: { provider: file, url: "${url}", sha256: "${sha}", path: /dev/zero }\n`, 'is a device, expected a regular file'],
+    [`secrets:\n  e: { bundle: fifo, env_file: out/b.env }\n`, 'is a FIFO (named pipe), expected a regular file'],
   ];
   for (const [yaml, words] of cases) {
     for (const cmd of [['validate'], ['plan', '--no-probe']]) {

@@ -165,13 +165,17 @@ export const secretsKind: Kind<SecretsSpec, SecretsActual> = {
       }
     }
     // an expanded from_manifest resource: the expander already checked the bundle, once, at from_manifest
-    if (!r.spec.source_manifest && !(await once(ctx, `bundle\0${r.spec.bundle}`, () => exists(r.spec.bundle)))) {
-      out.push({
-        severity: 'error',
-        address: r.address,
-        summary: `${r.address}.bundle: no such file: ${clip(r.spec.bundle)}`,
-        location: ctx.locate(r.address, ['bundle']),
-      });
+    if (!r.spec.source_manifest) {
+      // missing, or not a regular file (a FIFO, a device, a folder): said here, once per bundle
+      const why = await once(ctx, `bundle\0${r.spec.bundle}`, async () => (!(await exists(r.spec.bundle)) ? 'no such file' : await notARegularFile(r.spec.bundle)));
+      if (why) {
+        out.push({
+          severity: 'error',
+          address: r.address,
+          summary: why === 'no such file' ? `${r.address}.bundle: no such file: ${clip(r.spec.bundle)}` : `${r.address}.bundle: ${clip(r.spec.bundle)} ${why}`,
+          location: ctx.locate(r.address, ['bundle']),
+        });
+      }
     }
     return out;
   },
