@@ -70,6 +70,35 @@ for (const how of ['SIGTERM', 'SIGINT', 'exit'] as const) {
   });
 }
 
+test('the built CLI: plan interrupted mid-handshake leaves no MCP server running (a child the MCP SDK starts)', async () => {
+  const t = tempDir('pmoves-child-mcp-');
+  let server = 0;
+  try {
+    const pids = path.join(t.dir, 'pids');
+    const fake = path.join(t.dir, 'silent-server');
+    writeFileSync(fake, `#!/bin/sh\necho $$ >> ${JSON.stringify(pids)}\nexec sleep 600\n`); // never answers initialize
+    chmodSync(fake, 0o755);
+    writeFileSync(path.join(t.dir, 'pmoves.mini.yaml'), `apiVersion: pmoves.ai/mini/v1\nmcp:\n  silent: { command: ${JSON.stringify(fake)}, clients: [cursor], timeout: 120 }\n`);
+    const child = cliSpawn(['mini', 'plan'], { cwd: t.dir, home: path.join(t.dir, 'pm'), env: { HOME: t.dir } });
+    await waitFor(() => existsSync(pids) && readFileSync(pids, 'utf8').trim().length > 0, 'the server to start', 30_000);
+    server = Number(readFileSync(pids, 'utf8').trim().split('\n')[0]);
+    child.kill('SIGTERM');
+    await child;
+    await waitFor(() => {
+      try {
+        process.kill(server, 0);
+        return false;
+      } catch {
+        return true;
+      }
+    }, 'the MCP server to be gone', 10_000);
+    server = 0;
+  } finally {
+    if (server) process.kill(server, 'SIGKILL'); // only on failure: what this test started
+    t.cleanup();
+  }
+});
+
 test('the built CLI: plan interrupted while compose answers leaves no compose (or its children) running', async () => {
   const t = tempDir('pmoves-child-cli-');
   let leftovers = (): number[] => [];

@@ -76,6 +76,20 @@ function unhook(): void {
   process.off('exit', onExit);
 }
 
+/**
+ * A child started by a library (the MCP SDK's stdio transport): killed with the others when this process
+ * is interrupted or exits, though its start was not ours to bound.
+ */
+export function trackChild(child: ChildProcess): void {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  live.add(child);
+  hook();
+  child.once('exit', () => {
+    live.delete(child);
+    if (!live.size) unhook();
+  });
+}
+
 /** Run a program (no shell) to its end, bounded as this file's header says. Never rejects. */
 export function runChild(command: string, args: string[], o: ChildOptions = {}): Promise<ChildResult> {
   const maxOutput = o.maxOutput ?? 64 * MiB;
