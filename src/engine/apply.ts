@@ -2,7 +2,7 @@
 // Every change re-reads and re-plans first, so a retried apply is a no-op; ownership is written to state
 // (pending) before the change is made, so a crash half-way never loses track of what this tool made.
 import type { Kind, Target } from '../core/kind.js';
-import { messageOf, printable } from '../core/errors.js';
+import { describeError, printable } from '../core/errors.js';
 import { ownedAfter } from '../core/ownership.js';
 import type { Action, Outcome, PlanResult } from '../core/types.js';
 import { buildGraph } from '../manifest/graph.js';
@@ -215,7 +215,7 @@ async function applyOne(
     await audit(home, { address, action, outcome: result.outcome, manifest_digest: session.manifestDigest, ...opts.auditExtra });
     return { address, action, outcome: result.outcome, ms };
   } catch (err) {
-    const msg = printable(messageOf(err)); // a URL or path from the manifest may hold escape sequences
+    const msg = printable(describeError(err)); // a URL or path from the manifest may hold escape sequences
     opts.progress(`${address}: Failed: ${msg}`);
     await audit(home, { address, action, outcome: 'failed', manifest_digest: session.manifestDigest, error: msg, ...opts.auditExtra }).catch(() => {});
     return { address, action, outcome: 'failed', error: msg, ms: Date.now() - start };
