@@ -261,3 +261,143 @@ export async function runTarget<T>(t: FuzzTarget<T>, runs: number, seed: number,
   );
   return f;
 }
+
+// ---- paths, names and expansions that must be bounded (issue 24) ----------------------------------
+
+/** What a path-valued field may name: FIFOs, devices, folders, long names, loops, pmoves' own files. */
+const PATH_KINDS = ['fifo', '/dev/null', '/dev/zero', '/dev/urandom', 'folder', 'loop', 'long', 'longer', 'home-key', 'home-state', 'deep', 'ok.env', 'missing.env'] as const;
+const bombLevels = 'abcdefghi'.split('');
+const ALIAS_BOMB = bombLevels.map((l, i) => (i === 0 ? `${l}: &${l} ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]` : `${l}: &${l} [${Array(9).fill(`*${bombLevels[i - 1]}`).join(',')}]`)).join('\n');
+
+export interface BoundsCase {
+  field: 'env_file' | 'model_path' | 'config_path' | 'stack_env' | 'stack_file' | 'bundle';
+  target: (typeof PATH_KINDS)[number];
+  name: number;
+  expand: number;
+  deferred: boolean;
+}
+
+const boundsCase: fc.Arbitrary<BoundsCase> = fc.record({
+  field: fc.constantFrom('env_file', 'model_path', 'config_path', 'stack_env', 'stack_file', 'bundle'),
+  target: fc.constantFrom(...PATH_KINDS),
+  // a resource name of up to 300 characters
+  name: fc.oneof(fc.constant(1), fc.integer({ min: 1, max: 300 })),
+  // ${BIG} (64 KiB) repeated: 0 to 200 times in one value (up to 12.8 MB expanded)
+  expand: fc.oneof(fc.constant(0), fc.integer({ min: 0, max: 200 })),
+  deferred: fc.boolean(),
+});
+
+/** The manifest for one bounds case, in `dir` (FIFO, folder, loop and compose files made once by the target). */
+export function boundsManifest(c: BoundsCase, dir: string, home: string): string {
+  const name = `r${'x'.repeat(Math.max(0, c.name - 1))}`;
+  const p =
+    c.target === 'fifo' ? path.join(dir, 'fifo')
+    : c.target === 'folder' ? path.join(dir, 'folder')
+    : c.target === 'loop' ? path.join(dir, 'loopa')
+    : c.target === 'long' ? path.join(dir, 'l'.repeat(256))
+    : c.target === 'longer' ? path.join(dir, ...Array(40).fill('d'.repeat(120)))
+    : c.target === 'home-key' ? path.join(home, 'state.key')
+    : c.target === 'home-state' ? path.join(home, 'state.json')
+    : c.target === 'deep' ? path.join(dir, 'folder', '..', 'folder', '..', 'ok.env')
+    : c.target.startsWith('/') ? c.target
+    : path.join(dir, c.target);
+  const value = `${p}${'${BIG}'.repeat(c.expand)}`;
+  const q = JSON.stringify(value);
+  const bundle = path.join(dir, 'env.cgp.json');
+  const dep = c.deferred ? `    depends_on: [secrets.env]\n` : '';
+  const secrets = `secrets:\n  env: { bundle: ${JSON.stringify(bundle)}, env_file: ${JSON.stringify(path.join(dir, 'out', 'env'))} }\n`;
+  switch (c.field) {
+    case 'env_file':
+      return `apiVersion: pmoves.ai/mini/v1\nsecrets:\n  ${name}: { bundle: ${JSON.stringify(bundle)}, env_file: ${q} }\n`;
+    case 'bundle':
+      return `apiVersion: pmoves.ai/mini/v1\nsecrets:\n  ${name}: { bundle: ${q}, env_file: out/x.env }\n`;
+    case 'model_path':
+      return `apiVersion: pmoves.ai/mini/v1\nmodels:\n  ${name}: { provider: file, url: "http://127.0.0.1:9/m.bin", sha256: "${'a'.repeat(64)}", path: ${q} }\n`;
+    case 'config_path':
+      return `apiVersion: pmoves.ai/mini/v1\nmcp:\n  ${name}:\n    command: "true"\n    clients: [claude-code]\n    config_paths: { claude-code: ${q} }\n`;
+    case 'stack_env':
+      return `apiVersion: pmoves.ai/mini/v1\n${secrets}stacks:\n  ${name}:\n    files: [${JSON.stringify(path.join(dir, 'docker-compose.yml'))}]\n    project: pmoves-fuzz-bounds\n    env_files: [${q}]\n${dep}`;
+    case 'stack_file':
+      return `apiVersion: pmoves.ai/mini/v1\n${secrets}stacks:\n  ${name}:\n    files: [${c.target === 'ok.env' ? JSON.stringify(path.join(dir, 'bomb.yml')) : q}]\n    project: pmoves-fuzz-bounds\n${dep}`;
+  }
+}
+
+/** Set up the odd files every bounds case may name (a FIFO, a folder, a symlink loop, an alias bomb). */
+export async function boundsDir(): Promise<{ dir: string; home: string; cleanup(): void }> {
+  const { execFileSync } = await import('node:child_process');
+  const { mkdirSync, symlinkSync, writeFileSync, copyFileSync } = await import('node:fs');
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'pmoves-fuzz-bounds-'));
+  const home = path.join(dir, 'pm');
+  mkdirSync(home);
+  writeFileSync(path.join(home, 'state.key'), 'k'.repeat(32), { mode: 0o600 });
+  execFileSync('mkfifo', [path.join(dir, 'fifo')]);
+  mkdirSync(path.join(dir, 'folder'));
+  symlinkSync('loopb', path.join(dir, 'loopa'));
+  symlinkSync('loopa', path.join(dir, 'loopb'));
+  writeFileSync(path.join(dir, 'ok.env'), 'A=1\n');
+  const compose = 'services:\n  app:\n    image: pmoves-test/busybox:latest\n    command: ["sleep", "1"]\n';
+  writeFileSync(path.join(dir, 'docker-compose.yml'), compose);
+  writeFileSync(path.join(dir, 'bomb.yml'), `${compose}${ALIAS_BOMB}\n`);
+  copyFileSync(path.join(path.dirname(new URL(import.meta.url).pathname), '..', '..', 'examples', 'quickstart', 'env.cgp.json'), path.join(dir, 'env.cgp.json'));
+  return { dir, home, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** validate in-process over odd paths, long names and expansion bombs: a value or a located error, fast. */
+export async function boundsTarget(): Promise<FuzzTarget<BoundsCase> & { cleanup(): void }> {
+  const d = await boundsDir();
+  const file = path.join(d.dir, 'pmoves.mini.yaml');
+  const home = pmovesHome({ PMOVES_HOME: d.home });
+  const env = { HOME: d.dir, BIG: 'B'.repeat(65536) };
+  return {
+    name: 'paths and bounds',
+    arbitrary: boundsCase,
+    async check(c) {
+      try {
+        const r = await loadManifest(file, { env, home, kinds, expanders, text: boundsManifest(c, d.dir, d.home), overrides: { profile: 'generic-cpu' } });
+        const bad = r.diagnostics.find((x) => x.severity === 'error' && !x.location);
+        if (bad) return { ok: false, kind: 'unlocated', what: bad.summary.slice(0, 300) };
+        const long = r.diagnostics.find((x) => `${x.summary}${x.detail ?? ''}`.length > 4000);
+        if (long) return internal(`a message of ${long.summary.length} characters`);
+        return ok;
+      } catch (err) {
+        if (err instanceof UserError) return /^\S+:\d+:\d+: /.test(err.message) || err.diagnostics.every((x) => x.location) ? ok : { ok: false, kind: 'unlocated', what: err.message.slice(0, 300) };
+        return internal(err);
+      }
+    },
+    cleanup: d.cleanup,
+  };
+}
+
+/**
+ * `plan` through the built CLI, as a process (fewer cases: each is a node start): exit 0 or 1, never an
+ * internal error, never a hang, and no process left behind that names the case's folder (compose, …).
+ */
+export async function cliBoundsTarget(): Promise<FuzzTarget<BoundsCase> & { cleanup(): void; leftovers: number }> {
+  const { cli } = await import('./helpers.js');
+  const { execFileSync } = await import('node:child_process');
+  const { writeFileSync } = await import('node:fs');
+  const d = await boundsDir();
+  const file = path.join(d.dir, 'pmoves.mini.yaml');
+  const t = {
+    name: 'CLI plan, bounded',
+    leftovers: 0,
+    arbitrary: boundsCase.map((c) => ({ ...c, expand: Math.min(c.expand, 30) })), // an environment string holds at most 128 KiB
+    async check(c: BoundsCase): Promise<Verdict> {
+      writeFileSync(file, boundsManifest(c, d.dir, d.home));
+      const r = await cli(['mini', 'plan', '--no-probe', '-m', file], { home: d.home, cwd: d.dir, env: { HOME: d.dir, BIG: 'B'.repeat(4096) }, timeout: 60_000 });
+      const text = `${String(r.stdout)}\n${String(r.stderr)}`;
+      const left = execFileSync('ps', ['-eo', 'pid,args'], { encoding: 'utf8' }).split('\n').filter((l) => l.includes(d.dir) && !l.includes(' ps '));
+      if (left.length) {
+        t.leftovers += left.length;
+        return internal(`left running after the command ended: ${left.join('; ').slice(0, 300)}`);
+      }
+      if (r.timedOut) return internal('no answer within 60 s');
+      if (/internal error|\n\s+at \S+ \(/.test(text)) return internal(text.slice(0, 300));
+      if (r.exitCode !== 0 && r.exitCode !== 1) return internal(`exit ${r.exitCode}: ${text.slice(0, 200)}`);
+      if (text.split('\n').some((l) => l.length > 2000)) return internal('an output line over 2,000 characters');
+      return ok;
+    },
+    cleanup: d.cleanup,
+  };
+  return t;
+}

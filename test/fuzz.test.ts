@@ -2,7 +2,7 @@
 // Goal (issue 13): 0 internal errors, 0 unlocated errors. `npm run fuzz` runs 10,000+ per target.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { chitTarget, envTarget, manifestTarget, mcpTarget, runTarget, type FuzzFigures } from './fuzz-targets.js';
+import { boundsTarget, chitTarget, cliBoundsTarget, envTarget, manifestTarget, mcpTarget, runTarget, type FuzzFigures } from './fuzz-targets.js';
 
 const t = suite('fuzz');
 const SEED = 1313;
@@ -51,5 +51,27 @@ t('found by the fuzzer: a collection as a key is a located error, with no Node w
 t('CHIT decoder: a map of strings, or a located error', async () => clean(await runTarget(chitTarget, 1500, SEED)));
 t('env-file writer: refuses what it cannot write, and what it writes reads back', async () => clean(await runTarget(envTarget, 1500, SEED)));
 t('MCP config editors: the entry reads back as written, or a located syntax error', async () => clean(await runTarget(mcpTarget, 1000, SEED)));
+
+t('paths and bounds (issue 24): FIFOs, devices, folders, loops, long names, $PMOVES_HOME, expansion bombs: located, fast', async () => {
+  const b = await boundsTarget();
+  try {
+    const f = await runTarget(b, 300, SEED);
+    clean(f);
+    assert.is(f.hangs, 0);
+  } finally {
+    b.cleanup();
+  }
+});
+
+t('the same through the built CLI plan: no internal error, no hang, no child process left', async () => {
+  const c = await cliBoundsTarget();
+  try {
+    const f = await runTarget(c, 8, SEED, 30_000);
+    clean(f);
+    assert.is(c.leftovers, 0);
+  } finally {
+    c.cleanup();
+  }
+});
 
 t.run();

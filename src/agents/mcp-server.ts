@@ -51,12 +51,10 @@ export class PmovesTools {
   constructor(private o: ServeOptions) {}
 
   private cli(args: string[]) {
-    return import('execa').then(({ execa }) =>
-      execa(process.execPath, [cliEntry, 'mini', ...args, '-m', path.resolve(this.o.manifestPath), ...(this.o.profile ? ['--profile', this.o.profile] : [])], {
-        env: { ...this.o.env, PMOVES_HOME: this.o.home.root, NO_COLOR: '1' },
-        reject: false,
-        stdin: 'ignore',
-        timeout: 30 * 60_000,
+    return import('../core/child.js').then(({ runChild }) =>
+      runChild(process.execPath, [cliEntry, 'mini', ...args, '-m', path.resolve(this.o.manifestPath), ...(this.o.profile ? ['--profile', this.o.profile] : [])], {
+        env: { ...process.env, ...this.o.env, PMOVES_HOME: this.o.home.root, NO_COLOR: '1' },
+        timeoutMs: 30 * 60_000,
       }),
     );
   }

@@ -91,12 +91,10 @@ export async function writePacket(o: PacketOptions): Promise<PacketResult> {
   };
 
   const cli = async (args: string[]) => {
-    const { execa } = await import('execa');
-    const r = await execa(process.execPath, [cliEntry, 'mini', ...args, '-m', path.resolve(o.manifestPath), ...(o.profile ? ['--profile', o.profile] : [])], {
-      env: { ...o.env, PMOVES_HOME: o.home.root, NO_COLOR: '1' },
-      reject: false,
-      stdin: 'ignore',
-      timeout: 10 * 60_000,
+    const { runChild } = await import('../core/child.js');
+    const r = await runChild(process.execPath, [cliEntry, 'mini', ...args, '-m', path.resolve(o.manifestPath), ...(o.profile ? ['--profile', o.profile] : [])], {
+      env: { ...process.env, ...o.env, PMOVES_HOME: o.home.root, NO_COLOR: '1' },
+      timeoutMs: 10 * 60_000,
     });
     return { out: String(r.stdout), err: String(r.stderr), code: r.exitCode ?? 1 };
   };
@@ -155,8 +153,8 @@ export async function writePacket(o: PacketOptions): Promise<PacketResult> {
   await put('README.md', lines.join('\n'));
 
   const archive = `${dir}.tar.gz`;
-  const { execa } = await import('execa');
-  const tar = await execa('tar', ['-czf', archive, '-C', root, name], { reject: false, stdin: 'ignore' });
+  const { runChild } = await import('../core/child.js');
+  const tar = await runChild('tar', ['-czf', archive, '-C', root, name], { timeoutMs: 10 * 60_000 });
   if (tar.exitCode !== 0) throw new UserError(`tar failed: ${String(tar.stderr).trim()}`);
   await fsp.chmod(archive, 0o600);
 
@@ -223,8 +221,8 @@ async function envDiffs(o: PacketOptions): Promise<{ secrets: Map<string, string
 /** Last log lines of compose containers that exited, restart, or are unhealthy. */
 async function failingContainerLogs(): Promise<{ text: string; count: number; envValues: Map<string, string> }> {
   const envValues = new Map<string, string>();
-  const { execa } = await import('execa');
-  const ps = await execa('docker', ['ps', '-a', '--filter', 'label=com.docker.compose.project', '--format', '{{.ID}}\t{{.Names}}\t{{.Status}}'], { reject: false, stdin: 'ignore', timeout: 20_000 });
+  const { runChild } = await import('../core/child.js');
+  const ps = await runChild('docker', ['ps', '-a', '--filter', 'label=com.docker.compose.project', '--format', '{{.ID}}\t{{.Names}}\t{{.Status}}'], { timeoutMs: 20_000 });
   if (ps.exitCode !== 0) return { text: `# docker is not reachable here: ${String(ps.stderr || ps.stdout).trim().split('\n')[0] ?? ''}\n`, count: 0, envValues };
   const failing = String(ps.stdout)
     .split('\n')
@@ -235,7 +233,7 @@ async function failingContainerLogs(): Promise<{ text: string; count: number; en
   const parts: string[] = [];
   for (const [id, nameOf, st] of failing.slice(0, 10)) {
     // The container's own environment values are scrubbed too (a service may log its credentials).
-    const env = await execa('docker', ['inspect', '--format', '{{json .Config.Env}}', id!], { reject: false, stdin: 'ignore', timeout: 20_000 });
+    const env = await runChild('docker', ['inspect', '--format', '{{json .Config.Env}}', id!], { timeoutMs: 20_000 });
     try {
       for (const kv of JSON.parse(String(env.stdout)) as string[]) {
         const i = kv.indexOf('=');
@@ -244,8 +242,8 @@ async function failingContainerLogs(): Promise<{ text: string; count: number; en
     } catch {
       /* no env */
     }
-    const logs = await execa('docker', ['logs', '--tail', '200', id!], { reject: false, stdin: 'ignore', timeout: 20_000, all: true });
-    parts.push(`## ${nameOf} (${st})\n${String(logs.all ?? '').trimEnd()}\n`);
+    const logs = await runChild('docker', ['logs', '--tail', '200', id!], { timeoutMs: 20_000 });
+    parts.push(`## ${nameOf} (${st})\n${`${logs.stdout}${logs.stderr}`.trimEnd()}\n`);
   }
   return { text: parts.join('\n'), count: failing.length, envValues };
 }

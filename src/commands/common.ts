@@ -2,7 +2,7 @@
 // one top-level catch that maps errors to exit codes. Heavy modules are imported lazily.
 import type { Command } from 'commander';
 import path from 'node:path';
-import { formatDiagnostic, isExpected, messageOf, UserError } from '../core/errors.js';
+import { formatDiagnostic, isExpected, isPathError, messageOf, pathErrorWords, printable, UserError } from '../core/errors.js';
 import type { Home } from '../core/home.js';
 import type { Diagnostic } from '../core/types.js';
 
@@ -66,41 +66,30 @@ export function collect(v: string, prev: string[] = []): string[] {
 export function handleError(err: unknown, debug: boolean): never {
   if (err instanceof UserError) {
     if (err.diagnostics.length) printDiagnostics(err.diagnostics);
-    if (!err.diagnostics.length || !err.diagnostics.some((d) => d.severity === 'error')) process.stderr.write(`Error: ${err.message}\n`);
+    if (!err.diagnostics.length || !err.diagnostics.some((d) => d.severity === 'error')) process.stderr.write(`Error: ${printable(err.message)}\n`);
     process.exit(1);
   }
   if (isExpected(err)) {
-    process.stderr.write(`Error: ${err.message}\n`);
+    process.stderr.write(`Error: ${printable(err.message)}\n`);
     process.exit(1);
   }
   const sys = systemErrorMessage(err);
   if (sys && !debug) {
-    process.stderr.write(`Error: ${sys}\n`);
+    process.stderr.write(`Error: ${printable(sys)}\n`);
     process.exit(1);
   }
   if (debug) process.stderr.write(`${(err as Error)?.stack ?? String(err)}\n`);
-  else process.stderr.write(`pmoves mini: internal error: ${messageOf(err)}\nRun the same command with --debug for the stack trace, and report it.\n`);
+  else process.stderr.write(`pmoves mini: internal error: ${printable(messageOf(err))}\nRun the same command with --debug for the stack trace, and report it.\n`);
   process.exit(1);
 }
 
-const SYSTEM_ERRORS: Record<string, string> = {
-  EROFS: 'the file system is read-only',
-  ENOSPC: 'no space left on the device',
-  EDQUOT: 'the disk quota is exhausted',
-  EACCES: 'permission denied',
-  EPERM: 'operation not permitted',
-  EISDIR: 'is a folder, expected a file',
-  ENOTDIR: 'a part of the path is not a folder',
-  EMFILE: 'too many open files',
-  ELOOP: 'too many levels of symbolic links',
-};
-
 /** A file system refusal (read-only or full home, …) said plainly, with the path it concerns. */
 export function systemErrorMessage(err: unknown): string | undefined {
-  const e = err as NodeJS.ErrnoException | undefined;
-  const why = e?.code ? SYSTEM_ERRORS[e.code] : undefined;
-  if (!why) return undefined;
-  return `${e!.path ? `${e!.path}: ` : ''}${why} (${e!.code})${e!.syscall ? ` while trying to ${e!.syscall}` : ''}`;
+  if (!isPathError(err)) return undefined;
+  const e = err as NodeJS.ErrnoException;
+  // our own refusals (readRegularFile …) already start with the path
+  if (e.path && e.message.startsWith(`${e.path}: `) && !/^E[A-Z]+: /.test(e.message)) return e.message;
+  return `${e.path ? `${e.path}: ` : ''}${pathErrorWords(e)}${e.syscall ? ` while trying to ${e.syscall}` : ''}`;
 }
 
 /**

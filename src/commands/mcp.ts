@@ -115,10 +115,10 @@ export async function dockerToolkitCheck(env: NodeJS.ProcessEnv = process.env): 
   const socket = host?.startsWith('unix://') ? host.slice('unix://'.length) : host ? null : '/var/run/docker.sock';
   if (socket !== null && !existsSync(socket)) missing.push(`no Docker socket at ${socket} (start the daemon, or set DOCKER_HOST)`);
   if (docker) {
-    const { execa } = await import('execa');
+    const { runChild } = await import('../core/child.js');
     // `docker mcp --help` proves nothing: a CLI without the plugin (Docker 20.10) prints its own help and
     // exits 0. `docker mcp version` is answered by the plugin only.
-    const r = await execa(docker, ['mcp', 'version'], { reject: false, timeout: 10_000, env, stdin: 'ignore' });
+    const r = await runChild(docker, ['mcp', 'version'], { timeoutMs: 10_000, env: { ...process.env, ...env } });
     if (r.exitCode !== 0 || !String(r.stdout).trim()) missing.push('`docker mcp` is not available: install the Docker MCP Toolkit (Docker Desktop 4.42+, or the docker-mcp CLI plugin from github.com/docker/mcp-gateway)');
   }
   return { ok: !missing.length, missing };
@@ -145,7 +145,7 @@ export async function catalogHealth(env: NodeJS.ProcessEnv = process.env): Promi
   const { catalogEntry, catalogIds, cliCatalogDir } = await import('../providers/mcp/catalog.js');
   const { parse } = await import('yaml');
   const { readFile } = await import('node:fs/promises');
-  const { execa } = await import('execa');
+  const { runChild } = await import('../core/child.js');
   const dir = cliCatalogDir();
   const ids = await catalogIds(dir);
   return Promise.all(
@@ -155,7 +155,7 @@ export async function catalogHealth(env: NodeJS.ProcessEnv = process.env): Promi
       const c = data.health_check?.command;
       const command = Array.isArray(c) && c.length && c.every((x) => typeof x === 'string') ? (c as string[]) : typeof c === 'string' && c ? [c] : null;
       if (!command) return { id, ok: true, command: null };
-      const r = await execa(command[0]!, command.slice(1), { reject: false, env, stdin: 'ignore', timeout: 30_000 });
+      const r = await runChild(command[0]!, command.slice(1), { env: { ...process.env, ...env }, timeoutMs: 30_000 });
       return { id, ok: r.exitCode === 0, command };
     }),
   );

@@ -51,9 +51,24 @@ export async function writeFileAtomic(file: string, data: string | Uint8Array, o
   } catch (err) {
     if (handle) await handle.close().catch(() => {});
     await fsp.rm(tmp, { force: true }).catch(() => {});
+    // a write on an open handle (ENOSPC, EDQUOT, EIO) does not name its file: the message must
+    const e = err as NodeJS.ErrnoException;
+    if (e && typeof e === 'object' && e.code && !e.path) e.path = target;
     throw err;
   }
   await sweepStaleTemps(dir, path.basename(target));
+}
+
+/**
+ * Remove a file this tool wrote and the temp files a killed write of it left beside it (those of
+ * processes that no longer run): removal after a crash leaves nothing of ours behind. A symlink is
+ * removed itself, never its target.
+ */
+export async function removeFileAndTemps(file: string): Promise<void> {
+  await fsp.rm(file, { force: true });
+  const target = await writeTarget(file).catch(() => file);
+  await sweepStaleTemps(path.dirname(target), path.basename(target));
+  if (target !== path.resolve(file)) await sweepStaleTemps(path.dirname(file), path.basename(file));
 }
 
 /**
@@ -67,6 +82,53 @@ async function sweepStaleTemps(dir: string, base: string): Promise<void> {
     const m = /^(\d+)\.[0-9a-f]{8}\.tmp$/.exec(name.slice(prefix.length));
     if (!m || Number(m[1]) === process.pid || processAlive(Number(m[1]))) continue;
     await fsp.rm(path.join(dir, name), { force: true }).catch(() => {});
+  }
+}
+
+/**
+ * Run `fn` holding an advisory lock on `file` shared by every pmoves process on this machine, whatever
+ * its $PMOVES_HOME: `.NAME.pmoves-lock` beside the file's real target, created exclusively, holding the
+ * holder's pid. A holder that died (kill -9) is taken over. Used for files several homes edit (agents'
+ * config files), so that concurrent read-edit-rename cycles never lose each other's entries.
+ */
+export async function withFileLock<T>(file: string, fn: () => Promise<T>, waitMs = 60_000): Promise<T> {
+  const target = await writeTarget(file);
+  const lock = path.join(path.dirname(target), `.${path.basename(target)}.pmoves-lock`);
+  await fsp.mkdir(path.dirname(lock), { recursive: true });
+  // what a killed taker left (its pid file, before it was linked or removed)
+  const base = `${path.basename(lock)}.`;
+  for (const name of await readDirOrEmpty(path.dirname(lock)).catch(() => [])) {
+    const m = name.startsWith(base) ? /^(\d+)\.[0-9a-f]{8}$/.exec(name.slice(base.length)) : null;
+    if (m && !processAlive(Number(m[1]))) await fsp.rm(path.join(path.dirname(lock), name), { force: true }).catch(() => {});
+  }
+  const end = Date.now() + waitMs;
+  for (let pause = 5; ; pause = Math.min(pause * 2, 100)) {
+    // The lock appears with its holder's pid in it, never empty (a kill between create and write would
+    // leave a lock nobody could judge): the pid goes into a temp file first, linked into place.
+    const mine = `${lock}.${process.pid}.${randomBytes(4).toString('hex')}`;
+    try {
+      await fsp.writeFile(mine, `${process.pid}\n`, { mode: 0o600 });
+      await fsp.link(mine, lock);
+      break;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    } finally {
+      await fsp.rm(mine, { force: true }).catch(() => {});
+    }
+    const holder = await fsp.readFile(lock, 'utf8').catch(() => null);
+    const pid = Number(holder?.trim());
+    if (holder !== null && Number.isInteger(pid) && pid > 0 && !processAlive(pid)) {
+      // its holder is gone: remove it, unless another process took it over in between
+      if ((await fsp.readFile(lock, 'utf8').catch(() => null)) === holder) await fsp.rm(lock, { force: true });
+      continue;
+    }
+    if (Date.now() > end) throw Object.assign(new Error(`${file}: another pmoves (pid ${holder?.trim() || '?'}) holds ${lock} for longer than ${waitMs / 1000}s`), { code: 'ELOCKED' });
+    await new Promise((r) => setTimeout(r, pause + Math.random() * pause));
+  }
+  try {
+    return await fn();
+  } finally {
+    await fsp.rm(lock, { force: true }).catch(() => {});
   }
 }
 
@@ -130,6 +192,19 @@ export async function pathKind(p: string): Promise<'file' | 'dir' | 'other' | nu
 }
 
 export const MiB = 1024 * 1024;
+
+/**
+ * Where a regular file is expected (to be read or written): what is wrong with what is at `file` now
+ * (a folder, a FIFO, a device …), in words; null when it is a regular file or nothing is there yet.
+ */
+export async function notARegularFile(file: string): Promise<string | null> {
+  try {
+    const st = await fsp.stat(file);
+    return st.isFile() ? null : `is ${typeOf(st)}, expected a regular file`;
+  } catch {
+    return null; // not there (yet), or not looked at: the read or write says why, with the path
+  }
+}
 
 /** Human words for a file type that is not a regular file. */
 function typeOf(st: import('node:fs').Stats): string {

@@ -109,9 +109,10 @@ export interface Kind<S = any, A = any> {
   /**
    * Optional, pure: the state data to record with the write-ahead (pending) entry, before apply touches
    * anything: enough to find and remove what apply may have made if the process dies half-way (e.g. a
-   * stack's compose project and files). Default: the prior entry's data.
+   * stack's compose project and files; the agent config files an MCP server is about to be written
+   * into). `actual` is the fresh read apply plans from. Default: the prior entry's data.
    */
-  intent?(target: Target<S>): unknown;
+  intent?(target: Target<S>, actual: A): unknown;
   /**
    * Optional, pure: look at all of this kind's planned changes together (e.g. the download budget).
    * `summary` words join the plan's summary line; error diagnostics stop apply before it starts.

@@ -2,7 +2,7 @@
 // Every change re-reads and re-plans first, so a retried apply is a no-op; ownership is written to state
 // (pending) before the change is made, so a crash half-way never loses track of what this tool made.
 import type { Kind, Target } from '../core/kind.js';
-import { messageOf } from '../core/errors.js';
+import { describeError, printable } from '../core/errors.js';
 import { ownedAfter } from '../core/ownership.js';
 import type { Action, Outcome, PlanResult } from '../core/types.js';
 import { buildGraph } from '../manifest/graph.js';
@@ -46,7 +46,12 @@ const DONE: Record<Action, string> = { create: 'Creation complete', update: 'Mod
 export async function applyPlan(session: Session, plan: Plan, opts: ApplyOptions): Promise<ApplyReport> {
   const { kindOf, state, home } = session;
   const byAddress = new Map(session.targets.map((t) => [t.address, t] as const));
-  const planned = plan.changes.filter((c) => c.action !== 'no-op' || needsStateCleanup(byAddress.get(c.address)));
+  const changing = plan.changes.filter((c) => c.action !== 'no-op' || needsStateCleanup(byAddress.get(c.address)));
+  // Changes flow within one apply: a resource planned as no-op that depends (transitively) on one that
+  // changes is visited too, after it, and re-read there (a stack whose env file a secrets resource
+  // rewrites converges in this apply, not the next one). Re-read, it is usually still a no-op.
+  const revisit = dependentsOf(new Set(changing.map((c) => c.address)), plan.changes.filter((c) => c.action === 'no-op'), byAddress);
+  const planned = [...changing, ...plan.changes.filter((c) => revisit.has(c.address))];
   const plannedByAddress = new Map(planned.map((c) => [c.address, c] as const));
   const order = new Map(session.kinds.map((k) => [k.section, k.order] as const));
   const graph = buildGraph(
@@ -88,6 +93,9 @@ export async function applyPlan(session: Session, plan: Plan, opts: ApplyOptions
     const t = byAddress.get(address)!;
     const kind = kindOf.get(change.section)!;
     const blockedBy = (graph.deps.get(address) ?? []).filter(failedOrSkipped);
+    if (revisit.has(address) && (blockedBy.length || opts.exclude?.has(address))) {
+      return { address, action: 'no-op', outcome: 'unchanged', ms: 0 }; // nothing was planned for it
+    }
     if (opts.exclude?.has(address) || blockedBy.length) {
       const r: ResourceReport = {
         address,
@@ -133,6 +141,28 @@ export async function applyPlan(session: Session, plan: Plan, opts: ApplyOptions
   };
 }
 
+/** Of `candidates`, those that depend on an address in `changed`, directly or through each other (one walk). */
+function dependentsOf(changed: Set<string>, candidates: { address: string }[], byAddress: Map<string, Target<unknown>>): Set<string> {
+  const dependents = new Map<string, string[]>();
+  for (const c of candidates) {
+    for (const d of byAddress.get(c.address)?.desired?.dependsOn ?? []) {
+      const list = dependents.get(d);
+      if (list) list.push(c.address);
+      else dependents.set(d, [c.address]);
+    }
+  }
+  const out = new Set<string>();
+  const queue = [...changed];
+  while (queue.length) {
+    for (const a of dependents.get(queue.pop()!) ?? []) {
+      if (out.has(a)) continue;
+      out.add(a);
+      queue.push(a);
+    }
+  }
+  return out;
+}
+
 function needsStateCleanup(t: Target<unknown> | undefined): boolean {
   return Boolean(t && !t.desired && t.prior);
 }
@@ -167,7 +197,7 @@ async function applyOne(
     }
     opts.progress(`${address}: ${ING[action]}`);
     // Write-ahead: the state says we own what we are about to create, before it exists.
-    const intent = kind.intent?.(target);
+    const intent = kind.intent?.(target, actual);
     state.resources[address] = {
       ...(prior ?? { section: kind.section }),
       owned: ownedAfter(prior, action === 'create'),
@@ -185,7 +215,7 @@ async function applyOne(
     await audit(home, { address, action, outcome: result.outcome, manifest_digest: session.manifestDigest, ...opts.auditExtra });
     return { address, action, outcome: result.outcome, ms };
   } catch (err) {
-    const msg = messageOf(err);
+    const msg = printable(describeError(err)); // a URL or path from the manifest may hold escape sequences
     opts.progress(`${address}: Failed: ${msg}`);
     await audit(home, { address, action, outcome: 'failed', manifest_digest: session.manifestDigest, error: msg, ...opts.auditExtra }).catch(() => {});
     return { address, action, outcome: 'failed', error: msg, ms: Date.now() - start };

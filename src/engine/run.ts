@@ -2,7 +2,7 @@
 // status.
 // The flows commands share: refresh → plan, and lock → refresh → plan → confirm → apply.
 // `apply`, `bring-up`, `models pull`, `mcp setup` and `watch` all go through applyOnce.
-import { OperationError, UserError } from '../core/errors.js';
+import { OperationError, printable, UserError } from '../core/errors.js';
 import { readFileOrNull, writeFileAtomic } from '../core/fs.js';
 import type { Diagnostic, Resource } from '../core/types.js';
 import { canonical, computePlan, digestOf, type Plan } from '../planner/plan.js';
@@ -103,7 +103,7 @@ export async function applyOnce(opts: ApplyFlowOptions): Promise<ApplyFlowResult
     const report = await applyPlan(session, plan, {
       parallelism: opts.parallelism ?? 8,
       readTimeoutMs: opts.readTimeoutMs ?? 60_000,
-      progress: opts.progress,
+      progress: (line) => opts.progress(printable(line)),
       exclude: errored,
       auditExtra: opts.auditExtra,
     });

@@ -1,7 +1,7 @@
 // Everything one command needs: the loaded manifest, the state, the kinds, and the contexts handed to
 // them. Commands open a session, then refresh → plan → (apply).
 import { createHmac, randomBytes } from 'node:crypto';
-import { UserError } from '../core/errors.js';
+import { printable, UserError } from '../core/errors.js';
 import { pmovesHome, type Home } from '../core/home.js';
 import type { Kind, PlanContext, RunContext, Target } from '../core/kind.js';
 import type { Diagnostic, Resource } from '../core/types.js';
@@ -109,7 +109,9 @@ export async function openSession(opts: SessionOptions): Promise<Session> {
     targets.push({ address, name: address.slice(entry.section.length + 1), desired: null, prior: entry });
   }
 
-  const log = opts.log ?? ((address: string, line: string) => process.stdout.write(`${address}: ${line}\n`));
+  const write = opts.log ?? ((address: string, line: string) => process.stdout.write(`${address}: ${line}\n`));
+  // every line a kind logs (a URL, a path, compose's words) reaches the terminal escaped and cut
+  const log = (address: string, line: string) => write(address, printable(line));
   const run: RunContext = {
     home,
     env,

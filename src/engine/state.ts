@@ -159,12 +159,30 @@ export class StateWriter {
   }
 }
 
+/** A small binary file, refused when it is not a regular file or larger than `max` bytes. */
+async function readRegularBytes(file: string, max: number): Promise<Buffer> {
+  const st = await fsp.stat(file);
+  if (!st.isFile()) throw Object.assign(new Error(`${file}: is not a regular file`), { code: st.isDirectory() ? 'EISDIR' : 'ENOTREG', path: file });
+  if (st.size > max) throw Object.assign(new Error(`${file}: is ${st.size} bytes, over the limit of ${max}`), { code: 'EFBIG', path: file });
+  return fsp.readFile(file);
+}
+
+/** An OS error that does not name its file (a read on a folder) gets the path, for the message. */
+function withPath(err: unknown, file: string): unknown {
+  const e = err as NodeJS.ErrnoException;
+  if (e && typeof e === 'object' && e.code && !e.path) e.path = file;
+  return err;
+}
+
 /** The machine's state key, created on first use. */
 export async function stateKey(home: Home): Promise<Buffer> {
   try {
-    return await fsp.readFile(home.key);
+    const key = await readRegularBytes(home.key, 4096);
+    // An empty or cut key would key every digest with (almost) nothing: refuse it rather than use it.
+    if (key.length < 16) throw new OperationError(`${home.key}: the state key is ${key.length} bytes (pmoves writes 32): restore it, or move it aside to start a new one (the next plan then reads everything afresh)`);
+    return key;
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw withPath(err, home.key);
   }
   await fsp.mkdir(home.root, { recursive: true, mode: 0o700 });
   const key = randomBytes(32);

@@ -19,9 +19,9 @@ export interface StatusOptions {
 }
 
 export async function repoHead(url: string, branch?: string): Promise<string> {
-  const { execa } = await import('execa');
+  const { runChild } = await import('../core/child.js');
   const ref = branch ? `refs/heads/${branch}` : 'HEAD';
-  const r = await execa('git', ['ls-remote', '--', url, ref], { reject: false, stdin: 'ignore', env: { GIT_TERMINAL_PROMPT: '0' }, timeout: 60_000 });
+  const r = await runChild('git', ['ls-remote', '--', url, ref], { env: { ...process.env, GIT_TERMINAL_PROMPT: '0' }, timeoutMs: 60_000 });
   const line = String(r.stdout).split('\n').find((l) => l.endsWith(`\t${ref}`));
   if (r.exitCode !== 0 || !line) throw new OperationError(`--repo ${url}: cannot read the head of ${branch ?? 'the default branch'} (${String(r.stderr).trim().split('\n').pop() || 'no such ref'})`);
   return line.split('\t')[0]!;

@@ -151,7 +151,7 @@ export const MAX_ALIAS_COUNT = 100;
  * The document as plain data, or a located error: an alias inside the node it names (`x: &S [*S]`),
  * an alias bomb (more expansion than MAX_ALIAS_COUNT allows) and nesting too deep to walk.
  */
-export function yamlData(source: YamlSource): { value?: unknown; diagnostics: Diagnostic[] } {
+export function yamlData(source: YamlSource, maxAliasCount = MAX_ALIAS_COUNT): { value?: unknown; diagnostics: Diagnostic[] } {
   const at = (offset: number | undefined) => {
     const { line, col } = source.lines.linePos(offset ?? 0);
     return `${source.display}:${line}:${col}`;
@@ -175,11 +175,11 @@ export function yamlData(source: YamlSource): { value?: unknown; diagnostics: Di
   }
   if (selfRef) return { diagnostics: [selfRef] };
   try {
-    return { value: source.doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT }), diagnostics: [] };
+    return { value: source.doc.toJS({ maxAliasCount }), diagnostics: [] };
   } catch (err) {
     const msg = (err as Error).message ?? '';
     if (/alias count/i.test(msg)) {
-      return { diagnostics: [{ severity: 'error', summary: `invalid YAML: aliases expand to too much data (more than ${MAX_ALIAS_COUNT} alias expansions; an "alias bomb"?)`, location: at(firstAlias) }] };
+      return { diagnostics: [{ severity: 'error', summary: `invalid YAML: aliases expand to too much data (more than ${maxAliasCount} alias expansions; an "alias bomb"?)`, location: at(firstAlias) }] };
     }
     if (err instanceof RangeError) return { diagnostics: [{ severity: 'error', summary: 'invalid YAML: nested too deeply', location: at(0) }] };
     if (err instanceof ReferenceError) return { diagnostics: [{ severity: 'error', summary: `invalid YAML: ${firstLine(msg)}`, location: at(firstAlias) }] };

@@ -1,7 +1,7 @@
 // Refresh: read the actual state of every target concurrently (bounded), each read under a timeout.
 // A failed read is a value, not a throw: the planner turns it into a diagnostic on that address.
 import type { Kind, RunContext, Target } from '../core/kind.js';
-import { messageOf } from '../core/errors.js';
+import { describeError } from '../core/errors.js';
 import { mapLimit, withTimeout } from './concurrency.js';
 
 export type ReadOutcome = { ok: true; actual: unknown } | { ok: false; error: string };
@@ -37,11 +37,11 @@ export async function refresh(
           (m) => {
             for (const t of ts) {
               const r = m.get(t.address);
-              out.set(t.address, r instanceof Error ? { ok: false, error: r.message } : r === undefined ? { ok: false, error: 'no result from the provider' } : { ok: true, actual: r });
+              out.set(t.address, r instanceof Error ? { ok: false, error: describeError(r) } : r === undefined ? { ok: false, error: 'no result from the provider' } : { ok: true, actual: r });
             }
           },
           (err) => {
-            for (const t of ts) out.set(t.address, { ok: false, error: messageOf(err) });
+            for (const t of ts) out.set(t.address, { ok: false, error: describeError(err) });
           },
         ),
       );
@@ -55,7 +55,7 @@ export async function refresh(
       try {
         out.set(target.address, { ok: true, actual: await withTimeout(kind.read(ctx, target), opts.timeoutMs, `reading ${target.address}`) });
       } catch (err) {
-        out.set(target.address, { ok: false, error: messageOf(err) });
+        out.set(target.address, { ok: false, error: describeError(err) });
       }
     }),
   ]);

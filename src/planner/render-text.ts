@@ -1,5 +1,6 @@
 // The text plan, in Terraform's visual language. Renders values the differ built; decides nothing.
 import { structuredPatch } from 'diff';
+import { printable as safeText } from '../core/errors.js';
 import { ACTION_SYMBOL, type Action, type Change, type Diagnostic } from '../core/types.js';
 import type { Plan, Summary } from './plan.js';
 
@@ -167,8 +168,9 @@ export function renderChange(c: Change, s: Style, indent = '  '): string[] {
 export function renderDiagnostic(d: Diagnostic, s: Style): string[] {
   const mark = d.severity === 'error' ? s.red('!') : s.yellow('!');
   const where = d.location ? `${d.location}: ` : '';
-  const head = d.address ? `${mark} ${d.address} ${where}${d.summary}` : `${mark} ${where}${d.summary}`;
-  return [head, ...(d.detail ? d.detail.split('\n').map((l) => `    ${l}`) : [])];
+  // a value from the manifest or a file can be long or hold escape sequences: cut and escaped (not our colour)
+  const head = `${mark} ${safeText(d.address ? `${d.address} ${where}${d.summary}` : `${where}${d.summary}`)}`;
+  return [head, ...(d.detail ? d.detail.split('\n').map((l) => safeText(`    ${l}`)) : [])];
 }
 
 /**

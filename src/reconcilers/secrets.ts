@@ -3,8 +3,8 @@ import path from 'node:path';
 import type { Kind, LoadContext, PlanContext, RunContext, Target } from '../core/kind.js';
 import type { Diagnostic, PlanResult, Resource } from '../core/types.js';
 import { UserError } from '../core/errors.js';
-import { exists, isInside, realOrSelf, writeTarget } from '../core/fs.js';
-import { isOwned, ownedAfter } from '../core/ownership.js';
+import { clip, exists, notARegularFile } from '../core/fs.js';
+import { isOwned, ownedAfter, targetProblem } from '../core/ownership.js';
 import type { Expander, Manifest } from '../manifest/load.js';
 import { displayPath } from '../manifest/yaml-source.js';
 import { compareCodePoints, formatMode, invalidKeys, isOurEnvFormat, parseEnv, renderEnv, showName, unsafeLabels } from '../providers/chit/env-file.js';
@@ -69,7 +69,7 @@ export function selectValues(
   const problems: string[] = [];
   const has = (l: string) => Object.prototype.hasOwnProperty.call(source, l);
   const missing = spec.required.filter((l) => !has(l));
-  if (missing.length) problems.push(`required label${missing.length > 1 ? 's' : ''} missing from the bundle: ${missing.join(', ')}`);
+  if (missing.length) problems.push(`required label${missing.length > 1 ? 's' : ''} missing from the bundle: ${clip(missing.map((l) => clip(l, 100)).join(', '))}`);
   const globs = spec.include_labels?.map(globToRegExp);
   const values = new Map<string, string>();
   if (spec.entries) {
@@ -154,30 +154,37 @@ export const secretsKind: Kind<SecretsSpec, SecretsActual> = {
     const out: Diagnostic[] = [];
     // $PMOVES_HOME holds the state, its key and the lock: never a target (also not through a symlink)
     if (r.spec.env_file) {
-      const home = await once(ctx, 'home', () => realOrSelf(ctx.home.root));
-      const target = await realOrSelf(await writeTarget(r.spec.env_file));
-      if (isInside(home, target) || isInside(ctx.home.root, r.spec.env_file)) {
-        out.push({
-          severity: 'error',
-          address: r.address,
-          summary: `${r.address}.env_file: ${r.spec.env_file} is inside $PMOVES_HOME (${ctx.home.root}), where pmoves keeps its own state; choose another path`,
-          location: ctx.locate(r.address, ['env_file']),
-        });
+      const problem = await targetProblem(ctx.home.root, r.spec.env_file);
+      const odd = problem ? null : await notARegularFile(r.spec.env_file);
+      if (problem || odd) out.push({ severity: 'error', address: r.address, summary: `${r.address}.env_file: ${problem ?? `${clip(r.spec.env_file)} ${odd}`}`, location: ctx.locate(r.address, ['env_file']) });
+    }
+    // a label or glob is a bundle label's name: a 150 KB one is a mistake (and too large a pattern)
+    for (const [key, list] of [['include_labels', r.spec.include_labels ?? []], ['required', r.spec.required]] as const) {
+      for (const [i, l] of list.entries()) {
+        if (l.length > 1024) out.push({ severity: 'error', address: r.address, summary: `${r.address}.${key}[${i}]: ${l.length} characters, more than a label's 1024 ("${clip(l, 40)}")`, location: ctx.locate(r.address, [key, i]) });
       }
     }
     // an expanded from_manifest resource: the expander already checked the bundle, once, at from_manifest
-    if (!r.spec.source_manifest && !(await once(ctx, `bundle\0${r.spec.bundle}`, () => exists(r.spec.bundle)))) {
-      out.push({
-        severity: 'error',
-        address: r.address,
-        summary: `${r.address}.bundle: no such file: ${r.spec.bundle}`,
-        location: ctx.locate(r.address, ['bundle']),
-      });
+    if (!r.spec.source_manifest) {
+      // missing, or not a regular file (a FIFO, a device, a folder): said here, once per bundle
+      const why = await once(ctx, `bundle\0${r.spec.bundle}`, async () => (!(await exists(r.spec.bundle)) ? 'no such file' : await notARegularFile(r.spec.bundle)));
+      if (why) {
+        out.push({
+          severity: 'error',
+          address: r.address,
+          summary: why === 'no such file' ? `${r.address}.bundle: no such file: ${clip(r.spec.bundle)}` : `${r.address}.bundle: ${clip(r.spec.bundle)} ${why}`,
+          location: ctx.locate(r.address, ['bundle']),
+        });
+      }
     }
     return out;
   },
 
   read: (ctx, t) => readOne(ctx, t),
+
+  // Before the write: which env file this resource is about to write, so that an apply killed mid-write
+  // still knows the file (and its temp file) as its own, and removal takes them away.
+  intent: (t) => (t.desired ? ({ env_file: t.desired.spec.env_file } satisfies SecretsState) : t.prior?.data),
 
   plan(t, actual, ctx): PlanResult {
     const current = actual.file.text === null ? new Map<string, string>() : parseEnv(actual.file.text);
@@ -185,6 +192,8 @@ export const secretsKind: Kind<SecretsSpec, SecretsActual> = {
     const before = actual.file.exists ? display(envFile, actual.file.mode, current, ctx) : null;
 
     if (!t.desired) {
+      // an apply killed while writing it may have left only its temp file: removal sweeps that too
+      if (!actual.file.exists && isOwned(t.prior) && t.prior?.pending && envFile) return { action: 'delete', reason: 'it is no longer in the manifest and an interrupted apply of this tool was writing it (its temp file goes too)', before, after: null };
       if (!actual.file.exists || !isOwned(t.prior)) return { action: 'no-op', reason: 'not declared any more', before, after: before };
       return { action: 'delete', reason: 'it is no longer in the manifest and this tool created it', before, after: null };
     }
@@ -198,7 +207,7 @@ export const secretsKind: Kind<SecretsSpec, SecretsActual> = {
         reason: 'blocked',
         before,
         after,
-        diagnostics: problems.map((p) => ({ severity: 'error', address: t.address, summary: `cannot be written: ${p}`, detail: `bundle: ${spec.bundle}; nothing will be written` })),
+        diagnostics: problems.map((p) => ({ severity: 'error', address: t.address, summary: `cannot be written: ${p}`, detail: `bundle: ${clip(spec.bundle)}; nothing will be written` })),
       };
     }
     if (!actual.file.exists) return { action: 'create', reason: `${spec.env_file} does not exist`, before: null, after };
@@ -229,7 +238,7 @@ export const secretsKind: Kind<SecretsSpec, SecretsActual> = {
     if (actual.file.mode !== spec.mode) reasons.push(`file mode ${formatMode(actual.file.mode)} -> ${formatMode(spec.mode)}`);
     if (actual.file.text !== text && reasons.length === 0) reasons.push('the file was edited outside pmoves');
     // an apply killed after the write and before its record: record it, so that removal still deletes it
-    if (!reasons.length && t.prior?.pending && !t.prior.data) reasons.push('an interrupted apply wrote it without recording it');
+    if (!reasons.length && t.prior?.pending) reasons.push('an interrupted apply wrote it without recording it');
     if (!reasons.length) return { action: 'no-op', reason: 'in sync', before, after };
     return { action: 'update', reason: reasons.join('; '), before, after, ...(warnings.length ? { warnings } : {}) };
   },

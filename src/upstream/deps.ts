@@ -34,8 +34,8 @@ export async function available(d: Dep, env: NodeJS.ProcessEnv): Promise<boolean
   const found = d.commands.map((c) => whichSync(c, env)).find(Boolean);
   if (!found) return false;
   if (!d.plugin) return true;
-  const { execa } = await import('execa');
-  const r = await execa(found, d.plugin[1], { reject: false, env, stdin: 'ignore', timeout: 20_000 });
+  const { runChild } = await import('../core/child.js');
+  const r = await runChild(found, d.plugin[1], { env: { ...process.env, ...env }, timeoutMs: 20_000 });
   return r.exitCode === 0;
 }
 

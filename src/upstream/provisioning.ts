@@ -155,8 +155,8 @@ export async function glancerStatus(staging: string, env: NodeJS.ProcessEnv = pr
   const { whichSync } = await import('../providers/mcp/probe.js');
   const docker = whichSync('docker', env);
   if (!docker) return 'staged (docker CLI unavailable for health check)';
-  const { execa } = await import('execa');
-  const r = await execa(docker, ['compose', '-f', compose, 'ps', '--format', 'json', 'glancer'], { reject: false, env, stdin: 'ignore', timeout: 30_000 });
+  const { runChild } = await import('../core/child.js');
+  const r = await runChild(docker, ['compose', '-f', compose, 'ps', '--format', 'json', 'glancer'], { env: { ...process.env, ...env }, timeoutMs: 30_000 });
   if (r.exitCode !== 0) return `compose not running (${String(r.stderr ?? '').trim() || 'glancer service is not running'})`;
   let services: Record<string, unknown>[] = [];
   const out = String(r.stdout ?? '').trim();

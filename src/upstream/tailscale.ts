@@ -1,6 +1,6 @@
 // Tailnet auth keys: Tailnet Lock signing through the `tailscale` CLI (upstream's detection rules),
 // and the env-file update. Never returns text that holds the key.
-import { execa } from 'execa';
+import { runChild } from '../core/child.js';
 import { whichSync } from '../providers/mcp/probe.js';
 
 export function lockEnabledFrom(output: string): boolean {
@@ -21,7 +21,7 @@ export async function signAuthKey(key: string, env: NodeJS.ProcessEnv): Promise<
   if (!ts) return { signed: null, messages: ['tailscale CLI not found; skipping Tailnet Lock signing (install it from https://tailscale.com/download to sign keys).'] };
   let enabled = false;
   for (const args of [['lock', 'status', '--json'], ['lock', 'status']]) {
-    const r = await execa(ts, args, { reject: false, env, stdin: 'ignore', timeout: 30_000 });
+    const r = await runChild(ts, args, { env: { ...process.env, ...env }, timeoutMs: 30_000 });
     const stderr = String(r.stderr ?? '').toLowerCase();
     if (r.exitCode !== 0 && args.includes('--json') && /flag provided but not defined|unknown flag|unrecognized option|no such flag/.test(stderr)) continue;
     const out = (r.exitCode === 0 ? String(r.stdout ?? '') : String(r.stdout || r.stderr || '')).trim();
@@ -30,7 +30,7 @@ export async function signAuthKey(key: string, env: NodeJS.ProcessEnv): Promise<
   }
   if (!enabled) return { signed: null, messages: ['Tailnet Lock not detected; stored key remains unsigned.'] };
   messages.push("Tailnet Lock detected; attempting to sign auth key via 'tailscale lock sign'.");
-  const r = await execa(ts, ['lock', 'sign', key], { reject: false, env, stdin: 'ignore', timeout: 60_000 });
+  const r = await runChild(ts, ['lock', 'sign', key], { env: { ...process.env, ...env }, timeoutMs: 60_000 });
   if (r.exitCode !== 0) {
     const err = String(r.stderr ?? '').split(key).join('(auth key)').trim();
     messages.push(err ? `Failed to sign auth key: ${err}` : 'Failed to sign auth key: tailscale lock sign returned a non-zero exit code.', 'Continuing with the original auth key.');

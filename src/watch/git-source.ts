@@ -68,17 +68,17 @@ export class GitSource {
   }
 
   private async git(args: string[], opts: { gitDir?: boolean } = {}): Promise<string> {
-    const { execa } = await import('execa');
+    const { runChild } = await import('../core/child.js');
     const pre = opts.gitDir === false ? [] : ['--git-dir', this.repo];
     const cfg = this.o.allowedSigners ? ['-c', `gpg.ssh.allowedSignersFile=${path.resolve(this.o.allowedSigners)}`] : [];
-    const r = await execa('git', [...cfg, ...pre, ...args], {
+    // its own process group (ssh, gpg and git's helpers with it), killed on the deadline, cancel or exit
+    const r = await runChild('git', [...cfg, ...pre, ...args], {
       env: { ...this.o.env, GIT_TERMINAL_PROMPT: '0', LC_ALL: 'C' },
-      extendEnv: false,
-      reject: false,
-      stdin: 'ignore',
-      timeout: 300_000,
-      ...(this.o.signal ? { cancelSignal: this.o.signal } : {}),
+      timeoutMs: 300_000,
+      ...(this.o.signal ? { signal: this.o.signal } : {}),
     });
+    if (r.spawnError) throw new Error(`git: cannot start (${r.spawnError.code ?? r.spawnError.message})`);
+    if (r.killed) throw new Error(`git ${args[0]} ${r.killed === 'timeout' ? 'did not finish within 300s and was stopped' : r.killed === 'output' ? 'wrote too much and was stopped' : 'was cancelled'}`);
     if (r.exitCode !== 0) {
       const msg = String(r.stderr || r.stdout).trim().split('\n').filter(Boolean).slice(-3).join('; ');
       throw new Error(`git ${args[0]} failed: ${msg || `exit ${r.exitCode}`}`);

@@ -6,6 +6,7 @@
 import { MiB, readRegularFile } from '../../core/fs.js';
 import { UserError } from '../../core/errors.js';
 import { displayPath } from '../../manifest/yaml-source.js';
+import { parsePy, PyJsonError } from './python-json.js';
 
 /** A bundle larger than this is refused before it is read. */
 export const BUNDLE_MAX_BYTES = 64 * MiB;
@@ -108,8 +109,15 @@ export function parseBundleText(text: string, file: string): CgpBundle {
     if (offset !== undefined) {
       const before = text.slice(0, offset);
       loc += `:${before.split('\n').length}:${offset - before.lastIndexOf('\n')}`;
+    } else {
+      // newer V8 messages give no position: our own JSON reader finds it (and never quotes the text)
+      try {
+        parsePy(text);
+      } catch (e) {
+        if (e instanceof PyJsonError) loc += `:${e.line}:${e.column}`;
+      }
     }
-    const why = /Unexpected end/.test(msg) ? 'the file ends too early' : 'check for a missing comma, quote or brace';
+    const why = text.charCodeAt(0) === 0xfeff ? 'it starts with a byte-order mark (BOM); save it as UTF-8 without one' : /Unexpected end/.test(msg) ? 'the file ends too early' : 'check for a missing comma, quote or brace';
     throw new UserError(`${loc}: invalid JSON in CHIT bundle (${why})`);
   }
 }

@@ -2,6 +2,7 @@
 // front of compose's own answer, so that a no-op plan of an unchanged stack spawns no compose.
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
+import { MiB, readRegularFile } from '../../core/fs.js';
 import { envFileValues, type StackCall } from './compose.js';
 /** Environment variables compose reads besides those the files name. */
 const COMPOSE_ENV = /^(COMPOSE_|DOCKER_)/;
@@ -51,6 +52,19 @@ async function readOrNull(file: string): Promise<string | null> {
 }
 
 /**
+ * A file compose will read (compose file, env file): null when it does not exist (yet); a FIFO, device
+ * or folder, or a file over 16 MiB, is refused before anything is read (it could block or never end).
+ */
+async function readInput(file: string): Promise<string | null> {
+  try {
+    return await readRegularFile(file, 16 * MiB);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw err;
+  }
+}
+
+/**
  * Everything compose reads to answer `config --hash`: the tool, the call, every file's bytes (compose
  * files, env files, the project's .env, env_file/extends files the compose files name) and the
  * variables the files mention plus COMPOSE_* and DOCKER_*. The caller digests `key` with the state key.
@@ -83,6 +97,8 @@ interface FileFacts {
   env: Record<string, ServiceEnv>;
   refs: string[];
   required: string[];
+  /** Why compose must not be started on this file (an alias bomb: compose would take gigabytes). */
+  refused?: string;
 }
 
 const factsMemo = new Map<string, FileFacts | null>();
@@ -113,13 +129,15 @@ async function fileFacts(text: string, projectDir: string, enabled: string[], ca
   let facts: FileFacts | null;
   try {
     const { parse } = await import('yaml');
-    const doc: unknown = parse(text);
+    // `<<: *common` in every service is normal; an alias bomb is millions of expansions
+    const doc: unknown = parse(text, { maxAliasCount: 10_000 });
     const env: Record<string, ServiceEnv> = {};
     const required: string[] = [];
     serviceEnvOf(doc, projectDir, env);
     facts = { env, refs: referencedFiles(doc, projectDir, required, enabled), required };
-  } catch {
-    facts = null;
+  } catch (err) {
+    // yaml stops at its alias budget; compose has none and would grow to gigabytes: refuse before it starts
+    facts = /alias/i.test((err as Error).message) ? { env: {}, refs: [], required: [], refused: 'too many YAML aliases (an alias bomb?): compose is not started on it' } : null;
   }
   factsMemo.set(id, facts);
   if (file) {
@@ -143,12 +161,13 @@ export async function cacheKeyInputs(
   const required: string[] = [];
   const enabled = [...s.profiles, ...(env.COMPOSE_PROFILES ?? '').split(',').map((x) => x.trim()).filter(Boolean)];
   for (const f of s.files) {
-    const text = await readOrNull(f);
+    const text = await readInput(f);
     files.push([f, text]);
     if (text === null) continue;
     for (const v of referencedVariables(text)) vars.add(v);
     const facts = await fileFacts(text, s.project_directory, enabled, cacheDir);
     if (!facts) continue; // compose will say what is wrong
+    if (facts.refused) throw Object.assign(new Error(`${f}: ${facts.refused}`), { code: 'EALIASES' });
     for (const [svc, e] of Object.entries(facts.env)) {
       const into = (serviceEnv[svc] ??= { files: [], literal: [] });
       for (const f of e.files) if (!into.files.includes(f)) into.files.push(f);
@@ -157,7 +176,7 @@ export async function cacheKeyInputs(
     required.push(...facts.required);
     for (const r of facts.refs) extra.add(r);
   }
-  for (const f of [...s.env_files, path.join(s.project_directory, '.env'), ...extra]) files.push([f, await readOrNull(f)]);
+  for (const f of [...s.env_files, path.join(s.project_directory, '.env'), ...extra]) files.push([f, await readInput(f)]);
   const environment: [string, string | null][] = [];
   for (const k of Object.keys(env).filter((k) => COMPOSE_ENV.test(k)).sort()) vars.add(k);
   for (const k of [...vars].sort()) environment.push([k, env[k] ?? null]);

@@ -113,8 +113,9 @@ export async function composeVersion(tool: ComposeTool, env: NodeJS.ProcessEnv, 
       cache = {};
     }
   }
-  const { execa } = await import('execa');
-  const r = await execa(tool.argv[0]!, [...tool.argv.slice(1), 'version', '--short'], { env, reject: false, stdin: 'ignore' });
+  const { runChild } = await import('../../core/child.js');
+  const r = await runChild(tool.argv[0]!, [...tool.argv.slice(1), 'version', '--short'], { env: { ...process.env, ...env }, timeoutMs: 60_000 });
+  if (r.spawnError?.code === 'ENOENT') throw new OperationError(`${tool.argv[0]}: not found (${tool.how})`);
   if (r.exitCode !== 0) throw new OperationError(`${tool.argv.join(' ')} version --short failed (${tool.how}): ${String(r.stderr || r.stdout).trim().split('\n')[0] || `exit ${r.exitCode}`}`);
   const text = String(r.stdout).trim();
   const got = { version: (/^v?1\./.test(text) ? 1 : 2) as 1 | 2, text };
@@ -154,6 +155,9 @@ export interface RunOutput {
   exitCode: number;
 }
 
+/** How long compose may take to answer a question (config, a dry run): a plan never hangs on it. */
+const COMPOSE_QUESTION_TIMEOUT_MS = 120_000;
+
 /**
  * Run compose with the stack's arguments. v1 takes a single --env-file: several are merged (later
  * wins, as v2 does) into a private temp file that is removed afterwards. `onLine` streams output.
@@ -164,7 +168,7 @@ export async function runCompose(
   args: string[],
   opts: { env: NodeJS.ProcessEnv; signal?: AbortSignal; onLine?: (line: string) => void },
 ): Promise<RunOutput> {
-  const { execa } = await import('execa');
+  const { runChild } = await import('../../core/child.js');
   if (!tool.version) await composeVersion(tool, opts.env);
   let tmp: string | null = null;
   let envArgs: string[] = [];
@@ -173,42 +177,28 @@ export async function runCompose(
   } else if (s.env_files.length) {
     tmp = await fsp.mkdtemp(path.join(os.tmpdir(), 'pmoves-compose-env-'));
     const merged = path.join(tmp, 'env');
-    const texts = await Promise.all(s.env_files.map((f) => fsp.readFile(f, 'utf8')));
+    const { readRegularFile } = await import('../../core/fs.js');
+    const texts = await Promise.all(s.env_files.map((f) => readRegularFile(f, 16 * 1024 * 1024)));
     await fsp.writeFile(merged, texts.map((t) => (t.endsWith('\n') ? t : t + '\n')).join(''), { mode: 0o600 });
     envArgs = ['--env-file', merged];
   }
   try {
     const argv = baseArgs(tool, s, envArgs).concat(args);
-    const child = execa(tool.argv[0]!, argv, {
+    // Its own process group, killed with everything in it on a deadline, cancel, interrupt or exit
+    // (core/child.ts). Questions (config, a dry run) get a deadline; changes (up, down) only the others.
+    const asks = args[0] === 'config' || args.includes('--dry-run') || args[0] === 'ps';
+    const r = await runChild(tool.argv[0]!, argv, {
       env: { ...opts.env, COMPOSE_ANSI: 'never', COMPOSE_PROGRESS: 'plain' },
-      extendEnv: false,
-      reject: false,
-      cancelSignal: opts.signal,
-      stdin: 'ignore',
-      stripFinalNewline: false,
-      ...(opts.onLine ? { lines: false } : {}),
+      ...(opts.signal ? { signal: opts.signal } : {}),
+      ...(asks ? { timeoutMs: COMPOSE_QUESTION_TIMEOUT_MS } : {}),
+      ...(opts.onLine ? { onLine: opts.onLine } : {}),
     });
-    if (opts.onLine) {
-      const feed = (stream: NodeJS.ReadableStream | null) => {
-        let buf = '';
-        stream?.on('data', (c: Buffer) => {
-          buf += c.toString('utf8');
-          const parts = buf.split(/\r?\n|\r/);
-          buf = parts.pop()!;
-          for (const p of parts) if (p.trim()) opts.onLine!(p.trimEnd());
-        });
-        stream?.on('end', () => {
-          if (buf.trim()) opts.onLine!(buf.trimEnd());
-        });
-      };
-      feed(child.stdout);
-      feed(child.stderr);
-    }
-    const r = await child;
-    if ((r as { code?: string }).code === 'ENOENT' || (r.failed && r.exitCode === undefined && /ENOENT/.test(String(r.message)))) {
-      throw new OperationError(`${tool.argv[0]}: not found (${tool.how})`);
-    }
-    return { stdout: String(r.stdout ?? ''), stderr: String(r.stderr ?? ''), exitCode: r.exitCode ?? 1 };
+    if (r.spawnError?.code === 'ENOENT') throw new OperationError(`${tool.argv[0]}: not found (${tool.how})`);
+    if (r.killed === 'timeout') return { stdout: r.stdout, stderr: `compose did not answer within ${COMPOSE_QUESTION_TIMEOUT_MS / 1000}s and was stopped`, exitCode: 1 };
+    if (r.killed === 'output') return { stdout: '', stderr: 'compose wrote more than 64 MiB and was stopped', exitCode: 1 };
+    // stopped by us (watch's SIGTERM, a cancelled apply): not compose's verdict on the files
+    if (r.killed === 'cancelled') throw Object.assign(new Error('compose was cancelled (the command is stopping)'), { name: 'AbortError' });
+    return { stdout: r.stdout, stderr: r.stderr, exitCode: r.exitCode };
   } finally {
     if (tmp) await fsp.rm(tmp, { recursive: true, force: true });
   }

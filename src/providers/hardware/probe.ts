@@ -1,7 +1,6 @@
 // The hardware detector's seam: every file is read through a root folder (`PMOVES_SYSROOT`, default
 // `/`) and every command runs through a `Runner`, so tests replay recorded machines (a sysroot tree +
 // `PMOVES_RECORDED_COMMANDS`) through the same code that reads a real machine (detect.ts).
-import { execFile } from 'node:child_process';
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { UserError } from '../../core/errors.js';
@@ -25,16 +24,15 @@ export interface Probe {
   run: Runner;
 }
 
-export const liveRunner: Runner = (argv, timeoutMs) =>
-  new Promise((resolve) => {
-    execFile(argv[0]!, argv.slice(1), { timeout: timeoutMs, killSignal: 'SIGKILL', encoding: 'utf8', maxBuffer: 4 << 20, windowsHide: true }, (err, stdout, stderr) => {
-      if (!err) return resolve({ status: 'ok', stdout });
-      const e = err as NodeJS.ErrnoException & { killed?: boolean; code?: unknown; signal?: string };
-      if (e.code === 'ENOENT' || e.code === 'EACCES') return resolve({ status: 'missing' });
-      if (e.killed || e.signal === 'SIGKILL') return resolve({ status: 'timeout' });
-      resolve({ status: 'failed', code: typeof e.code === 'number' ? e.code : null, stdout: String(stdout ?? ''), stderr: String(stderr ?? '') });
-    });
-  });
+export const liveRunner: Runner = async (argv, timeoutMs) => {
+  // nvidia-smi, docker info …: a process group of their own, killed on the deadline or when we exit
+  const { runChild } = await import('../../core/child.js');
+  const r = await runChild(argv[0]!, argv.slice(1), { timeoutMs, maxOutput: 4 << 20 });
+  if (r.spawnError) return r.spawnError.code === 'ENOENT' || r.spawnError.code === 'EACCES' ? { status: 'missing' } : { status: 'failed', code: null, stdout: '', stderr: r.spawnError.message };
+  if (r.killed) return { status: 'timeout' };
+  if (r.exitCode === 0) return { status: 'ok', stdout: r.stdout };
+  return { status: 'failed', code: r.exitCode, stdout: r.stdout, stderr: r.stderr };
+};
 
 interface Recorded {
   argv: string[];

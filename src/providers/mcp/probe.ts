@@ -1,6 +1,7 @@
 // Readiness by a real handshake: connect (stdio, or streamable HTTP with an SSE fallback), initialize,
 // tools/list, close — under a deadline, stderr captured (never inherited). The MCP SDK is imported
 // lazily, inside probe(). A probe never throws: every failure is a ProbeResult with a clear reason.
+import { trackChild } from '../../core/child.js';
 import type { ServerEntrySpec } from './clients.js';
 import { accessSync, constants, existsSync } from 'node:fs';
 import path from 'node:path';
@@ -93,6 +94,7 @@ export async function probe(t: ProbeTarget, baseEnv: NodeJS.ProcessEnv): Promise
         child?.once('exit', (code, signal) => {
           exitInfo = signal ? `was killed by ${signal}` : `exited with code ${code}`;
         });
+        if (child) trackChild(child); // killed with pmoves if it is interrupted mid-handshake
       };
       const stderrDone = new Promise<void>((resolve) => {
         transport.stderr?.on('end', () => resolve());

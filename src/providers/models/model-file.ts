@@ -340,6 +340,8 @@ async function receive(res: Response, tmp: string, offset: number, total: number
   }
 }
 
-export async function removeModelFile(file: string): Promise<void> {
+/** Remove a model file this tool downloaded, and the `.partial` of a download of it that was interrupted. */
+export async function removeModelFile(file: string, sha256?: string): Promise<void> {
   await fsp.rm(file, { force: true });
+  if (sha256) await fsp.rm(partialPath(file, sha256), { force: true });
 }

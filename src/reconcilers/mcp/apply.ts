@@ -1,7 +1,7 @@
 // Applying mcp.<name>: edit each agent's config file (re-read under a per-file lock: several servers
 // may share one file), then pmoves' registry; state records which files hold an entry this tool wrote.
 import type { RunContext, Target } from '../../core/kind.js';
-import { writeFileAtomic } from '../../core/fs.js';
+import { withFileLock, writeFileAtomic } from '../../core/fs.js';
 import type { ApplyResult, PlanResult, StateEntry } from '../../core/types.js';
 import { Mutex } from '../../planner/concurrency.js';
 import { CLIENTS, type ClientId } from '../../providers/mcp/clients.js';
@@ -31,7 +31,9 @@ export async function applyMcp(ctx: RunContext, t: Target<McpSpec>, actual: McpA
   const messages: string[] = [];
   for (const i of intents) {
     if (i.kind !== 'write' && i.kind !== 'remove') continue;
-    await lockFor(i.path).run(async () => {
+    // One writer at a time: this apply's other servers (the mutex), and every other pmoves on the
+    // machine, whatever its home (the file lock): each edits the text the last one wrote.
+    await lockFor(i.path).run(() => withFileLock(i.path, async () => {
       // Another mcp resource may have written this file since we read it: edit the fresh text.
       const fresh = await readFile(i.path, (text) => CLIENTS[i.client].read(text, t.name, i.at));
       if (fresh.error) throw new Error(`${i.path}:${fresh.error.line}:${fresh.error.column}: ${fresh.error.message}`);
@@ -45,7 +47,7 @@ export async function applyMcp(ctx: RunContext, t: Target<McpSpec>, actual: McpA
         await writeFileAtomic(i.path, text, { mode: fresh.mode ?? (project ? 0o644 : 0o600) });
         messages.push(`${i.kind === 'write' ? 'registered in' : 'removed from'} ${i.path}`);
       }
-    });
+    }));
     if (i.kind === 'write') {
       owned[i.client] = i.path;
       if (i.at) ownedAt[i.client] = i.at;

@@ -3,13 +3,18 @@
 // readiness is a health diagnostic on the plan, never a change.
 // The kind is assembled here from spec.ts (shapes, normalize), expand.ts (catalog ids, mcp_clients),
 // read.ts, intents.ts (pure, shared by plan and apply), plan.ts and apply.ts.
+import path from 'node:path';
 import type { Kind } from '../../core/kind.js';
+import { clip, notARegularFile } from '../../core/fs.js';
+import { targetProblem } from '../../core/ownership.js';
+import type { ClientId } from '../../providers/mcp/clients.js';
 import type { Diagnostic } from '../../core/types.js';
 import { catalogIds } from '../../providers/mcp/catalog.js';
 import { applyMcp } from './apply.js';
+import { intentsOf, stateOf } from './intents.js';
 import { planMcp } from './plan.js';
 import { readOne } from './read.js';
-import { normalizeSpec, type McpActual, type McpSpec } from './spec.js';
+import { normalizeSpec, type McpActual, type McpSpec, type McpState } from './spec.js';
 
 export { detectClients } from './read.js';
 export { registryEntry, type McpActual, type McpSpec } from './spec.js';
@@ -34,6 +39,14 @@ export const mcpKind: Kind<McpSpec, McpActual> = {
     } else if (s.transport !== 'stdio' && s.command !== null) {
       out.push({ severity: 'error', address: r.address, summary: `${r.address}.transport: ${s.transport} needs url, not command`, location: at(['transport']) });
     }
+    // The one takeover rule for the agent config files it edits: never inside $PMOVES_HOME (but a watched
+    // repository's worktree under sources/, whose project files are the user's), a regular file
+    for (const c of s.clients ?? ([] as ClientId[])) {
+      const file = s.paths[c];
+      if (!file) continue;
+      const problem = (await targetProblem(ctx.home.root, file, [path.join(ctx.home.root, 'sources')])) ?? (await notARegularFile(file).then((w) => (w ? `${clip(file)} ${w}` : null)));
+      if (problem) out.push({ severity: 'error', address: r.address, summary: `${r.address}.config_paths.${c}: ${problem}`, location: at(['config_paths', c]) });
+    }
     return out;
   },
 
@@ -51,6 +64,21 @@ export const mcpKind: Kind<McpSpec, McpActual> = {
       ),
     );
     return out;
+  },
+
+  // Before any agent file is edited: the files this apply is about to write an entry into (with those the
+  // state already lists), so that an apply killed between edits still owns them and removal takes them out.
+  intent(t, actual) {
+    const prior = stateOf(t);
+    if (!t.desired) return prior;
+    const clients = { ...(prior?.clients ?? {}) };
+    const at = { ...(prior?.at ?? {}) };
+    for (const i of intentsOf(t, actual, false)) {
+      if (i.kind !== 'write') continue;
+      clients[i.client] = i.path;
+      if (i.at) at[i.client] = i.at;
+    }
+    return { clients, ...(Object.keys(at).length ? { at } : {}), registry: prior?.registry ?? actual.registry.path } satisfies McpState;
   },
 
   plan: (t, actual, ctx) => planMcp(t, actual, ctx),

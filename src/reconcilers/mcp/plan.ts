@@ -4,8 +4,8 @@ import type { PlanContext, Target } from '../../core/kind.js';
 import { isOwned } from '../../core/ownership.js';
 import type { Change, Diagnostic, PlanResult } from '../../core/types.js';
 import { CLIENTS, type ClientId } from '../../providers/mcp/clients.js';
-import { intentsOf, newText, registryText, stateOf, tilde } from './intents.js';
-import { registryEntry, sameAt, type McpActual, type McpSpec } from './spec.js';
+import { intentsOf, newText, registryText, tilde } from './intents.js';
+import { registryEntry, type McpActual, type McpSpec } from './spec.js';
 
 function readinessDiagnostics(t: Target<McpSpec>, actual: McpActual, registered: boolean): Diagnostic[] {
   const spec = t.desired?.spec;
@@ -30,6 +30,13 @@ function readinessDiagnostics(t: Target<McpSpec>, actual: McpActual, registered:
 
 export function planMcp(t: Target<McpSpec>, actual: McpActual, ctx: PlanContext): PlanResult {
   const spec = t.desired?.spec;
+  const reg = actual.registry;
+  if (reg.error) {
+    // pmoves' own registry is not JSON any more (a hand edit, a disk fault): say which file and where
+    const summary = `${reg.path}:${reg.error.line}:${reg.error.column}: ${reg.error.message}`;
+    const detail = 'pmoves keeps its list of MCP servers there; fix the file, or move it aside (the next apply writes it anew)';
+    return { action: 'no-op', reason: 'the registry cannot be read', before: null, after: null, diagnostics: [{ severity: 'error', address: t.address, summary, detail }] };
+  }
   const home = actual.home ?? undefined;
   const intents = intentsOf(t, actual, Boolean(ctx.flags.force));
   const parts: Change[] = [];
@@ -97,8 +104,8 @@ export function planMcp(t: Target<McpSpec>, actual: McpActual, ctx: PlanContext)
   // An apply killed after its edits but before it recorded them (the state still says pending) left
   // entries identical to ours that the state does not list: recording them is a change (an update that
   // rewrites nothing), or a later removal would leave them behind as if they were the user's.
-  const recorded = stateOf(t);
-  const unrecorded = Boolean(spec && t.prior?.pending) && intents.some((i) => i.kind === 'write' && i.owned && (recorded?.clients[i.client] !== i.path || !sameAt(recorded?.at?.[i.client], i.at)));
+  // (The write-ahead entry lists the files it was about to edit, so any pending entry is recorded anew.)
+  const unrecorded = Boolean(spec && t.prior?.pending) && intents.some((i) => i.kind === 'write' && i.owned);
   const changing = unrecorded || parts.some((p) => p.action !== 'no-op') || (regChanged && (spec !== undefined || actual.registry.entry !== undefined));
   const before = actual.registry.entry ?? null;
   const registeredEverywhere = !changing && intents.every((i) => i.kind === 'write' || i.kind === 'adopted');

@@ -1,7 +1,6 @@
 // Reading mcp.<name>: each agent's config file, pmoves' registry, the commands it needs and one
 // handshake with the server (its readiness).
-import { promises as fsp } from 'node:fs';
-import { pathKind } from '../../core/fs.js';
+import { MiB, pathKind, readRegularFileWithMode } from '../../core/fs.js';
 import path from 'node:path';
 import type { RunContext, Target } from '../../core/kind.js';
 import { CLIENT_IDS, CLIENTS, type ClientId } from '../../providers/mcp/clients.js';
@@ -14,9 +13,10 @@ export async function readFile(file: string, read: (text: string | null) => { en
   let text: string | null = null;
   let mode: number | null = null;
   try {
-    const [t, st] = await Promise.all([fsp.readFile(file, 'utf8'), fsp.stat(file)]);
-    text = t;
-    mode = st.mode & 0o777;
+    // an agent's config file: a regular file of at most 16 MiB (a FIFO or device is refused, never read)
+    const r = await readRegularFileWithMode(file, 16 * MiB);
+    text = r.text;
+    mode = r.mode & 0o777;
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
   }

@@ -15,7 +15,7 @@ export async function applyModel(ctx: RunContext, t: Target<ModelSpec>, actual: 
   if (actual.provider === 'file') {
     const { downloadFile, removeModelFile } = await import('../../providers/models/model-file.js');
     if (planned.action === 'delete') {
-      await removeModelFile(actual.path);
+      await removeModelFile(actual.path, (t.prior?.data as FileModelState | undefined)?.sha256);
       return { outcome: 'deleted', state: null };
     }
     const spec = t.desired!.spec as FileModelSpec;

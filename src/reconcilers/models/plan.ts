@@ -84,9 +84,9 @@ export function planOllama(t: Target<ModelSpec>, a: OllamaModelActual, ctx: Plan
     return { action: 'update', reason: `digest ${shortDigest(a.present.digest)} -> ${shortDigest(spec.digest)}`, before, after, verb: 'pulled again' };
   }
   if (spec.state === 'loaded' && !a.loaded) return { action: 'update', reason: 'not loaded', before, after, verb: 'loaded' };
-  // An apply killed mid-pull left only its write-ahead entry (no model name): Ollama may have finished the
-  // pull on its own. Record it, so that removing it from the manifest still deletes it.
-  if (t.prior?.pending && !t.prior.data) return { action: 'update', reason: 'an interrupted apply pulled it without recording it', before, after: before, verb: 'recorded' };
+  // An apply killed mid-pull left only its write-ahead entry: Ollama may have finished the pull on its
+  // own. Record it, so that removing it from the manifest still deletes it.
+  if (t.prior?.pending) return { action: 'update', reason: 'an interrupted apply pulled it without recording it', before, after: before, verb: 'recorded' };
   return { action: 'no-op', reason: a.loaded ? 'present and loaded' : 'present', before, after: before };
 }
 
@@ -99,6 +99,13 @@ export function planFile(t: Target<ModelSpec>, a: FileModelActual, ctx: PlanCont
   const spec = t.desired?.spec as FileModelSpec | undefined;
   const prior = t.prior?.data as FileModelState | undefined;
   const before = a.exists ? { provider: 'file', path: a.path, sha256: a.sha256 ? shortDigest(a.sha256) : null, size: formatBytes(a.size ?? 0) } : null;
+  // A download killed mid-way left its `.partial` (the write-ahead entry names it): it goes with the resource.
+  // (Pending without bytes: killed between creating the `.partial` and its first write; removing is harmless.)
+  if (!spec && !a.exists && isOwned(t.prior) && (a.partial > 0 || t.prior?.pending)) {
+    const partial = { provider: 'file', path: a.path, partial: formatBytes(a.partial) };
+    const left = a.partial > 0 ? `left ${formatBytes(a.partial)} of it` : 'may have left its .partial';
+    return { action: 'delete', reason: `it is no longer in the manifest and an interrupted download of this tool ${left}`, before: partial, after: null };
+  }
   const removal = planRemoval(t, ctx, { present: a.exists, before, fetched: 'downloaded', what: a.path });
   if (removal || !spec) return removal!;
   const total = spec.size ?? a.remoteSize ?? (prior?.sha256 === spec.sha256 ? prior.size : null);
@@ -107,7 +114,20 @@ export function planFile(t: Target<ModelSpec>, a: FileModelActual, ctx: PlanCont
   if (!a.exists) return { action: 'create', reason: `${spec.path} does not exist${resume}`, before: null, after, verb: 'downloaded' };
   if (a.sha256 !== spec.sha256) {
     const why = a.sha256?.startsWith('size-') ? `its size ${formatBytes(a.size ?? 0)} is not the declared ${formatBytes(spec.size ?? 0)}` : `sha256 ${shortDigest(a.sha256 ?? '')} on disk is not ${shortDigest(spec.sha256)}`;
-    return { action: 'update', reason: `${why}${resume}`, before, after: { ...after }, verb: 'downloaded again' };
+    // The takeover rule: never over a file this tool did not write, unless --force.
+    if (prior?.path !== spec.path) {
+      if (!force(ctx)) {
+        return {
+          action: 'update',
+          reason: 'blocked',
+          before,
+          after,
+          diagnostics: [{ severity: 'error', address: t.address, summary: `will not replace ${spec.path}: pmoves did not download it (${why})`, detail: 'move it away or point path elsewhere; or take it over with --force (its content is replaced)' }],
+        };
+      }
+    }
+    const takeover = prior?.path !== spec.path ? { warnings: [`will take over ${spec.path} (not created by pmoves)`] } : {};
+    return { action: 'update', reason: `${why}${resume}`, before, after: { ...after }, verb: 'downloaded again', ...takeover };
   }
   return { action: 'no-op', reason: 'present, sha256 verified', before, after: before };
 }

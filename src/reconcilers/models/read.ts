@@ -60,7 +60,7 @@ export async function readOne(ctx: RunContext, targets: Target<ModelSpec>[]): Pr
               path: spec?.path ?? prior!.path,
               url: spec?.url ?? prior!.url,
               sha256: spec?.sha256 ?? prior!.sha256,
-              size: spec ? spec.size : prior!.size,
+              size: spec ? spec.size : prior!.size >= 0 ? prior!.size : null,
               prior,
               signal: ctx.signal,
               cacheDir: path.join(ctx.home.root, 'cache', 'sha256'),

@@ -19,10 +19,12 @@ function localContext(build: unknown): string | null {
   return ctx;
 }
 
+/** Alias expansions allowed in a compose file (`<<: *common` in every service is normal; a bomb is millions). */
+const COMPOSE_ALIAS_BUDGET = 10_000;
+
 export async function checkStack(r: Resource<StackSpec>, ctx: LoadContext): Promise<Diagnostic[]> {
-  const { pathKind } = await import('../../core/fs.js');
+  const { clip, MiB, notARegularFile, pathKind, readRegularFile } = await import('../../core/fs.js');
   const { parseYamlText, yamlData } = await import('../../manifest/yaml-source.js');
-  const { readFile } = await import('node:fs/promises');
   const s = r.spec;
   const out: Diagnostic[] = [];
   if (s.state === 'down') return out;
@@ -31,20 +33,29 @@ export async function checkStack(r: Resource<StackSpec>, ctx: LoadContext): Prom
     out.push({ severity: 'error', address: r.address, summary: `${r.address}.${summary}`, location: ctx.locate(r.address, at), ...(detail ? { detail } : {}) });
   const profiles = [...s.profiles, ...(ctx.env.COMPOSE_PROFILES ?? '').split(',').map((x) => x.trim()).filter(Boolean)];
   for (const [j, f] of s.env_files.entries()) {
-    if (!waits && (await pathKind(f)) !== 'file') err(`env_files: no such env file: ${f}`, ['env_files', j], 'Write it first (e.g. a secrets resource, then depends_on: [secrets.NAME] on this stack).');
+    const odd = await notARegularFile(f);
+    if (odd) err(`env_files: ${clip(f)} ${odd}`, ['env_files', j]);
+    else if (!waits && (await pathKind(f)) !== 'file') err(`env_files: no such env file: ${clip(f)}`, ['env_files', j], 'Write it first (e.g. a secrets resource, then depends_on: [secrets.NAME] on this stack).');
   }
   const seen = new Set<string>();
   for (const [i, file] of s.files.entries()) {
     const kind = await pathKind(file);
     if (kind !== 'file') {
-      err(`files: ${kind === null ? 'no such compose file' : 'not a file'}: ${file}`, ['files', i]);
+      err(`files: ${kind === null ? 'no such compose file' : 'not a file'}: ${clip(file)}`, ['files', i]);
       continue;
     }
     let services: Obj | undefined;
     let locate: (p: (string | number)[]) => string = () => file;
     try {
-      const parsed = parseYamlText(file, await readFile(file, 'utf8'));
-      const doc = yamlData(parsed.source).value;
+      const parsed = parseYamlText(file, await readRegularFile(file, 16 * MiB));
+      const data = yamlData(parsed.source, COMPOSE_ALIAS_BUDGET);
+      // an alias bomb would make compose take gigabytes: refused here, located in the compose file
+      const bomb = data.diagnostics.find((d) => /alias/.test(d.summary));
+      if (bomb) {
+        err(`files: ${clip(file)}${bomb.location ? ` (${bomb.location})` : ''}: ${bomb.summary}`, ['files', i]);
+        continue;
+      }
+      const doc = data.value;
       services = isObj(doc) && isObj(doc.services) ? doc.services : undefined;
       locate = (p) => parsed.source.locate(p);
     } catch {
