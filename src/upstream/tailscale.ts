@@ -130,9 +130,9 @@ export async function tailscaleJoin(o: JoinOptions): Promise<number> {
   const signMode = env.TAILSCALE_SIGN_AUTHKEY || 'auto';
   if (!['false', 'never', '0'].includes(signMode)) {
     log(`Attempting Tailnet Lock signing for the auth key (mode=${signMode}).`);
-    const r = await execa(ts, ['lock', 'sign', key], { reject: false, env, stdin: 'ignore', all: true, timeout: 60_000 });
+    const r = await runChild(ts, ['lock', 'sign', key], { env, timeoutMs: 60_000 });
     if (r.exitCode === 0) {
-      const found = String(r.all ?? '').match(/tskey-[A-Za-z0-9_-]+/g) ?? [];
+      const found = `${r.stdout}\n${r.stderr}`.match(/tskey-[A-Za-z0-9_-]+/g) ?? [];
       const next = found[found.length - 1];
       if (next && next !== key) {
         key = next;
@@ -157,7 +157,7 @@ export async function tailscaleJoin(o: JoinOptions): Promise<number> {
 
   const systemctl = whichSync('systemctl', env);
   if (systemctl) {
-    const run = (cmd: string, args: string[]) => execa(cmd, args, { reject: false, env, stdin: 'ignore', timeout: 60_000 });
+    const run = (cmd: string, args: string[]) => runChild(cmd, args, { env, timeoutMs: 60_000 });
     if ((await run(systemctl, ['list-unit-files', 'tailscaled.service'])).exitCode === 0 && (await run(systemctl, ['is-active', '--quiet', 'tailscaled'])).exitCode !== 0) {
       log('tailscaled service not active; attempting to start.');
       const sudo = whichSync('sudo', env);
@@ -189,6 +189,8 @@ export async function tailscaleJoin(o: JoinOptions): Promise<number> {
     args.push(...extra);
     log('Invoking tailscale up');
     o.out(`Executing: tailscale ${args.map((a) => (a.startsWith('--auth-key=file:') ? '--auth-key=file:(temporary file)' : a)).join(' ')}\n`);
+    // `tailscale up` may ask to log in: it keeps the terminal (not a bounded child)
+    const { execa } = await import('execa');
     rc = (await execa(ts, args, { reject: false, env, stdio: 'inherit' })).exitCode ?? 1;
   } finally {
     await fsp.rm(dir, { recursive: true, force: true });
@@ -199,7 +201,7 @@ export async function tailscaleJoin(o: JoinOptions): Promise<number> {
   await fsp.mkdir(path.dirname(sentinel), { recursive: true });
   await writeFileAtomic(sentinel, stamp + '\n', { mode: 0o600 });
   log(`tailscale up completed successfully. Sentinel recorded at ${sentinel}`);
-  const st = await execa(ts, ['status', '--json'], { reject: false, env, stdin: 'ignore', timeout: 30_000 });
+  const st = await runChild(ts, ['status', '--json'], { env, timeoutMs: 30_000 });
   if (st.exitCode === 0) {
     try {
       const state = (JSON.parse(String(st.stdout)) as { BackendState?: unknown }).BackendState;
