@@ -23,13 +23,13 @@ const SIGNALS: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGKILL: 9, SIGT
  */
 export async function probeSandbox(inv: Invocation, cwd: string, env: NodeJS.ProcessEnv, home: string): Promise<string | null> {
   if (!inv.probe) return null;
-  const { execa } = await import('execa');
+  const { runChild } = await import('../core/child.js');
   const [cmd, ...args] = inv.probe;
-  const p = await execa(cmd!, args, { cwd, env: { ...env, ...inv.env }, stdin: 'ignore', reject: false, timeout: 60_000 });
+  const p = await runChild(cmd!, args, { cwd, env: { ...env, ...inv.env }, timeoutMs: 60_000 });
   if (p.exitCode === 0) return null;
   if (p.exitCode === 3) return `its sandbox let a command write into $PMOVES_HOME (${home}), so the agent could approve its own plans. Fix: use a Codex whose sandbox works here (0.171 or later), or --tool claude`;
   if (p.exitCode === 4) return `its sandbox let a command read $PMOVES_HOME (${home}), where the key that signs approvals lives. Fix: use a Codex whose sandbox works here (0.171 or later), or --tool claude`;
-  const why = String(p.stderr).split('\n').filter((l) => l.trim() && !/^WARNING: proceeding/.test(l))[0] ?? (p.timedOut ? 'timed out' : `exit ${p.exitCode ?? p.signal}`);
+  const why = String(p.stderr).split('\n').filter((l) => l.trim() && !/^WARNING: proceeding/.test(l))[0] ?? (p.killed === 'timeout' ? 'timed out' : p.spawnError ? (p.spawnError.code ?? p.spawnError.message) : `exit ${p.exitCode}`);
   return `its sandbox does not run on this machine (${cmd} sandbox: ${why.trim().slice(0, 200)}), so nothing would keep the agent out of $PMOVES_HOME. Fix: run Codex where its Linux sandbox works, or use --tool claude`;
 }
 
@@ -52,6 +52,8 @@ export async function runAgent(o: RunAgentOptions): Promise<number> {
   };
   const sigs: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
   for (const s of sigs) process.on(s, onSignal);
+  const onExit = () => stopGroup('SIGKILL'); // pmoves ending for any other reason leaves no agent behind
+  process.on('exit', onExit);
   try {
     return await new Promise<number>((resolve, reject) => {
       child.on('error', (err: NodeJS.ErrnoException) =>
@@ -81,6 +83,7 @@ export async function runAgent(o: RunAgentOptions): Promise<number> {
     });
   } finally {
     for (const s of sigs) process.off(s, onSignal);
+    process.off('exit', onExit);
     if (killTimer) clearTimeout(killTimer);
   }
 }

@@ -73,18 +73,11 @@ export function toJson(g: GraphModel): string {
 /** The same, in a child process that exits after it (a daemon keeps none of Graphviz's memory). The
  *  worker is its own file in dist/src/ui/ in both builds (tsc's and the bundle's). */
 export async function toSvgInWorker(g: GraphModel): Promise<string> {
-  const { spawn } = await import('node:child_process');
+  const { runChild } = await import('../core/child.js');
   const { fileURLToPath } = await import('node:url');
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [fileURLToPath(new URL('../ui/svg-worker.js', import.meta.url))], { stdio: ['pipe', 'pipe', 'pipe'] });
-    const out: Buffer[] = [];
-    let err = '';
-    child.stdout.on('data', (c: Buffer) => out.push(c));
-    child.stderr.on('data', (c: Buffer) => (err += c.toString()));
-    child.once('error', reject);
-    child.once('close', (code) => (code === 0 ? resolve(Buffer.concat(out).toString('utf8')) : reject(new Error(`graph layout failed (${code}): ${err.trim().split('\n').pop() ?? ''}`))));
-    child.stdin.end(toDot(g));
-  });
+  const r = await runChild(process.execPath, [fileURLToPath(new URL('../ui/svg-worker.js', import.meta.url))], { input: toDot(g), timeoutMs: 60_000 });
+  if (r.exitCode !== 0) throw new Error(`graph layout failed (${r.killed ?? r.spawnError?.code ?? r.exitCode}): ${r.stderr.trim().split('\n').pop() ?? ''}`);
+  return r.stdout;
 }
 
 /** SVG of the DOT text, laid out by Graphviz (WebAssembly) in this process. */
