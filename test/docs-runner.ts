@@ -19,7 +19,10 @@
 //   - project=NAME: after the page, that compose project's containers, networks and volumes are
 //     removed (what the walkthrough leaves on purpose, such as a named volume, or after a failure);
 //   - image=NAME: NAME in the page's blocks and in the files they use becomes the test image
-//     pmoves-test/busybox:latest (no registry here).
+//     pmoves-test/busybox:latest (no registry here);
+//   - npx=local: `npx [-y] PKG ARGS…` runs PKG's bin from this checkout's node_modules when it is
+//     installed there (the MCP reference servers are devDependencies), so nothing is fetched from
+//     the registry; any other package goes to the real npx.
 // A block fails on the first command that fails (bash -e). Expected output: each line must appear in
 // the block's output, in order; `…` matches anything, and commit hashes, clock times and ages match
 // any value. After a page, every process it left is stopped: its process group, and each pid named
@@ -139,6 +142,7 @@ export async function runPage(blocks: Block[], o: RunOptions): Promise<BlockResu
   mkdirSync(bin, { recursive: true });
   writeFileSync(path.join(bin, 'pmoves'), `#!/bin/sh\nexec "${process.execPath}" "${path.join(o.repo, 'dist', 'src', 'cli.js')}" "$@"\n`);
   chmodSync(path.join(bin, 'pmoves'), 0o755);
+  if (opts.npx === 'local') writeNpxShim(bin, o.repo);
   const copies = opts.cwd === 'repo' ? ['examples', 'profiles', 'schemas', 'tasks', 'pmoves.mini.yaml.example', ...(opts.copy?.split(',') ?? [])] : [];
   for (const f of copies) if (existsSync(path.join(o.repo, f))) cpSync(path.join(o.repo, f), path.join(work, f), { recursive: true });
   // substitutions
@@ -186,6 +190,22 @@ export async function runPage(blocks: Block[], o: RunOptions): Promise<BlockResu
     results.push(missing.length ? { block: b, status: 'failed', output, reason: `expected output not printed:\n    ${missing.join('\n    ')}` } : { block: b, status: 'ok', output });
   });
   return results;
+}
+
+/** npx=local: a `npx` first on PATH that runs packages installed in the checkout, else the real npx. */
+function writeNpxShim(bin: string, repo: string): void {
+  const realNpx = path.join(path.dirname(process.execPath), 'npx');
+  const modules = path.join(repo, 'node_modules');
+  const script = `#!/bin/sh
+yes=
+if [ "$1" = "-y" ] || [ "$1" = "--yes" ]; then yes=-y; shift; fi
+pkg="$1"
+main="$(${JSON.stringify(process.execPath)} -e 'const p=require("path"),f=require("fs");const d=p.join(process.argv[1],process.argv[2]);try{const j=JSON.parse(f.readFileSync(p.join(d,"package.json"),"utf8"));const b=typeof j.bin==="string"?j.bin:Object.values(j.bin||{})[0];if(b)process.stdout.write(p.join(d,b))}catch{}' ${JSON.stringify(modules)} "$pkg" 2>/dev/null)"
+if [ -n "$main" ]; then shift; exec ${JSON.stringify(process.execPath)} "$main" "$@"; fi
+exec ${JSON.stringify(realNpx)} $yes "$@"
+`;
+  writeFileSync(path.join(bin, 'npx'), script);
+  chmodSync(path.join(bin, 'npx'), 0o755);
 }
 
 function substituteFiles(dir: string, apply: (s: string) => string): void {
