@@ -15,6 +15,8 @@
 //   - the page runs in a fresh temporary folder, with HOME there too (cwd=repo: a copy of the
 //     repository's examples/, profiles/, schemas/, tasks/ and pmoves.mini.yaml.example, and of the
 //     paths listed in copy=a,b);
+//   - copy=SRC:DEST (with or without cwd=repo): the repository's SRC is copied to DEST in the page's
+//     folder, e.g. copy=test/fixtures/upstream/checkout:PMOVES.AI stands in for a clone of upstream;
 //   - port=N: the number N in the page's blocks, expected output and copied files becomes a free port;
 //   - project=NAME: after the page, that compose project's containers, networks and volumes are
 //     removed (what the walkthrough leaves on purpose, such as a named volume, or after a failure);
@@ -143,8 +145,12 @@ export async function runPage(blocks: Block[], o: RunOptions): Promise<BlockResu
   writeFileSync(path.join(bin, 'pmoves'), `#!/bin/sh\nexec "${process.execPath}" "${path.join(o.repo, 'dist', 'src', 'cli.js')}" "$@"\n`);
   chmodSync(path.join(bin, 'pmoves'), 0o755);
   if (opts.npx === 'local') writeNpxShim(bin, o.repo);
-  const copies = opts.cwd === 'repo' ? ['examples', 'profiles', 'schemas', 'tasks', 'pmoves.mini.yaml.example', ...(opts.copy?.split(',') ?? [])] : [];
-  for (const f of copies) if (existsSync(path.join(o.repo, f))) cpSync(path.join(o.repo, f), path.join(work, f), { recursive: true });
+  const copies = [...(opts.cwd === 'repo' ? ['examples', 'profiles', 'schemas', 'tasks', 'pmoves.mini.yaml.example'] : []), ...(opts.copy?.split(',') ?? [])];
+  for (const c of copies) {
+    const [from, to = from] = c.split(':') as [string, string?];
+    if (opts.cwd !== 'repo' && !c.includes(':')) continue; // a plain path is copied only with cwd=repo
+    if (existsSync(path.join(o.repo, from))) cpSync(path.join(o.repo, from), path.join(work, to), { recursive: true });
+  }
   // substitutions
   const subst: [string, string][] = [];
   if (opts.port) for (const p of opts.port.split(',')) subst.push([p, String(await o.freePort())]);
