@@ -22,6 +22,9 @@
 //     removed (what the walkthrough leaves on purpose, such as a named volume, or after a failure);
 //   - image=NAME: NAME in the page's blocks and in the files they use becomes the test image
 //     pmoves-test/busybox:latest (no registry here);
+//   - ollama=MODEL[,MODEL…]: the Ollama-protocol peer (test/ollama-peer.ts, real HTTP on loopback)
+//     stands in for a running `ollama serve`, with these models in its registry (a 600 MB weights
+//     layer each; pulls report progress, no bytes are stored), and OLLAMA_HOST points at it;
 //   - npx=local: `npx [-y] PKG ARGS…` runs PKG's bin from this checkout's node_modules when it is
 //     installed there (the MCP reference servers are devDependencies), so nothing is fetched from
 //     the registry; any other package goes to the real npx.
@@ -33,6 +36,7 @@
 import { execa } from 'execa';
 import { chmodSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { OllamaPeer, registryModel } from './ollama-peer.js';
 
 export type Marker = { kind: 'runnable'; opts: Record<string, string> } | { kind: 'skip'; reason: string } | { kind: 'none' };
 
@@ -157,6 +161,13 @@ export async function runPage(blocks: Block[], o: RunOptions): Promise<BlockResu
   if (opts.image) for (const i of opts.image.split(',')) subst.push([i, TEST_IMAGE]);
   const apply = (s: string) => subst.reduce((acc, [from, to]) => acc.split(from).join(to), s);
   if (subst.length) substituteFiles(work, apply);
+  const env: Record<string, string> = {};
+  let ollama: OllamaPeer | null = null;
+  if (opts.ollama) {
+    ollama = new OllamaPeer();
+    for (const m of opts.ollama.split(',')) ollama.addRegistry(m, registryModel(m, 600_000_000));
+    env.OLLAMA_HOST = await ollama.start();
+  }
   const script = ['set -e', `cd ${JSON.stringify(work)}`, ...runnable.flatMap((b, i) => [`echo "@@block ${i}@@"`, apply(b.code)]), 'echo "@@end@@"', ''].join('\n');
   const file = path.join(o.tmp, 'page.sh');
   writeFileSync(file, script);
@@ -167,7 +178,7 @@ export async function runPage(blocks: Block[], o: RunOptions): Promise<BlockResu
     all: true,
     detached: true,
     timeout: o.timeoutMs ?? 240_000,
-    env: { PATH: `${bin}:${process.env.PATH}`, HOME: o.tmp, LANG: 'C.UTF-8', NO_COLOR: '1', ...o.env },
+    env: { PATH: `${bin}:${process.env.PATH}`, HOME: o.tmp, LANG: 'C.UTF-8', NO_COLOR: '1', ...env, ...o.env },
     extendEnv: false,
   });
   let r: Awaited<typeof child>;
@@ -175,6 +186,7 @@ export async function runPage(blocks: Block[], o: RunOptions): Promise<BlockResu
     r = await child;
   } finally {
     await stopLeftovers(child.pid, o.tmp, opts.project ? opts.project.split(',') : []);
+    await ollama?.stop();
   }
   const all = String(r.all ?? '');
   const pieces = all.split(/^@@(block \d+|end)@@$/m);
