@@ -25,6 +25,9 @@
 //   - ollama=MODEL[,MODEL…]: the Ollama-protocol peer (test/ollama-peer.ts, real HTTP on loopback)
 //     stands in for a running `ollama serve`, with these models in its registry (a 600 MB weights
 //     layer each; pulls report progress, no bytes are stored), and OLLAMA_HOST points at it;
+//   - esp32=PATH: a protocol peer of an ESP32-S3's ROM bootloader and flasher stub (test/esp32-peer.ts,
+//     4 MB of blank flash) on a socat pseudo-terminal pair stands in for the board; PATH (the page's
+//     serial port, e.g. /dev/ttyACM0) in the page's blocks and files becomes the pty's path;
 //   - npx=local: `npx [-y] PKG ARGS…` runs PKG's bin from this checkout's node_modules when it is
 //     installed there (the MCP reference servers are devDependencies), so nothing is fetched from
 //     the registry; any other package goes to the real npx.
@@ -36,6 +39,7 @@
 import { execa } from 'execa';
 import { chmodSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { Esp32Peer } from './esp32-peer.js';
 import { OllamaPeer, registryModel } from './ollama-peer.js';
 
 export type Marker = { kind: 'runnable'; opts: Record<string, string> } | { kind: 'skip'; reason: string } | { kind: 'none' };
@@ -159,6 +163,8 @@ export async function runPage(blocks: Block[], o: RunOptions): Promise<BlockResu
   const subst: [string, string][] = [];
   if (opts.port) for (const p of opts.port.split(',')) subst.push([p, String(await o.freePort())]);
   if (opts.image) for (const i of opts.image.split(',')) subst.push([i, TEST_IMAGE]);
+  const esp32 = opts.esp32 ? await Esp32Peer.start(o.tmp) : null;
+  if (esp32) subst.push([opts.esp32!, esp32.hostPath]);
   const apply = (s: string) => subst.reduce((acc, [from, to]) => acc.split(from).join(to), s);
   if (subst.length) substituteFiles(work, apply);
   const env: Record<string, string> = {};
@@ -187,6 +193,7 @@ export async function runPage(blocks: Block[], o: RunOptions): Promise<BlockResu
   } finally {
     await stopLeftovers(child.pid, o.tmp, opts.project ? opts.project.split(',') : []);
     await ollama?.stop();
+    await esp32?.stop();
   }
   const all = String(r.all ?? '');
   const pieces = all.split(/^@@(block \d+|end)@@$/m);
