@@ -28,6 +28,8 @@
 //   - esp32=PATH: a protocol peer of an ESP32-S3's ROM bootloader and flasher stub (test/esp32-peer.ts,
 //     4 MB of blank flash) on a socat pseudo-terminal pair stands in for the board; PATH (the page's
 //     serial port, e.g. /dev/ttyACM0) in the page's blocks and files becomes the pty's path;
+//   - approve=yes: `pmoves mini approve …` runs on a pseudo-terminal (util-linux `script`) where `yes`
+//     is typed, as the human at a terminal does (approve reads its answer only from a terminal);
 //   - npx=local: `npx [-y] PKG ARGS…` runs PKG's bin from this checkout's node_modules when it is
 //     installed there (the MCP reference servers are devDependencies), so nothing is fetched from
 //     the registry; any other package goes to the real npx.
@@ -150,7 +152,10 @@ export async function runPage(blocks: Block[], o: RunOptions): Promise<BlockResu
   const bin = path.join(o.tmp, 'bin');
   mkdirSync(work, { recursive: true });
   mkdirSync(bin, { recursive: true });
-  writeFileSync(path.join(bin, 'pmoves'), `#!/bin/sh\nexec "${process.execPath}" "${path.join(o.repo, 'dist', 'src', 'cli.js')}" "$@"\n`);
+  const cliJs = path.join(o.repo, 'dist', 'src', 'cli.js');
+  // approve=yes: `pmoves mini approve …` gets a pseudo-terminal (script) on which `yes` is typed
+  const approve = opts.approve === 'yes' ? `if [ "$1 $2" = "mini approve" ]; then printf 'yes\\n' | script -qec "$(printf '%q ' "${process.execPath}" "${cliJs}" "$@")" /dev/null; exit $?; fi\n` : '';
+  writeFileSync(path.join(bin, 'pmoves'), `#!/bin/bash\n${approve}exec "${process.execPath}" "${cliJs}" "$@"\n`);
   chmodSync(path.join(bin, 'pmoves'), 0o755);
   if (opts.npx === 'local') writeNpxShim(bin, o.repo);
   const copies = [...(opts.cwd === 'repo' ? ['examples', 'profiles', 'schemas', 'tasks', 'pmoves.mini.yaml.example'] : []), ...(opts.copy?.split(',') ?? [])];
