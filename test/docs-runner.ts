@@ -168,37 +168,44 @@ export async function runPage(blocks: Block[], o: RunOptions): Promise<BlockResu
   const subst: [string, string][] = [];
   if (opts.port) for (const p of opts.port.split(',')) subst.push([p, String(await o.freePort())]);
   if (opts.image) for (const i of opts.image.split(',')) subst.push([i, TEST_IMAGE]);
-  const esp32 = opts.esp32 ? await Esp32Peer.start(o.tmp) : null;
-  if (esp32) subst.push([opts.esp32!, esp32.hostPath]);
   const apply = (s: string) => subst.reduce((acc, [from, to]) => acc.split(from).join(to), s);
-  if (subst.length) substituteFiles(work, apply);
+  // the peers that stand in for hardware and services: stopped after the page, whatever happens
+  const peers: { stop(): Promise<void> }[] = [];
   const env: Record<string, string> = {};
-  let ollama: OllamaPeer | null = null;
-  if (opts.ollama) {
-    ollama = new OllamaPeer();
-    for (const m of opts.ollama.split(',')) ollama.addRegistry(m, registryModel(m, 600_000_000));
-    env.OLLAMA_HOST = await ollama.start();
-  }
-  const script = ['set -e', `cd ${JSON.stringify(work)}`, ...runnable.flatMap((b, i) => [`echo "@@block ${i}@@"`, apply(b.code)]), 'echo "@@end@@"', ''].join('\n');
-  const file = path.join(o.tmp, 'page.sh');
-  writeFileSync(file, script);
-  const child = execa('bash', [file], {
-    cwd: work,
-    reject: false,
-    stdin: 'ignore',
-    all: true,
-    detached: true,
-    timeout: o.timeoutMs ?? 240_000,
-    env: { PATH: `${bin}:${process.env.PATH}`, HOME: o.tmp, LANG: 'C.UTF-8', NO_COLOR: '1', ...env, ...o.env },
-    extendEnv: false,
-  });
-  let r: Awaited<typeof child>;
+  let r: Awaited<ReturnType<typeof execa>>;
   try {
-    r = await child;
+    if (opts.esp32) {
+      const esp32 = await Esp32Peer.start(o.tmp);
+      peers.push(esp32);
+      subst.push([opts.esp32, esp32.hostPath]);
+    }
+    if (opts.ollama) {
+      const ollama = new OllamaPeer();
+      peers.push(ollama);
+      for (const m of opts.ollama.split(',')) ollama.addRegistry(m, registryModel(m, 600_000_000));
+      env.OLLAMA_HOST = await ollama.start();
+    }
+    if (subst.length) substituteFiles(work, apply);
+    const script = ['set -e', `cd ${JSON.stringify(work)}`, ...runnable.flatMap((b, i) => [`echo "@@block ${i}@@"`, apply(b.code)]), 'echo "@@end@@"', ''].join('\n');
+    const file = path.join(o.tmp, 'page.sh');
+    writeFileSync(file, script);
+    const child = execa('bash', [file], {
+      cwd: work,
+      reject: false,
+      stdin: 'ignore',
+      all: true,
+      detached: true,
+      timeout: o.timeoutMs ?? 240_000,
+      env: { PATH: `${bin}:${process.env.PATH}`, HOME: o.tmp, LANG: 'C.UTF-8', NO_COLOR: '1', ...env, ...o.env },
+      extendEnv: false,
+    });
+    try {
+      r = await child;
+    } finally {
+      await stopLeftovers(child.pid, o.tmp, opts.project ? opts.project.split(',') : []);
+    }
   } finally {
-    await stopLeftovers(child.pid, o.tmp, opts.project ? opts.project.split(',') : []);
-    await ollama?.stop();
-    await esp32?.stop();
+    for (const p of peers) await p.stop();
   }
   const all = String(r.all ?? '');
   const pieces = all.split(/^@@(block \d+|end)@@$/m);
