@@ -15,11 +15,24 @@
 //   - the page runs in a fresh temporary folder, with HOME there too (cwd=repo: a copy of the
 //     repository's examples/, profiles/, schemas/, tasks/ and pmoves.mini.yaml.example, and of the
 //     paths listed in copy=a,b);
+//   - copy=SRC:DEST (with or without cwd=repo): the repository's SRC is copied to DEST in the page's
+//     folder, e.g. copy=test/fixtures/upstream/checkout:PMOVES.AI stands in for a clone of upstream;
 //   - port=N: the number N in the page's blocks, expected output and copied files becomes a free port;
 //   - project=NAME: after the page, that compose project's containers, networks and volumes are
 //     removed (what the walkthrough leaves on purpose, such as a named volume, or after a failure);
 //   - image=NAME: NAME in the page's blocks and in the files they use becomes the test image
-//     pmoves-test/busybox:latest (no registry here).
+//     pmoves-test/busybox:latest (no registry here);
+//   - ollama=MODEL[,MODEL…]: the Ollama-protocol peer (test/ollama-peer.ts, real HTTP on loopback)
+//     stands in for a running `ollama serve`, with these models in its registry (a 600 MB weights
+//     layer each; pulls report progress, no bytes are stored), and OLLAMA_HOST points at it;
+//   - esp32=PATH: a protocol peer of an ESP32-S3's ROM bootloader and flasher stub (test/esp32-peer.ts,
+//     4 MB of blank flash) on a socat pseudo-terminal pair stands in for the board; PATH (the page's
+//     serial port, e.g. /dev/ttyACM0) in the page's blocks and files becomes the pty's path;
+//   - approve=yes: `pmoves mini approve …` runs on a pseudo-terminal (util-linux `script`) where `yes`
+//     is typed, as the human at a terminal does (approve reads its answer only from a terminal);
+//   - npx=local: `npx [-y] PKG ARGS…` runs PKG's bin from this checkout's node_modules when it is
+//     installed there (the MCP reference servers are devDependencies), so nothing is fetched from
+//     the registry; any other package goes to the real npx.
 // A block fails on the first command that fails (bash -e). Expected output: each line must appear in
 // the block's output, in order; `…` matches anything, and commit hashes, clock times and ages match
 // any value. After a page, every process it left is stopped: its process group, and each pid named
@@ -28,6 +41,8 @@
 import { execa } from 'execa';
 import { chmodSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { Esp32Peer } from './esp32-peer.js';
+import { OllamaPeer, registryModel } from './ollama-peer.js';
 
 export type Marker = { kind: 'runnable'; opts: Record<string, string> } | { kind: 'skip'; reason: string } | { kind: 'none' };
 
@@ -137,34 +152,60 @@ export async function runPage(blocks: Block[], o: RunOptions): Promise<BlockResu
   const bin = path.join(o.tmp, 'bin');
   mkdirSync(work, { recursive: true });
   mkdirSync(bin, { recursive: true });
-  writeFileSync(path.join(bin, 'pmoves'), `#!/bin/sh\nexec "${process.execPath}" "${path.join(o.repo, 'dist', 'src', 'cli.js')}" "$@"\n`);
+  const cliJs = path.join(o.repo, 'dist', 'src', 'cli.js');
+  // approve=yes: `pmoves mini approve …` gets a pseudo-terminal (script) on which `yes` is typed
+  const approve = opts.approve === 'yes' ? `if [ "$1 $2" = "mini approve" ]; then printf 'yes\\n' | script -qec "$(printf '%q ' "${process.execPath}" "${cliJs}" "$@")" /dev/null; exit $?; fi\n` : '';
+  writeFileSync(path.join(bin, 'pmoves'), `#!/bin/bash\n${approve}exec "${process.execPath}" "${cliJs}" "$@"\n`);
   chmodSync(path.join(bin, 'pmoves'), 0o755);
-  const copies = opts.cwd === 'repo' ? ['examples', 'profiles', 'schemas', 'tasks', 'pmoves.mini.yaml.example', ...(opts.copy?.split(',') ?? [])] : [];
-  for (const f of copies) if (existsSync(path.join(o.repo, f))) cpSync(path.join(o.repo, f), path.join(work, f), { recursive: true });
+  if (opts.npx === 'local') writeNpxShim(bin, o.repo);
+  const copies = [...(opts.cwd === 'repo' ? ['examples', 'profiles', 'schemas', 'tasks', 'pmoves.mini.yaml.example'] : []), ...(opts.copy?.split(',') ?? [])];
+  for (const c of copies) {
+    const [from, to = from] = c.split(':') as [string, string?];
+    if (opts.cwd !== 'repo' && !c.includes(':')) continue; // a plain path is copied only with cwd=repo
+    if (existsSync(path.join(o.repo, from))) cpSync(path.join(o.repo, from), path.join(work, to), { recursive: true });
+  }
   // substitutions
   const subst: [string, string][] = [];
   if (opts.port) for (const p of opts.port.split(',')) subst.push([p, String(await o.freePort())]);
   if (opts.image) for (const i of opts.image.split(',')) subst.push([i, TEST_IMAGE]);
   const apply = (s: string) => subst.reduce((acc, [from, to]) => acc.split(from).join(to), s);
-  if (subst.length) substituteFiles(work, apply);
-  const script = ['set -e', `cd ${JSON.stringify(work)}`, ...runnable.flatMap((b, i) => [`echo "@@block ${i}@@"`, apply(b.code)]), 'echo "@@end@@"', ''].join('\n');
-  const file = path.join(o.tmp, 'page.sh');
-  writeFileSync(file, script);
-  const child = execa('bash', [file], {
-    cwd: work,
-    reject: false,
-    stdin: 'ignore',
-    all: true,
-    detached: true,
-    timeout: o.timeoutMs ?? 240_000,
-    env: { PATH: `${bin}:${process.env.PATH}`, HOME: o.tmp, LANG: 'C.UTF-8', NO_COLOR: '1', ...o.env },
-    extendEnv: false,
-  });
-  let r: Awaited<typeof child>;
+  // the peers that stand in for hardware and services: stopped after the page, whatever happens
+  const peers: { stop(): Promise<void> }[] = [];
+  const env: Record<string, string> = {};
+  let r: Awaited<ReturnType<typeof execa>>;
   try {
-    r = await child;
+    if (opts.esp32) {
+      const esp32 = await Esp32Peer.start(o.tmp);
+      peers.push(esp32);
+      subst.push([opts.esp32, esp32.hostPath]);
+    }
+    if (opts.ollama) {
+      const ollama = new OllamaPeer();
+      peers.push(ollama);
+      for (const m of opts.ollama.split(',')) ollama.addRegistry(m, registryModel(m, 600_000_000));
+      env.OLLAMA_HOST = await ollama.start();
+    }
+    if (subst.length) substituteFiles(work, apply);
+    const script = ['set -e', `cd ${JSON.stringify(work)}`, ...runnable.flatMap((b, i) => [`echo "@@block ${i}@@"`, apply(b.code)]), 'echo "@@end@@"', ''].join('\n');
+    const file = path.join(o.tmp, 'page.sh');
+    writeFileSync(file, script);
+    const child = execa('bash', [file], {
+      cwd: work,
+      reject: false,
+      stdin: 'ignore',
+      all: true,
+      detached: true,
+      timeout: o.timeoutMs ?? 240_000,
+      env: { PATH: `${bin}:${process.env.PATH}`, HOME: o.tmp, LANG: 'C.UTF-8', NO_COLOR: '1', ...env, ...o.env },
+      extendEnv: false,
+    });
+    try {
+      r = await child;
+    } finally {
+      await stopLeftovers(child.pid, o.tmp, opts.project ? opts.project.split(',') : []);
+    }
   } finally {
-    await stopLeftovers(child.pid, o.tmp, opts.project ? opts.project.split(',') : []);
+    for (const p of peers) await p.stop();
   }
   const all = String(r.all ?? '');
   const pieces = all.split(/^@@(block \d+|end)@@$/m);
@@ -186,6 +227,22 @@ export async function runPage(blocks: Block[], o: RunOptions): Promise<BlockResu
     results.push(missing.length ? { block: b, status: 'failed', output, reason: `expected output not printed:\n    ${missing.join('\n    ')}` } : { block: b, status: 'ok', output });
   });
   return results;
+}
+
+/** npx=local: a `npx` first on PATH that runs packages installed in the checkout, else the real npx. */
+function writeNpxShim(bin: string, repo: string): void {
+  const realNpx = path.join(path.dirname(process.execPath), 'npx');
+  const modules = path.join(repo, 'node_modules');
+  const script = `#!/bin/sh
+yes=
+if [ "$1" = "-y" ] || [ "$1" = "--yes" ]; then yes=-y; shift; fi
+pkg="$1"
+main="$(${JSON.stringify(process.execPath)} -e 'const p=require("path"),f=require("fs");const d=p.join(process.argv[1],process.argv[2]);try{const j=JSON.parse(f.readFileSync(p.join(d,"package.json"),"utf8"));const b=typeof j.bin==="string"?j.bin:Object.values(j.bin||{})[0];if(b)process.stdout.write(p.join(d,b))}catch{}' ${JSON.stringify(modules)} "$pkg" 2>/dev/null)"
+if [ -n "$main" ]; then shift; exec ${JSON.stringify(process.execPath)} "$main" "$@"; fi
+exec ${JSON.stringify(realNpx)} $yes "$@"
+`;
+  writeFileSync(path.join(bin, 'npx'), script);
+  chmodSync(path.join(bin, 'npx'), 0o755);
 }
 
 function substituteFiles(dir: string, apply: (s: string) => string): void {

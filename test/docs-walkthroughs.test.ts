@@ -18,6 +18,8 @@ test('the runner: markers, expected output, patterns', () => {
   assert.equal(b.map((x) => [x.line, x.marker.kind]), [[3, 'runnable'], [11, 'skip'], [14, 'none']]);
   assert.equal(b[0]!.marker, { kind: 'runnable', opts: { port: '1884' } });
   assert.equal(b[0]!.expect, ['a … b']);
+  const opts = parsePage('y.md', ['<!-- runnable: copy=test/fixtures/upstream/checkout:PMOVES.AI ollama=embeddinggemma:300m esp32=/dev/ttyACM0 npx=local -->', '```sh', 'true', '```'].join('\n'))[0]!.marker;
+  assert.equal(opts, { kind: 'runnable', opts: { copy: 'test/fixtures/upstream/checkout:PMOVES.AI', ollama: 'embeddinggemma:300m', esp32: '/dev/ttyACM0', npx: 'local' } }, 'values keep their colons and slashes');
   assert.ok(linePattern('desk-lab   lab  a4996caff20a converged 4s online -').test('desk-lab lab 0123456789ab converged 17s online -'));
   assert.equal(missingLines(['desk-lab lab a4996caff20a converged 4s online -'], 'desk-lab   lab   0123456789ab  converged  17s  online  -\n'), [], 'spaces do not count');
   assert.not.ok(linePattern('desk-lab lab a4996caff20a converged 4s online -').test('desk-lab lab 0123456789ab blocked 17s online behind'));

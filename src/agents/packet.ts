@@ -163,7 +163,7 @@ export async function writePacket(o: PacketOptions): Promise<PacketResult> {
     `          and: ${displayPath(archive)} (mode 0600)`,
     task ? `Task: ${task.name} (${task.permission_level}): ${task.description.split('\n')[0]}` : `Last failure: ${String(failure?.address ?? '')} ${String(failure?.action ?? '')} ${String(failure?.outcome ?? '')}`,
     planSummary.startsWith('Plan:') ? planSummary : `Plan: ${planSummary}`,
-    `Status: ${status.out.split('\n').filter((l) => /drifted|missing|error|orphaned/.test(l)).length} resource(s) not in sync`,
+    `Status: ${status.out.split('\n').filter((l) => /^[a-z_]+\.\S+\s+(drifted|missing|error|orphaned|conflict)\b/.test(l)).length} resource(s) not in sync`,
     `Env diffs: ${changed.length ? changed.slice(0, 5).join('; ') + (changed.length > 5 ? ` (+${changed.length - 5} more)` : '') : 'none'}`,
     `Failing containers: ${logs.count}`,
     `Commands the agent wants to run: ${commands.length}`,
