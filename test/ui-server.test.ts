@@ -52,6 +52,9 @@ test('bad addresses: beyond loopback without a token, or not an address: exit 1,
   r = await cli(['mini', 'ui', '-m', manifest, '--ui-token-label', 'UNSET_LABEL'], { home, env: { UNSET_LABEL: '' } });
   assert.is(r.exitCode, 1);
   assert.match(String(r.stderr), /--ui-token-label UNSET_LABEL: the variable is not set/);
+  r = await cli(['mini', 'ui', '-m', manifest, '--listen', '0.0.0.0:9'], { home });
+  assert.is(r.exitCode, 1);
+  assert.match(String(r.stderr), /Error: --listen 0\.0\.0\.0: the page serves beyond loopback only with a bearer token/, 'the message names the option the user gave');
 });
 
 test('watch --ui: the same refusal beyond loopback; the systemd unit carries the flags, never the token', async () => {

@@ -118,7 +118,7 @@ export function registerCore(mini: Command): void {
           process.stderr.write(`Error: ${secrets.error}\n`);
           process.exitCode = 1;
         }
-        const note = `No manifest at ${secretsManifest ? 'pmoves.mini.yaml' : g.manifest}: per-resource readiness needs one (pmoves mini init writes a starter).`;
+        const note = `No manifest at ${secretsManifest ? 'pmoves.mini.yaml' : g.manifest}: per-resource readiness needs one (start from pmoves.mini.yaml.example).`;
         if (g.json) process.stdout.write(JSON.stringify({ upstream, secrets, manifest: null, resources: [], notes: [note] }, null, 2) + '\n');
         else {
           // stdout is upstream's lines exactly; the note is for the person reading

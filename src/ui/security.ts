@@ -46,8 +46,9 @@ export class Guard {
   constructor(
     readonly listenHost: string,
     private readonly token: string | undefined,
+    flag = '--ui',
   ) {
-    if (!token && !isLoopback(listenHost)) throw new UserError(`--ui ${listenHost}: the page serves beyond loopback only with a bearer token (--ui-token-label LABEL); or open it through an SSH port forward (docs/ui.md)`);
+    if (!token && !isLoopback(listenHost)) throw new UserError(`${flag} ${listenHost}: the page serves beyond loopback only with a bearer token (--ui-token-label LABEL); or open it through an SSH port forward (docs/ui.md)`);
     this.secret = randomBytes(32);
     this.csrf = createHmac('sha256', this.secret).update('csrf').digest('hex');
     this.session = token ? createHmac('sha256', this.secret).update('session\0' + token).digest('hex') : null;

@@ -18,6 +18,8 @@ export interface UiSource {
 export interface UiServerOptions {
   host: string;
   port: number;
+  /** The option that gave the address, for messages (`--ui` on watch, `--listen` on `ui`). */
+  flag: string;
   token?: string;
   source: UiSource;
   /** What the page's title says: "machine" (a daemon or one-off view) plus a fleet when there is one. */
@@ -54,7 +56,7 @@ export class UiServer {
   address = '';
 
   constructor(private readonly o: UiServerOptions) {
-    this.guard = new Guard(o.host, o.token);
+    this.guard = new Guard(o.host, o.token, o.flag);
   }
 
   /** Send one server-sent event to every open page. `data` must hold no secret value. */
@@ -71,7 +73,7 @@ export class UiServer {
       });
     });
     await new Promise<void>((resolve, reject) => {
-      server.once('error', (err: NodeJS.ErrnoException) => reject(new UserError(`--ui ${this.o.host}:${this.o.port}: ${err.code === 'EADDRINUSE' ? 'the port is in use' : err.message}`)));
+      server.once('error', (err: NodeJS.ErrnoException) => reject(new UserError(`${this.o.flag} ${this.o.host}:${this.o.port}: ${err.code === 'EADDRINUSE' ? 'the port is in use' : err.message}`)));
       server.listen(this.o.port, this.o.host, () => resolve());
     });
     this.server = server;

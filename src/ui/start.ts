@@ -76,7 +76,7 @@ export async function startUi(
     },
   });
   const title = o.uiBroker ? 'machine and fleet' : 'machine';
-  server = new UiServer({ host: ctx.listen.host, port: ctx.listen.port, token, source, title });
+  server = new UiServer({ host: ctx.listen.host, port: ctx.listen.port, flag: ctx.mode === 'one-off' ? '--listen' : '--ui', token, source, title });
   const address = await server.listen();
   if (o.uiBroker) {
     const { parseBroker } = await import('../fleet/broker.js');
