@@ -64,7 +64,9 @@ function scalar(v: unknown): string {
   if (v === null || v === undefined) return 'null';
   if (typeof v === 'string') return JSON.stringify(v);
   if (Array.isArray(v) && v.every((x) => x === null || typeof x !== 'object')) return `[${v.map(scalar).join(', ')}]`;
-  if (typeof v === 'object') return JSON.stringify(v);
+  // never the internal form ({"$sensitive": …}) or raw JSON: nested values are rendered the same way
+  if (Array.isArray(v)) return `[${v.map(scalar).join(', ')}]`;
+  if (typeof v === 'object') return `{ ${Object.entries(v as Record<string, unknown>).map(([k, x]) => `${printable(k)} = ${scalar(x)}`).join(', ')} }`;
   return String(v);
 }
 

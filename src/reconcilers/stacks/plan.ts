@@ -27,7 +27,9 @@ export function collapseEnv(cfg: MaskedConfig | null, svc: string, sources: EnvS
   if (!folded.length) return cfg;
   const marker = { $sensitive: folded.map((k) => JSON.stringify(env[k])).join('|').length.toString(36) + ':' + folded.length, $summary: `${folded.length} values from ${src.files.join(', ')}; sensitive` };
   const rest = Object.entries(env).filter(([k]) => !folded.includes(k));
-  return { ...cfg, environment: rest.length ? { ...Object.fromEntries(rest), '(from env files)': marker } : marker };
+  // In a diff (keys kept) both sides keep the map form, so that a key that left one side still diffs
+  // key by key rather than as a map against a marker.
+  return { ...cfg, environment: rest.length || keep.size ? { ...Object.fromEntries(rest), '(from env files)': marker } : marker };
 }
 
 /** "it does not exist", and for a `build:` service whether `up` builds its image or finds it present. */
@@ -71,7 +73,7 @@ function servicePartV2(t: Target<StackSpec>, svc: string, desired: StackDesired,
     }
     const moved = want?.image_id ? cs.find((c) => c.image_id !== want.image_id) : undefined;
     if (moved) return part(t, svc, 'replace', 'image-changed', `its image ${want!.image ?? ''} now points to a different image`, { image_id: moved.image_id.slice(0, 19) }, { image_id: want!.image_id!.slice(0, 19) }, 'recreated');
-    const deps = dependsOn(config as Record<string, unknown>).filter((x) => desired.actions?.[x] === 'recreate' || desired.actions?.[x] === 'create');
+    const deps = dependsOn(config as Record<string, unknown>).filter((x) => desired.actions?.[x] === 'recreate' || desired.actions?.[x] === 'create').sort();
     if (deps.length) return part(t, svc, 'replace', 'dependency', `${deps.join(', ')} ${deps.length > 1 ? 'are' : 'is'} recreated and compose recreates the services that depend on ${deps.length > 1 ? 'them' : 'it'}`, null, null, 'recreated');
     return part(t, svc, 'replace', 'config-changed', "its config changed (compose's own judgement)", null, null, 'recreated');
   }
@@ -139,7 +141,7 @@ function countWords(parts: Change[], stack: string): string {
 
 function teardownParts(t: Target<StackSpec>, containers: ContainerInfo[], reason: string, cause: string): Change[] {
   const byService = groupBy(containers);
-  return [...byService].map(([svc, cs]) => part(t, svc, 'delete', cause, reason, { containers: cs.map((c) => c.name), image: cs[0]!.image, state: stateWords(cs[0]!) }, null, 'removed'));
+  return [...byService].sort(([a], [b]) => a.localeCompare(b)).map(([svc, cs]) => part(t, svc, 'delete', cause, reason, { containers: cs.map((c) => c.name), image: cs[0]!.image, state: stateWords(cs[0]!) }, null, 'removed'));
 }
 
 export function groupBy(cs: ContainerInfo[]): Map<string, ContainerInfo[]> {
@@ -205,9 +207,9 @@ export function planStack(t: Target<StackSpec>, actual: StackActual, ctx?: PlanC
   // Services this machine cannot run are never planned: an error each, or left out of `up` when skipped.
   const unsat = actual.unsatisfiable ?? {};
   const skip = Boolean(ctx?.flags.skipUnsatisfiable);
-  const active = upServices(spec, desired).filter((s) => !(s in unsat));
+  const active = upServices(spec, desired).filter((s) => !(s in unsat)).sort();
   const parts: Change[] = active.map((svc) => (v2 ? servicePartV2 : servicePart)(t, svc, desired, byService.get(svc) ?? [], data, actual));
-  const diagnostics: Diagnostic[] = Object.entries(unsat).map(([svc, why]) =>
+  const diagnostics: Diagnostic[] = Object.entries(unsat).sort(([a], [b]) => a.localeCompare(b)).map(([svc, why]) =>
     skip
       ? { severity: 'warning', summary: `service ${svc} cannot run here: ${why}; left out of up (--skip-unsatisfiable)` }
       : { severity: 'error', summary: `service ${svc} cannot run here: ${why}`, detail: 'Nothing is started. Plan and apply with --skip-unsatisfiable to bring up the other services without it, or leave it out with services:.' },
@@ -217,7 +219,7 @@ export function planStack(t: Target<StackSpec>, actual: StackActual, ctx?: PlanC
   }
   diagnostics.push(...missingExternal(actual.missing_external ?? []));
   const warnings: string[] = [];
-  for (const [svc, list] of byService) {
+  for (const [svc, list] of [...byService].sort(([a], [b]) => a.localeCompare(b))) {
     // v2: compose itself says which containers are orphans (services of inactive profiles are not).
     if (v2 ? desired.actions?.[svc] !== 'remove' && (spec.remove_orphans || desired.all.includes(svc)) : desired.all.includes(svc)) continue;
     if (spec.remove_orphans) parts.push(part(t, svc, 'delete', 'orphan', 'it is no longer in the compose files (orphan)', { containers: list.map((c) => c.name), image: list[0]!.image }, null, 'removed'));
