@@ -139,4 +139,22 @@ test('changing the short secret recreates what reads it; neither value is ever s
   for (const c of [canary, canary2]) for (const o of [...outputs, ...written()]) assert.not.ok(o.includes(c), `canary ${c} leaked: ${o.slice(0, 2000)}`);
 });
 
+test('dropping a profile: its services are planned for removal (profile no longer active), status names them, apply removes them', async () => {
+  writeManifest([]);
+  const st = await run(['status']);
+  assert.match(String(st.stdout), 'not declared but running: extra');
+  assert.match(String(st.stdout), '2/2 services running');
+  const p = await run(['plan', '--detailed-exitcode']);
+  assert.is(p.exitCode, 2, out(p));
+  assert.match(String(p.stdout), '# stacks.app.extra will be removed (because its profile is no longer active)');
+  assert.not.match(String(p.stdout), 'matches the manifest');
+  const j = JSON.parse(String((await run(['plan', '--json'])).stdout)) as { resource_changes: { parts?: { address: string; cause?: string }[] }[] };
+  assert.equal(j.resource_changes.flatMap((c) => c.parts ?? []).filter((x) => x.cause === 'profile-inactive').map((x) => x.address), ['stacks.app.extra']);
+  const a = await run(['apply', '--auto-approve']);
+  assert.is(a.exitCode, 0, out(a));
+  assert.equal(await running(), ['app', 'db']);
+  const again = await run(['plan', '--detailed-exitcode']);
+  assert.is(again.exitCode, 0, out(again));
+});
+
 test.run();

@@ -89,6 +89,13 @@ export async function applyStack(ctx: RunContext, t: Target<StackSpec>, actual: 
     const again = await runCompose(tool, base, ['up', '--detach', '--no-deps', '--force-recreate', ...sick], { env: ctx.env, signal: ctx.signal, onLine: log });
     if (again.exitCode !== 0) throw new Error(scrub(`compose up --force-recreate ${sick.join(' ')} failed: ${composeMessage(again).split('\n').slice(-3).join(' | ')}`));
   }
+  // Services whose profile is no longer active: compose cannot name them (not in its model), the API can.
+  const dropped = (planned.parts ?? []).filter((p) => p.cause === 'profile-inactive').map((p) => p.name.slice(t.name.length + 1));
+  if (dropped.length) {
+    const { projectContainers, removeContainers } = await import('../../providers/docker/engine.js');
+    const gone = (await projectContainers(ctx.env, spec.project)).filter((c) => dropped.includes(c.service) && !(c.service in desired.services));
+    await removeContainers(ctx.env, gone, log);
+  }
   if (spec.wait) await waitHealthy(ctx, t.address, spec.project, active, spec.wait_timeout);
   const applied: Record<string, { hash: string; config: MaskedConfig }> = { ...(prior?.applied ?? {}) };
   for (const s of Object.keys(applied)) if (!desired.all.includes(s)) delete applied[s];

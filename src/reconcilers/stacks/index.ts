@@ -69,9 +69,14 @@ export const stacksKind: Kind<StackSpec, StackActual> = {
 
   describe(t, actual) {
     const out = [`project ${actual.project}`];
-    const running = new Set(actual.containers.filter((c) => c.state === 'running').map((c) => c.service));
-    const total = actual.desired ? Object.keys(actual.desired.services).filter((s) => !t.desired?.spec.services || t.desired.spec.services.includes(s)).length : new Set(actual.containers.map((c) => c.service)).size;
-    out.push(`${running.size}/${total} services running`);
+    // Only declared services count (active under the profiles, in the subset); others still running are named.
+    const declared = actual.desired ? Object.keys(actual.desired.services).filter((s) => !t.desired?.spec.services || t.desired.spec.services.includes(s)) : null;
+    const up = [...new Set(actual.containers.filter((c) => c.state === 'running').map((c) => c.service))].sort();
+    const running = declared ? up.filter((s) => declared.includes(s)) : up;
+    const total = declared ? declared.length : new Set(actual.containers.map((c) => c.service)).size;
+    out.push(`${running.length}/${total} services running`);
+    const undeclared = declared ? up.filter((s) => !declared.includes(s)) : [];
+    if (undeclared.length) out.push(`not declared but running: ${undeclared.join(', ')}`);
     if (actual.compose_error) out.push('compose rejected the files');
     return out;
   },

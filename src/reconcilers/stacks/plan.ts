@@ -220,6 +220,12 @@ export function planStack(t: Target<StackSpec>, actual: StackActual, ctx?: PlanC
   diagnostics.push(...missingExternal(actual.missing_external ?? []));
   const warnings: string[] = [];
   for (const [svc, list] of [...byService].sort(([a], [b]) => a.localeCompare(b))) {
+    // The declared set is the truth: containers of a service whose profile is no longer active are
+    // removed (compose leaves them: they are not orphans to it, the service is still in the files).
+    if (inactiveProfile(svc, desired, spec)) {
+      parts.push(part(t, svc, 'delete', 'profile-inactive', 'its profile is no longer active', { containers: list.map((c) => c.name).sort(), image: list[0]!.image }, null, 'removed'));
+      continue;
+    }
     // v2: compose itself says which containers are orphans (services of inactive profiles are not).
     if (v2 ? desired.actions?.[svc] !== 'remove' && (spec.remove_orphans || desired.all.includes(svc)) : desired.all.includes(svc)) continue;
     if (spec.remove_orphans) parts.push(part(t, svc, 'delete', 'orphan', 'it is no longer in the compose files (orphan)', { containers: list.map((c) => c.name), image: list[0]!.image }, null, 'removed'));
@@ -233,6 +239,16 @@ export function planStack(t: Target<StackSpec>, actual: StackActual, ctx?: PlanC
     return { action: 'create', reason: `project ${spec.project} has no containers`, before: null, after: { ...display, services: active }, parts, ...(warnings.length ? { warnings } : {}), ...(diagnostics.length ? { diagnostics } : {}) };
   }
   return { action: 'update', reason: countWords(parts, t.name), before: null, after: null, parts, ...(warnings.length ? { warnings } : {}), ...(diagnostics.length ? { diagnostics } : {}) };
+}
+
+/**
+ * A service with containers that the manifest's profiles no longer activate. v1: in the files but not
+ * active. v2 (whose `config` lists active services only): not active, and not an orphan compose removes.
+ */
+export function inactiveProfile(svc: string, desired: StackDesired, spec: StackSpec): boolean {
+  if (svc in desired.services) return false;
+  if (desired.generation === 2) return spec.remove_orphans && !desired.all.includes(svc) && desired.actions?.[svc] !== 'remove';
+  return desired.all.includes(svc);
 }
 
 /** One error per external network or volume the files name that the engine does not have. */
