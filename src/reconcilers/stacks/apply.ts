@@ -72,7 +72,8 @@ export async function applyStack(ctx: RunContext, t: Target<StackSpec>, actual: 
   // Services this machine cannot run (a GPU it lacks) are left out of `up` by name, with what depends on
   // them; the plan stopped the apply unless --skip-unsatisfiable said to go ahead without them.
   const unsat = Object.keys(actual.unsatisfiable ?? {});
-  if (unsat.length && !ctx.flags.skipUnsatisfiable) throw new Error(`services ${unsat.join(', ')} cannot run on this machine (see the plan); nothing was started`);
+  if (actual.missing_external?.length) throw new Error(`external ${actual.missing_external.join(', ')} does not exist (compose would fail at up); create it first, or apply the stack that creates it`);
+  if (unsat.length && !ctx.flags.skipUnsatisfiable && !spec.skip_unsatisfiable) throw new Error(`services ${unsat.join(', ')} cannot run on this machine (see the plan); nothing was started`);
   const active = Object.keys(desired.services).filter((s) => (!spec.services || spec.services.includes(s)) && !unsat.includes(s));
   const named = unsat.length ? upServices(spec, desired).filter((s) => !unsat.includes(s)) : (spec.services ?? []);
   // Health is awaited by waitHealthy under both generations (not v2's `--wait`), so that the outcome and

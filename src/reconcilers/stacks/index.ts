@@ -37,6 +37,7 @@ export const stacksKind: Kind<StackSpec, StackActual> = {
       wait_timeout: seconds(spec.wait_timeout, 120),
       remove_orphans: spec.remove_orphans ?? true,
       remove_volumes: spec.remove_volumes ?? false,
+      skip_unsatisfiable: spec.skip_unsatisfiable ?? false,
       compose_command: null,
     };
   },

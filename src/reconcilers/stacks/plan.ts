@@ -187,8 +187,13 @@ export function planStack(t: Target<StackSpec>, actual: StackActual, ctx?: PlanC
     }
     return { action: cs.length ? 'update' : 'create', reason: 'an env file is missing (see the error below)', before: null, after: display, diagnostics: [{ severity: 'error', summary: `env file${actual.missing_inputs.length > 1 ? 's' : ''} compose needs do${actual.missing_inputs.length > 1 ? '' : 'es'} not exist: ${files}`, detail: 'Write it first (e.g. a secrets resource, then depends_on: [secrets.NAME] on this stack).' }] };
   }
+  // An external network or volume that a stack this one depends on creates: planned after it applies.
+  const creators = t.desired.dependsOn.filter((d) => d.startsWith('stacks.'));
   if (!actual.desired && actual.missing_external?.length && actual.compose_error === undefined) {
-    return { action: cs.length ? 'update' : 'create', reason: 'an external network or volume is missing (see the error below)', before: null, after: display, diagnostics: missingExternal(actual.missing_external) };
+    if (creators.length) {
+      return { action: cs.length ? 'update' : 'create', reason: `${actual.missing_external.join(', ')} ${actual.missing_external.length > 1 ? 'do' : 'does'} not exist yet; the services are planned after ${creators.join(', ')} apply`, before: null, after: display, diagnostics: missingExternal(actual.missing_external, creators) };
+    }
+    return { action: cs.length ? 'update' : 'create', reason: 'an external network or volume is missing (see the error below)', before: null, after: display, diagnostics: missingExternal(actual.missing_external, []) };
   }
   if (actual.compose_error !== undefined || !actual.desired) {
     return {
@@ -206,18 +211,18 @@ export function planStack(t: Target<StackSpec>, actual: StackActual, ctx?: PlanC
   // Under v2, services compose will act on outside the subset (dependencies of the subset) are shown too.
   // Services this machine cannot run are never planned: an error each, or left out of `up` when skipped.
   const unsat = actual.unsatisfiable ?? {};
-  const skip = Boolean(ctx?.flags.skipUnsatisfiable);
+  const skip = Boolean(ctx?.flags.skipUnsatisfiable || spec.skip_unsatisfiable);
   const active = upServices(spec, desired).filter((s) => !(s in unsat)).sort();
   const parts: Change[] = active.map((svc) => (v2 ? servicePartV2 : servicePart)(t, svc, desired, byService.get(svc) ?? [], data, actual));
   const diagnostics: Diagnostic[] = Object.entries(unsat).sort(([a], [b]) => a.localeCompare(b)).map(([svc, why]) =>
     skip
-      ? { severity: 'warning', summary: `service ${svc} cannot run here: ${why}; left out of up (--skip-unsatisfiable)` }
+      ? { severity: 'warning', summary: `service ${svc} cannot run here: ${why}; left out of up (${spec.skip_unsatisfiable ? 'skip_unsatisfiable: true' : '--skip-unsatisfiable'})` }
       : { severity: 'error', summary: `service ${svc} cannot run here: ${why}`, detail: 'Nothing is started. Plan and apply with --skip-unsatisfiable to bring up the other services without it, or leave it out with services:.' },
   );
   for (const s of spec.services ?? []) {
     if (!desired.all.includes(s)) diagnostics.push({ severity: 'error', summary: `services: no service "${s}" in the compose files (they have: ${desired.all.join(', ') || 'none'})` });
   }
-  diagnostics.push(...missingExternal(actual.missing_external ?? []));
+  diagnostics.push(...missingExternal(actual.missing_external ?? [], creators));
   const warnings: string[] = [];
   for (const [svc, list] of [...byService].sort(([a], [b]) => a.localeCompare(b))) {
     // The declared set is the truth: containers of a service whose profile is no longer active are
@@ -252,9 +257,10 @@ export function inactiveProfile(svc: string, desired: StackDesired, spec: StackS
 }
 
 /** One error per external network or volume the files name that the engine does not have. */
-function missingExternal(missing: string[]): Diagnostic[] {
+function missingExternal(missing: string[], creators: string[]): Diagnostic[] {
   return missing.map((x) => {
     const [what, name] = x.split(' ');
+    if (creators.length) return { severity: 'warning', summary: `external ${x} does not exist yet: expected from ${creators.join(', ')} (applied first); apply checks it again before compose runs` };
     return { severity: 'error', summary: `external ${x} does not exist (compose would fail at up)`, detail: `Create it first (docker ${what} create ${name}), or let compose make it: remove external: true from the compose file.` };
   });
 }
