@@ -4,7 +4,7 @@
 // (healthcheck, wait: true, a profile, a service_healthy dependency) plans without spawning compose;
 // plan output is stable.
 import { execa } from 'execa';
-import { chmodSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -155,6 +155,26 @@ test('dropping a profile: its services are planned for removal (profile no longe
   assert.equal(await running(), ['app', 'db']);
   const again = await run(['plan', '--detailed-exitcode']);
   assert.is(again.exitCode, 0, out(again));
+});
+
+test('a missing build context is an error only when the image must be built; a note when the image is present', async () => {
+  const dir = path.join(tmp.dir, 'build');
+  mkdirSync(dir, { recursive: true });
+  const m = path.join(dir, 'pmoves.mini.yaml');
+  writeFileSync(m, `apiVersion: pmoves.ai/mini/v1\nstacks:\n  b:\n    project: ${project}-b\n    files: [dc.yml]\n`);
+  const svc = (image: string) => `services:\n  built:\n    build: ./no-such-sources\n    image: ${image}\n    command: ["sleep", "2147483647"]\n`;
+  writeFileSync(path.join(dir, 'dc.yml'), svc('pmoves-test/busybox:latest'));
+  const ok = await cli(['mini', 'validate', '-m', m], { home, cwd: dir, timeout: 120_000 });
+  assert.is(ok.exitCode, 0, out(ok));
+  assert.match(out(ok), /build context \.\/no-such-sources does not exist .*its image pmoves-test\/busybox:latest is present, so it is not built/);
+  const plan = await cli(['mini', 'plan', '-m', m], { home, cwd: dir, timeout: 120_000 });
+  assert.is(plan.exitCode, 0, out(plan));
+  assert.match(String(plan.stdout), 'stacks.b.built will be created');
+  writeFileSync(path.join(dir, 'dc.yml'), svc(`pmoves-test/absent-${project}:none`));
+  const bad = await cli(['mini', 'validate', '-m', m], { home, cwd: dir, timeout: 120_000 });
+  assert.is(bad.exitCode, 1, out(bad));
+  assert.match(out(bad), /pmoves\.mini\.yaml:\d+:\d+: .*build context \.\/no-such-sources does not exist/);
+  assert.not.match(out(bad), '    at ');
 });
 
 test.run();

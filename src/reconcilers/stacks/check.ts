@@ -19,6 +19,19 @@ function localContext(build: unknown): string | null {
   return ctx;
 }
 
+/** The first of `refs` the Docker Engine has as an image (null: none, or the engine cannot be asked). */
+async function imagePresent(env: NodeJS.ProcessEnv, refs: string[]): Promise<string | null> {
+  const { engineGet } = await import('../../providers/docker/engine.js');
+  for (const ref of refs) {
+    const found = await engineGet(env, `/images/${encodeURIComponent(ref)}/json`, 5_000).then(
+      () => true,
+      () => false,
+    );
+    if (found) return ref;
+  }
+  return null;
+}
+
 export async function checkStack(r: Resource<StackSpec>, ctx: LoadContext): Promise<Diagnostic[]> {
   const { pathKind } = await import('../../core/fs.js');
   const { parseYamlText, yamlData } = await import('../../manifest/yaml-source.js');
@@ -68,7 +81,14 @@ export async function checkStack(r: Resource<StackSpec>, ctx: LoadContext): Prom
       const abs = path.resolve(s.project_directory, context);
       if (seen.has(`build ${abs}`) || (await pathKind(abs)) === 'dir') continue;
       seen.add(`build ${abs}`);
-      err(`files: ${path.basename(file)}: service ${name}: build context ${context} does not exist (${abs})`, ['files', i], `${locate(['services', name, 'build'])}: build context (relative to the project directory ${s.project_directory}).`);
+      // Only an image that must be built needs its context: when the image is present, compose starts it.
+      const image = typeof svc.image === 'string' && !svc.image.includes('$') ? svc.image : null;
+      const present = await imagePresent(ctx.env, image ? [image] : [`${s.project}-${name}`, `${s.project}_${name}`]);
+      if (present) {
+        out.push({ severity: 'warning', address: r.address, summary: `${r.address}.files: ${path.basename(file)}: service ${name}: build context ${context} does not exist (${abs}); its image ${present} is present, so it is not built (note)`, location: ctx.locate(r.address, ['files', i]) });
+        continue;
+      }
+      err(`files: ${path.basename(file)}: service ${name}: build context ${context} does not exist (${abs})`, ['files', i], `${locate(['services', name, 'build'])}: build context (relative to the project directory ${s.project_directory}), needed because its image is not present.`);
     }
   }
   return out;
