@@ -66,7 +66,10 @@ function scalar(v: unknown): string {
   if (Array.isArray(v) && v.every((x) => x === null || typeof x !== 'object')) return `[${v.map(scalar).join(', ')}]`;
   // never the internal form ({"$sensitive": …}) or raw JSON: nested values are rendered the same way
   if (Array.isArray(v)) return `[${v.map(scalar).join(', ')}]`;
-  if (typeof v === 'object') return `{ ${Object.entries(v as Record<string, unknown>).map(([k, x]) => `${printable(k)} = ${scalar(x)}`).join(', ')} }`;
+  if (typeof v === 'object') {
+    const entries = Object.entries(v as Record<string, unknown>);
+    return entries.length ? `{ ${entries.map(([k, x]) => `${printable(k)} = ${scalar(x)}`).join(', ')} }` : '{}';
+  }
   return String(v);
 }
 
@@ -83,13 +86,17 @@ function same(a: unknown, b: unknown): boolean {
   return JSON.stringify(a) === JSON.stringify(b);
 }
 
-/** Attribute lines of a block. `mode` says whether the whole block is being created, destroyed or diffed. */
-function attrs(before: unknown, after: unknown, mode: 'create' | 'delete' | 'diff', indent: string, s: Style): string[] {
+/**
+ * Attribute lines of a block. `mode` says whether the whole block is being created, destroyed or diffed.
+ * `compact` (compose services: dozens per stack) puts a small map created or destroyed whole on one line.
+ */
+function attrs(before: unknown, after: unknown, mode: 'create' | 'delete' | 'diff', indent: string, s: Style, compact = false): string[] {
   const b = isMap(before) ? before : {};
   const a = isMap(after) ? after : {};
   const keys = [...new Set([...Object.keys(a), ...Object.keys(b)])];
   const shown = mode === 'diff' && !s.verbose ? keys.filter((k) => !(k in a && k in b && same(a[k], b[k]))) : keys;
-  const width = Math.max(0, ...shown.filter((k) => !isMap(a[k] ?? b[k])).map((k) => k.length));
+  const inline = (x: unknown) => !isMap(x) || (compact && mode !== 'diff' && scalar(x).length <= 100);
+  const width = Math.max(0, ...shown.filter((k) => inline(a[k] ?? b[k])).map((k) => k.length));
   const out: string[] = [];
   let hidden = 0;
   for (const k of keys) {
@@ -106,9 +113,14 @@ function attrs(before: unknown, after: unknown, mode: 'create' | 'delete' | 'dif
     const av = a[k];
     const v = kind === 'delete' ? bv : av;
     const name = printable(k).padEnd(width);
-    if (isMap(v) || (kind === 'update' && isMap(bv) && isMap(av))) {
+    // A small map created or destroyed whole fits on its line (`networks = { a = null, b = null }`);
+    // bigger ones, and every map in a diff, open a block.
+    const short = compact && (kind === 'create' || kind === 'delete') && isMap(v) ? scalar(v) : null;
+    if (short !== null && short.length <= 100 && !short.includes('\n')) {
+      out.push(`${indent}${sym} ${name} = ${short}`);
+    } else if (isMap(v) || (kind === 'update' && isMap(bv) && isMap(av))) {
       out.push(`${indent}${sym} ${printable(k)} = {`);
-      out.push(...attrs(kind === 'create' ? null : bv, kind === 'delete' ? null : av, kind === 'update' ? 'diff' : (kind as 'create' | 'delete'), indent + '    ', s));
+      out.push(...attrs(kind === 'create' ? null : bv, kind === 'delete' ? null : av, kind === 'update' ? 'diff' : (kind as 'create' | 'delete'), indent + '    ', s, compact));
       out.push(`${indent}  }`);
     } else if (kind === 'update' && (isText(bv) || isText(av))) {
       out.push(`${indent}${sym} ${printable(k)} = <<-EOT`);
@@ -155,7 +167,7 @@ export function renderChange(c: Change, s: Style, indent = '  '): string[] {
   const pad = ' '.repeat(Math.max(0, indent.length + 1 - ACTION_SYMBOL[c.action].length));
   const head = `${pad}${sym} ${c.section} "${c.name}" {`;
   const mode = c.action === 'create' ? 'create' : c.action === 'delete' ? 'delete' : 'diff';
-  const body = attrs(c.before, c.after, mode, indent + '    ', s);
+  const body = attrs(c.before, c.after, mode, indent + '    ', s, c.section === 'stacks');
   if (body.length || !c.parts?.length) {
     out.push(head, ...body, `${indent}  }`);
   }

@@ -329,16 +329,23 @@ export async function composeDryRun(
   signal?: AbortSignal,
   opts: { fresh?: boolean; named?: string[] } = {},
 ): Promise<{ services: Record<string, Record<string, unknown>>; actions: Record<string, DryAction>; active: string[]; top: ProjectTop }> {
+  // JSON, not YAML: parsing upstream's config as YAML was the largest cost of a first plan (~0.3 s).
   const [c, d] = await Promise.all([
-    runCompose(tool, s, ['config'], { env, signal }),
+    runCompose(tool, s, ['config', '--format', 'json'], { env, signal }),
     opts.fresh ? Promise.resolve(null) : runCompose(tool, s, ['--dry-run', 'up', '--detach', '--pull', 'never', ...up], { env, signal }),
   ]);
   if (c.exitCode !== 0) throw new ComposeError(composeMessage(c));
-  const { parse } = await import('yaml');
-  const doc = (parse(c.stdout) ?? {}) as { services?: Record<string, Record<string, unknown>> };
+  let doc: { services?: Record<string, Record<string, unknown>> };
+  try {
+    doc = (JSON.parse(c.stdout) ?? {}) as typeof doc;
+  } catch {
+    // (its text holds the stack's values: never quoted)
+    throw new ComposeError('compose config --format json printed something that is not JSON');
+  }
   const top = topOf(doc as Parameters<typeof topOf>[0], s.project);
   if (d && d.exitCode !== 0) throw new DryRunError(composeMessage(d), top);
-  const services = doc.services ?? {};
+  // JSON spells out what YAML leaves out (`command: null`, `entrypoint: null`): drop a service's null fields.
+  const services = Object.fromEntries(Object.entries(doc.services ?? {}).map(([k, v]) => [k, Object.fromEntries(Object.entries(v ?? {}).filter(([, x]) => x !== null))]));
   const active = Object.keys(services);
   if (!d) {
     const acted = opts.named?.length ? withDependencies(services, opts.named) : active;

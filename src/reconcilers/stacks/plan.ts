@@ -14,6 +14,8 @@ function part(t: Target<StackSpec>, service: string, action: Action, cause: stri
 
 type EnvSources = StackDesired['env_sources'];
 
+const isSensitive = (v: unknown) => typeof v === 'object' && v !== null && '$sensitive' in v;
+
 /**
  * For display: the environment values that come only from env files collapse into one line
  * (`(177 values from env.shared, env.shared.generated; sensitive)`); keys in `keep` (those that changed)
@@ -23,9 +25,14 @@ export function collapseEnv(cfg: MaskedConfig | null, svc: string, sources: EnvS
   const src = sources?.[svc];
   const env = cfg?.environment;
   if (!cfg || !src || !isObj(env)) return cfg;
-  const folded = src.keys.filter((k) => k in env && !keep.has(k));
+  const fromFiles = src.keys.filter((k) => k in env && !keep.has(k));
+  // The compose file's own entries that are masked anyway (they interpolate a masked variable) fold too.
+  const fileKeys = new Set(fromFiles);
+  const masked = Object.keys(env).filter((k) => !fileKeys.has(k) && !keep.has(k) && isSensitive(env[k]));
+  const folded = [...fromFiles, ...masked];
   if (!folded.length) return cfg;
-  const marker = { $sensitive: folded.map((k) => JSON.stringify(env[k])).join('|').length.toString(36) + ':' + folded.length, $summary: `${folded.length} values from ${src.files.join(', ')}; sensitive` };
+  const more = masked.length ? `, and ${masked.length} from the compose file` : '';
+  const marker = { $sensitive: folded.map((k) => JSON.stringify(env[k])).join('|').length.toString(36) + ':' + folded.length, $summary: `${fromFiles.length} values from ${src.files.join(', ')}${more}; sensitive` };
   const rest = Object.entries(env).filter(([k]) => !folded.includes(k));
   // In a diff (keys kept) both sides keep the map form, so that a key that left one side still diffs
   // key by key rather than as a map against a marker.
