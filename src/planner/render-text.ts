@@ -95,7 +95,7 @@ function attrs(before: unknown, after: unknown, mode: 'create' | 'delete' | 'dif
   const a = isMap(after) ? after : {};
   const keys = [...new Set([...Object.keys(a), ...Object.keys(b)])];
   const shown = mode === 'diff' && !s.verbose ? keys.filter((k) => !(k in a && k in b && same(a[k], b[k]))) : keys;
-  const inline = (x: unknown) => !isMap(x) || (compact && mode !== 'diff' && scalar(x).length <= 100);
+  const inline = (x: unknown) => !isMap(x) || (compact && mode !== 'diff' && scalar(x).length <= 140);
   const width = Math.max(0, ...shown.filter((k) => inline(a[k] ?? b[k])).map((k) => k.length));
   const out: string[] = [];
   let hidden = 0;
@@ -116,7 +116,7 @@ function attrs(before: unknown, after: unknown, mode: 'create' | 'delete' | 'dif
     // A small map created or destroyed whole fits on its line (`networks = { a = null, b = null }`);
     // bigger ones, and every map in a diff, open a block.
     const short = compact && (kind === 'create' || kind === 'delete') && isMap(v) ? scalar(v) : null;
-    if (short !== null && short.length <= 100 && !short.includes('\n')) {
+    if (short !== null && short.length <= 140 && !short.includes('\n')) {
       out.push(`${indent}${sym} ${name} = ${short}`);
     } else if (isMap(v) || (kind === 'update' && isMap(bv) && isMap(av))) {
       out.push(`${indent}${sym} ${printable(k)} = {`);
