@@ -138,7 +138,9 @@ test('core stack: plan, apply, no changes, drift planned as compose acts, tear-d
   const p2 = planned(String(drift.stdout));
   assert.is(p2.get('qdrant'), 'started', String(drift.stdout));
   assert.is(p2.get('supaserch'), 'recreated');
-  assert.match(String(drift.stdout), /stacks\.core\.supaserch will be recreated \(because its config changed: .*image \S+ -> ghcr\.io\/powerfulmoves\/pmoves-supaserch:next/, String(drift.stdout));
+  // `image: ${SUPASERCH_IMAGE}` interpolates a variable of env.shared (masked where services read it): the
+  // image is masked whole too, and its change still named.
+  assert.match(String(drift.stdout), /stacks\.core\.supaserch will be recreated \(because its config changed: .*image changed/, String(drift.stdout));
   assert.match(String(drift.stdout), /environment: .*PMOVES_TEST_SECRET changed/);
   // compose's own dry run says the same.
   const [bin, ...args] = await dep.composeArgs(['--dry-run', 'up', '--detach', '--remove-orphans', ...cpu]);

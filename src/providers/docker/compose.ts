@@ -304,7 +304,7 @@ export function parseDryRun(text: string, project: string, services: string[]): 
 }
 
 /** Services `up SERVICE…` acts on: those and what they depend on (`depends_on`, transitively). */
-export function withDependencies(services: Record<string, Record<string, unknown>>, named: string[]): string[] {
+function withDependencies(services: Record<string, Record<string, unknown>>, named: string[]): string[] {
   const out = new Set<string>();
   const visit = (s: string) => {
     if (out.has(s) || !(s in services)) return;

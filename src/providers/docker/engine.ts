@@ -262,7 +262,8 @@ export async function removeProject(env: NodeJS.ProcessEnv, project: string, opt
     await removeContainers(env, cs.map((c) => ({ id: c.Id, name: (c.Names?.[0] ?? c.Id.slice(0, 12)).replace(/^\//, '') })), opts.log);
     for (const n of await engineGet<{ Id: string; Name: string }[]>(env, `/networks?filters=${filters}`)) {
       opts.log(`removing network ${n.Name}`);
-      await engineRequest(env, 'DELETE', `/networks/${encodeURIComponent(n.Id)}`);
+      // (in use by another project's containers: kept, as compose keeps it, and said)
+      await engineRequest(env, 'DELETE', `/networks/${encodeURIComponent(n.Id)}`).catch((e: Error) => opts.log(`network ${n.Name} kept: ${e.message.replace(/^Docker Engine: \S+: /, '')}`));
     }
     if (opts.volumes) {
       for (const v of (await engineGet<{ Volumes: { Name: string }[] | null }>(env, `/volumes?filters=${filters}`)).Volumes ?? []) {

@@ -31,7 +31,7 @@ async function waitHealthy(ctx: RunContext, address: string, project: string, se
 
 async function teardown(ctx: RunContext, t: Target<StackSpec>, d: StackData, volumes: boolean, scrub: (l: string) => string = (l) => l): Promise<void> {
   const { findCompose, runCompose, composeMessage } = await import('../../providers/docker/compose.js');
-  const { projectContainers, removeProject } = await import('../../providers/docker/engine.js');
+  const { removeProject } = await import('../../providers/docker/engine.js');
   const { exists } = await import('../../core/fs.js');
   const tool = findCompose(ctx.env, d.compose_command);
   const filesThere = (await Promise.all(d.files.map(exists))).every(Boolean) && (await Promise.all(d.env_files.map(exists))).every(Boolean);
@@ -39,10 +39,9 @@ async function teardown(ctx: RunContext, t: Target<StackSpec>, d: StackData, vol
     const r = await runCompose(tool, d, ['down', '--remove-orphans', ...(volumes ? ['--volumes'] : [])], { env: ctx.env, signal: ctx.signal, onLine: (l) => ctx.log(t.address, scrub(l)) });
     if (r.exitCode !== 0) throw new Error(scrub(`compose down failed: ${composeMessage(r).split('\n').slice(-3).join(' | ')}`));
   }
-  // Whatever compose could not see (files gone, services of inactive profiles) goes through the API.
-  if ((await projectContainers(ctx.env, d.project)).length || !filesThere || 'error' in tool) {
-    await removeProject(ctx.env, d.project, { volumes, log: (l) => ctx.log(t.address, l) });
-  }
+  // Whatever compose could not see (files gone, services of inactive profiles: their containers, and the
+  // volumes and networks they made while active) goes through the API: nothing of the project is left.
+  await removeProject(ctx.env, d.project, { volumes, log: (l) => ctx.log(t.address, l) });
 }
 
 export async function applyStack(ctx: RunContext, t: Target<StackSpec>, actual: StackActual, planned: PlanResult) {

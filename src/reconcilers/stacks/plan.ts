@@ -257,7 +257,7 @@ export function planStack(t: Target<StackSpec>, actual: StackActual, ctx?: PlanC
  * A service with containers that the manifest's profiles no longer activate. v1: in the files but not
  * active. v2 (whose `config` lists active services only): not active, and not an orphan compose removes.
  */
-export function inactiveProfile(svc: string, desired: StackDesired, spec: StackSpec): boolean {
+function inactiveProfile(svc: string, desired: StackDesired, spec: StackSpec): boolean {
   if (svc in desired.services) return false;
   if (desired.generation === 2) return spec.remove_orphans && !desired.all.includes(svc) && desired.actions?.[svc] !== 'remove';
   return desired.all.includes(svc);
