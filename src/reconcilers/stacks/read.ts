@@ -169,7 +169,9 @@ async function readDesired(ctx: RunContext, t: Target<StackSpec>, snap: EngineSn
       env_sources[svc] = { files: se.files.map((f) => path.basename(f)), keys: [...keys].sort() };
     }
     const sensitive = sensitivePaths(se?.interp, isMaskedVar);
-    for (const v of valuesAt(cfg, sensitive)) if (v.trim().length >= 4) composed.push(v);
+    // Only the composed strings that hold a masked variable's value (not `ingress`, `tcp` beside a port).
+    const inside = [...sensitive].flatMap((at) => (se?.interp?.[at] ?? []).filter(isMaskedVar).map((v) => inputs.varValues[v]?.trim() ?? '')).filter(Boolean);
+    for (const v of valuesAt(cfg, sensitive)) if (v.trim().length >= 4 && inside.some((x) => v.includes(x))) composed.push(v);
     return maskConfig(cfg, ctx.digest, { literal, scrub: secretScrub, known, sensitive });
   };
   try {
