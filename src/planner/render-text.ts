@@ -59,16 +59,29 @@ function symbolColor(s: Style, a: Action | 'unchanged'): (x: string) => string {
   return (x) => x;
 }
 
-function scalar(v: unknown): string {
+/** Whether a value holds a sensitive marker anywhere inside. */
+function holdsSensitive(v: unknown): boolean {
+  if (isSensitive(v)) return true;
+  if (Array.isArray(v)) return v.some(holdsSensitive);
+  if (v && typeof v === 'object') return Object.values(v).some(holdsSensitive);
+  return false;
+}
+
+/**
+ * One value on one line. Objects are JSON, except where a sensitive marker sits inside (never the
+ * internal `{"$sensitive": …}` form) or `hcl` asks for the `{ k = v }` form: then each part is rendered
+ * the same way, a marker as `(sensitive value)`.
+ */
+function scalar(v: unknown, hcl = false): string {
   if (isSensitive(v)) return typeof (v as { $summary?: unknown }).$summary === 'string' ? `(${String((v as { $summary?: unknown }).$summary)})` : SENSITIVE;
   if (v === null || v === undefined) return 'null';
   if (typeof v === 'string') return JSON.stringify(v);
-  if (Array.isArray(v) && v.every((x) => x === null || typeof x !== 'object')) return `[${v.map(scalar).join(', ')}]`;
-  // never the internal form ({"$sensitive": …}) or raw JSON: nested values are rendered the same way
-  if (Array.isArray(v)) return `[${v.map(scalar).join(', ')}]`;
+  if (Array.isArray(v) && v.every((x) => x === null || typeof x !== 'object')) return `[${v.map((x) => scalar(x)).join(', ')}]`;
   if (typeof v === 'object') {
+    if (!hcl && !holdsSensitive(v)) return JSON.stringify(v);
+    if (Array.isArray(v)) return `[${v.map((x) => scalar(x, true)).join(', ')}]`;
     const entries = Object.entries(v as Record<string, unknown>);
-    return entries.length ? `{ ${entries.map(([k, x]) => `${printable(k)} = ${scalar(x)}`).join(', ')} }` : '{}';
+    return entries.length ? `{ ${entries.map(([k, x]) => `${printable(k)} = ${scalar(x, true)}`).join(', ')} }` : '{}';
   }
   return String(v);
 }
@@ -95,7 +108,7 @@ function attrs(before: unknown, after: unknown, mode: 'create' | 'delete' | 'dif
   const a = isMap(after) ? after : {};
   const keys = [...new Set([...Object.keys(a), ...Object.keys(b)])];
   const shown = mode === 'diff' && !s.verbose ? keys.filter((k) => !(k in a && k in b && same(a[k], b[k]))) : keys;
-  const inline = (x: unknown) => !isMap(x) || (compact && mode !== 'diff' && scalar(x).length <= 140);
+  const inline = (x: unknown) => !isMap(x) || (compact && mode !== 'diff' && scalar(x, true).length <= 140);
   const width = Math.max(0, ...shown.filter((k) => inline(a[k] ?? b[k])).map((k) => k.length));
   const out: string[] = [];
   let hidden = 0;
@@ -115,7 +128,7 @@ function attrs(before: unknown, after: unknown, mode: 'create' | 'delete' | 'dif
     const name = printable(k).padEnd(width);
     // A small map created or destroyed whole fits on its line (`networks = { a = null, b = null }`);
     // bigger ones, and every map in a diff, open a block.
-    const short = compact && (kind === 'create' || kind === 'delete') && isMap(v) ? scalar(v) : null;
+    const short = compact && (kind === 'create' || kind === 'delete') && isMap(v) ? scalar(v, true) : null;
     if (short !== null && short.length <= 140 && !short.includes('\n')) {
       out.push(`${indent}${sym} ${name} = ${short}`);
     } else if (isMap(v) || (kind === 'update' && isMap(bv) && isMap(av))) {
