@@ -101,6 +101,14 @@ export async function composeVersion(tool: ComposeTool, env: NodeJS.ProcessEnv, 
   }
   const memo = versionMemo.get(id);
   if (memo) return (tool.version = memo.version), memo;
+  // The docker CLI plugin is compose v2 by construction (v1 was never a plugin): no process to ask, the
+  // binary's identity stands for its version text (a first plan spawns one compose process fewer).
+  if (bin && tool.argv[1] === 'compose' && tool.argv.length === 2) {
+    const got = { version: 2 as const, text: `plugin ${id}` };
+    versionMemo.set(id, got);
+    tool.version = 2;
+    return got;
+  }
   let cache: Record<string, { version: 1 | 2; text: string }> = {};
   if (cacheFile && bin) {
     try {
