@@ -32,6 +32,35 @@ async function imagePresent(env: NodeJS.ProcessEnv, refs: string[]): Promise<str
   return null;
 }
 
+const refsMemo = new Map<string, Obj | undefined>();
+
+/**
+ * What validate reads of a compose file's services (profiles, env_file, build, image: paths and names, never values),
+ * kept in memory and in `$PMOVES_HOME/cache` keyed by the file's text, so that an unchanged file is not
+ * parsed again on every command. `parse` parses it (and throws when it is not YAML).
+ */
+async function serviceRefs(text: string, home: string, parse: () => Obj | undefined): Promise<Obj | undefined> {
+  const { createHash } = await import('node:crypto');
+  const { readFile, mkdir } = await import('node:fs/promises');
+  const id = createHash('sha256').update('check-refs-2\0' + text).digest('hex');
+  if (refsMemo.has(id)) return refsMemo.get(id);
+  const file = path.join(home, 'cache', `compose-check-${id.slice(0, 32)}.json`);
+  try {
+    const hit = JSON.parse(await readFile(file, 'utf8')) as { services?: Obj };
+    refsMemo.set(id, hit.services);
+    return hit.services;
+  } catch {
+    /* parsed below */
+  }
+  const all = parse();
+  const services = all && Object.fromEntries(Object.entries(all).map(([k, v]) => [k, isObj(v) ? Object.fromEntries(['profiles', 'env_file', 'build', 'image'].filter((x) => x in v).map((x) => [x, v[x]])) : v]));
+  refsMemo.set(id, services);
+  const { writeFileAtomic } = await import('../../core/fs.js');
+  await mkdir(path.dirname(file), { recursive: true }).catch(() => undefined);
+  await writeFileAtomic(file, JSON.stringify({ services }), { mode: 0o600 }).catch(() => undefined);
+  return services;
+}
+
 export async function checkStack(r: Resource<StackSpec>, ctx: LoadContext): Promise<Diagnostic[]> {
   const { pathKind } = await import('../../core/fs.js');
   const { parseYamlText, yamlData } = await import('../../manifest/yaml-source.js');
@@ -54,12 +83,23 @@ export async function checkStack(r: Resource<StackSpec>, ctx: LoadContext): Prom
       continue;
     }
     let services: Obj | undefined;
-    let locate: (p: (string | number)[]) => string = () => file;
+    const text = await readFile(file, 'utf8');
+    // Positions only when a diagnostic needs one: the YAML parse with positions is the cost of every load.
+    let parsed: ReturnType<typeof parseYamlText> | null = null;
+    const locate = (p: (string | number)[]): string => {
+      try {
+        parsed ??= parseYamlText(file, text);
+        return parsed.source.locate(p);
+      } catch {
+        return file;
+      }
+    };
     try {
-      const parsed = parseYamlText(file, await readFile(file, 'utf8'));
-      const doc = yamlData(parsed.source).value;
-      services = isObj(doc) && isObj(doc.services) ? doc.services : undefined;
-      locate = (p) => parsed.source.locate(p);
+      services = await serviceRefs(text, ctx.home.root, () => {
+        parsed ??= parseYamlText(file, text);
+        const doc = yamlData(parsed.source).value;
+        return isObj(doc) && isObj(doc.services) ? doc.services : undefined;
+      });
     } catch {
       continue; // compose says what is wrong with the file itself at plan
     }
