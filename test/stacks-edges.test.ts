@@ -2,14 +2,14 @@
 // CI's PMOVES_COMPOSE=docker-compose rerun): a short secret inside a composed value is masked whole
 // everywhere; every change carries its `cause` in --json and saved plans; an unchanged healthy stack
 // (healthcheck, wait: true, a profile, a service_healthy dependency) plans without spawning compose;
-// plan output is stable.
+// plan output is stable; a saved plan carries `cause: unhealthy` and `apply FILE` acts on it.
 import { execa } from 'execa';
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { composeArgv, composeGeneration } from './deployment-harness.js';
-import { cli, composeDown, tempDir } from './helpers.js';
+import { cli, composeDown, tempDir, waitFor } from './helpers.js';
 
 const tmp = tempDir('pmoves-stacks-edges-');
 const home = path.join(tmp.dir, 'home');
@@ -183,6 +183,39 @@ test('a missing build context is an error only when the image must be built; a n
   assert.is(bad.exitCode, 1, out(bad));
   assert.match(out(bad), /pmoves\.mini\.yaml:\d+:\d+: .*build context \.\/no-such-sources does not exist/);
   assert.not.match(out(bad), '    at ');
+});
+
+test('a saved plan carries cause unhealthy, and `apply FILE` acts on it: the unhealthy container is recreated', async () => {
+  const dir = path.join(tmp.dir, 'health');
+  mkdirSync(dir, { recursive: true });
+  const own = path.join(dir, 'home');
+  const hp = `${project}-h`;
+  const dc = path.join(dir, 'dc.yml');
+  writeFileSync(dc, `services:\n  w:\n    image: pmoves-test/busybox:latest\n    init: true\n    command: ["sh", "-c", "touch /tmp/ok && exec sleep 2147483647"]\n    healthcheck:\n      test: ["CMD", "test", "-f", "/tmp/ok"]\n      interval: 1s\n      timeout: 2s\n      retries: 1\n`);
+  const m = path.join(dir, 'pmoves.mini.yaml');
+  writeFileSync(m, `apiVersion: pmoves.ai/mini/v1\nstacks:\n  h:\n    project: ${hp}\n    files: [dc.yml]\n    wait_timeout: 60s\n`);
+  const h = (args: string[]) => cli(['mini', ...args], { home: own, cwd: dir, timeout: 180_000 });
+  const state = async () => (await execa('docker', ['ps', '-a', '--filter', `label=com.docker.compose.project=${hp}`, '--format', '{{.ID}} {{.Status}}'], { reject: false })).stdout.trim();
+  try {
+    const a = await h(['apply', '--auto-approve', '-m', m]);
+    assert.is(a.exitCode, 0, out(a));
+    const before = (await state()).split(' ')[0]!;
+    await execa('docker', ['exec', before, 'rm', '/tmp/ok']);
+    await waitFor(async () => (await state()).includes('(unhealthy)'), 'the container to turn unhealthy', 60_000);
+    const saved = path.join(dir, 'plan.json');
+    const p = await h(['plan', '--out', saved, '-m', m]);
+    assert.is(p.exitCode, 0, out(p));
+    assert.match(String(p.stdout), '# stacks.h.w will be recreated (because it is unhealthy)');
+    const file = JSON.parse(readFileSync(saved, 'utf8')) as { plan: { resource_changes: { parts?: { address: string; cause?: string }[] }[] } };
+    assert.equal(file.plan.resource_changes.flatMap((c) => c.parts ?? []).map((x) => [x.address, x.cause]), [['stacks.h.w', 'unhealthy']]);
+    const b = await h(['apply', saved]);
+    assert.is(b.exitCode, 0, out(b));
+    const after = await state();
+    assert.is.not(after.split(' ')[0], before, 'recreated');
+    assert.match(after, '(healthy)');
+  } finally {
+    await composeDown(hp, [dc], dir);
+  }
 });
 
 test.run();
