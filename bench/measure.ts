@@ -20,6 +20,21 @@ export function runNode(args: string[], env: NodeJS.ProcessEnv, cwd?: string): R
   return { ms, rssMb: m ? Number(m[1]) / 1024 : NaN, status: r.status };
 }
 
+/**
+ * Run `node args…` bare (no preload: a preload's own start-up cost would flatten every ratio against
+ * `node -e 0`) and return its wall time; rssMb is NaN (read it with peakRss, in a separate run).
+ */
+export function runBare(args: string[], env: NodeJS.ProcessEnv, cwd?: string): RunStats {
+  const start = process.hrtime.bigint();
+  const r = spawnSync(process.execPath, args, { env, cwd, encoding: 'utf8', maxBuffer: 1 << 28 });
+  return { ms: Number(process.hrtime.bigint() - start) / 1e6, rssMb: NaN, status: r.status };
+}
+
+/** Peak RSS (MB) of one run of `node args…` (with the preload; its wall time is not used). */
+export function peakRss(args: string[], env: NodeJS.ProcessEnv, cwd?: string): number {
+  return runNode(args, env, cwd).rssMb;
+}
+
 export function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   const mid = Math.floor(s.length / 2);

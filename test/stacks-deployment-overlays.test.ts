@@ -8,6 +8,8 @@
 // - agents: core + docker-compose.agents.images.yml + docker-compose.hardened.yml with --profile agents:
 //   compose rejects the combination (upstream bugs: hardened.yml's services without an image, a network `pmoves` that
 //   no file defines): a plan error with compose's words, nothing starts.
+// - core + monitoring (monitoring depends_on core, whose network it uses as external): planned and applied
+//   in one go on a fresh machine; tear-down core refuses, --with-dependents goes in reverse order.
 // Fixed network names and host ports: must not run concurrently with another deployment run.
 import { execa } from 'execa';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -238,6 +240,57 @@ test("agents overlay: upstream's files as its Makefile combines them are rejecte
     noCanary(r, dep);
   } finally {
     await dep?.cleanup();
+    r.cleanup();
+  }
+});
+
+test('core + monitoring in one go: the network core creates is not a plan error; tear-down core refuses, --with-dependents removes monitoring first, nothing left', async () => {
+  if (!v2) return console.log("  (skipped: upstream's deployment needs compose v2)");
+  const r = setup('pmoves-deploy-coremon-');
+  const core = `pmcm${process.pid}`;
+  const mon = `pmmn${process.pid}`;
+  const network = 'pmoves_monitoring';
+  const deps: Deployment[] = [];
+  writeFileSync(path.join(r.dir, 'env.monitoring'), ['PROMETHEUS_HOST_PORT=127.0.0.1:19090', 'GRAFANA_HOST_PORT=127.0.0.1:13002', 'LOKI_HOST_PORT=127.0.0.1:13100', 'BLACKBOX_HOST_PORT=127.0.0.1:19115', ''].join('\n'));
+  for (const f of ['prometheus/prometheus.yml', 'loki/local-config.yaml', 'promtail/config.yml', 'blackbox/blackbox.yml']) {
+    mkdirSync(path.join(r.dir, path.dirname(f)), { recursive: true });
+    writeFileSync(path.join(r.dir, f), '# stand-in config\n');
+  }
+  for (const d of ['grafana/datasources', 'grafana/dashboards', 'grafana/provisioning']) mkdirSync(path.join(r.dir, d), { recursive: true });
+  try {
+    deps.push(await prepareDeployment(r.dir, mon, [monitoringFile], []));
+    deps.push(await prepareDeployment(r.dir, core, [coreFile], ['data']));
+    await execa('docker', ['network', 'rm', network], { reject: false });
+    writeFileSync(
+      r.manifest,
+      `apiVersion: pmoves.ai/mini/v1\nstacks:\n  core:\n    project: ${core}\n    files: ${JSON.stringify([coreFile])}\n    project_directory: .\n    profiles: [data]\n    env_files: [env.shared]\n    skip_unsatisfiable: true\n    wait_timeout: 180s\n  monitoring:\n    project: ${mon}\n    files: ${JSON.stringify([monitoringFile])}\n    project_directory: .\n    env_files: [env.monitoring]\n    depends_on: [stacks.core]\n    wait_timeout: 120s\n`,
+    );
+    const p = await r.run(['plan', '--detailed-exitcode']);
+    assert.is(p.exitCode, 2, String(p.stdout) + String(p.stderr));
+    assert.match(String(p.stdout), `external network ${network} does not exist yet: expected from stacks.core`);
+    const a = await r.run(['apply', '--auto-approve']);
+    assert.is(a.exitCode, 0, String(a.stdout) + String(a.stderr));
+    assert.equal([...(await containers(mon)).keys()].sort(), ['blackbox', 'grafana', 'loki', 'prometheus', 'promtail']);
+    assert.ok((await containers(core)).size > 0);
+    const again = await r.run(['plan', '--detailed-exitcode']);
+    assert.is(again.exitCode, 0, String(again.stdout));
+
+    const refused = await r.run(['tear-down', 'core', '--auto-approve']);
+    assert.is(refused.exitCode, 1, String(refused.stdout) + String(refused.stderr));
+    assert.match(String(refused.stderr), 'stacks.monitoring depends on stacks.core');
+    const t = await r.run(['tear-down', 'core', '--with-dependents', '--auto-approve']);
+    assert.is(t.exitCode, 0, String(t.stdout) + String(t.stderr));
+    const o = String(t.stdout);
+    assert.ok(o.indexOf('stacks.monitoring: Destruction complete') < o.indexOf('stacks.core: Destruction complete'), o);
+    assert.not.match(o, 'still in use');
+    // (tear-down keeps volumes: remove_volumes is false)
+    assert.equal((await leftBehind(mon)).filter((x) => !x.startsWith('volumes')), []);
+    assert.equal((await leftBehind(core)).filter((x) => !x.startsWith('volumes')), []);
+    assert.is((await execa('docker', ['network', 'inspect', network], { reject: false })).exitCode, 1, `${network} left behind`);
+    for (const d of deps) noCanary(r, d);
+  } finally {
+    for (const d of deps) await d.cleanup();
+    await execa('docker', ['network', 'rm', network], { reject: false });
     r.cleanup();
   }
 });

@@ -4,11 +4,11 @@
 // acts → apply → tear-down, nothing left. Images are stand-ins (test/deployment-harness.ts). Fixed
 // network names and host ports: this file must not run concurrently with another deployment run.
 import { execa } from 'execa';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { composeGeneration, coreFile, coreProfiles, gpuServices, prepareDeployment, rtxDesktop, standIn, type Deployment } from './deployment-harness.js';
+import { composeArgv, composeGeneration, coreFile, coreProfiles, gpuServices, prepareDeployment, rtxDesktop, standIn, type Deployment } from './deployment-harness.js';
 import { cli, tempDir } from './helpers.js';
 
 const tmp = tempDir('pmoves-deployment-');
@@ -27,16 +27,26 @@ async function run(args: string[], env: Record<string, string> = {}) {
   return r;
 }
 
-function writeManifest(extra = ''): void {
+// compose.command: the compose the suite runs, each call written down (a no-op plan must spawn none).
+const wrapper = path.join(tmp.dir, 'compose-wrapper');
+const calls = path.join(tmp.dir, 'compose-calls.log');
+const callCount = () => (existsSync(calls) ? readFileSync(calls, 'utf8').split('\n').filter(Boolean).length : 0);
+// A short value under a plain key (upstream's POSTGRES_DB), masked where postgres reads it from env.shared:
+// postgrest's PGRST_DB_URI interpolates it, so it is masked there too, whole.
+const shortCanary = 'qqpzosc';
+
+function writeManifest(extra = '', profiles = coreProfiles): void {
   writeFileSync(
     manifest,
     `apiVersion: pmoves.ai/mini/v1
+compose:
+  command: [${JSON.stringify(wrapper)}]
 stacks:
   core:
     project: ${project}
     files: [${JSON.stringify(coreFile)}]
     project_directory: .
-    profiles: ${JSON.stringify(coreProfiles)}
+    profiles: ${JSON.stringify(profiles)}
     env_files: [env.shared]
     wait_timeout: 120s
 ${extra}`,
@@ -62,6 +72,10 @@ test.before(async () => {
   generation = await composeGeneration();
   if (generation !== 2) return; // upstream's files use compose-spec features v1 does not read
   dep = await prepareDeployment(tmp.dir, project);
+  writeFileSync(dep.envShared, readFileSync(dep.envShared, 'utf8').replace(/^POSTGRES_DB=.*$/m, `POSTGRES_DB=${shortCanary}`));
+  dep.canaries.push(shortCanary);
+  writeFileSync(wrapper, `#!/bin/sh\necho "$*" >> ${JSON.stringify(calls)}\nexec ${(await composeArgv()).join(' ')} "$@"\n`);
+  chmodSync(wrapper, 0o755);
 });
 
 test.after(async () => {
@@ -94,15 +108,25 @@ test('core stack: plan, apply, no changes, drift planned as compose acts, tear-d
   for (const s of cpu) assert.is(p1.get(s), 'created', s);
   for (const s of gpuServices) assert.match(String(first.stdout), `service ${s} cannot run here`);
   assert.is((await ids()).size, 0, 'plan creates nothing');
+  assert.ok(String(first.stdout).split('\n').length < 400, `first plan: ${String(first.stdout).split('\n').length} lines`);
+  assert.not.match(String(first.stdout), '$sensitive');
+  // Every change carries its cause in --json; the same plan twice reads the same.
+  const json = JSON.parse(String((await run(['plan', '--json', '--skip-unsatisfiable'])).stdout)) as { resource_changes: { parts?: { cause?: string }[] }[] };
+  const causes = json.resource_changes.flatMap((c) => c.parts ?? []).map((x) => x.cause);
+  assert.is(causes.length, cpu.length);
+  assert.ok(causes.every((c) => c === 'missing'), JSON.stringify(causes));
+  assert.is(String((await run(['plan', '--skip-unsatisfiable'])).stdout), String(first.stdout), 'two plans read the same');
 
   const a = await run(['apply', '--auto-approve', '--skip-unsatisfiable']);
   assert.is(a.exitCode, 0, String(a.stdout) + String(a.stderr));
   const up = await ids();
   assert.equal([...up.keys()].sort(), [...cpu].sort(), 'the rest is up; no GPU service was created');
   for (const [svc, st] of up) assert.is(st.split(' ')[1], 'running', svc);
+  const spawned = callCount();
   const again = await run(['plan', '--detailed-exitcode', '--skip-unsatisfiable']);
   assert.is(again.exitCode, 0, String(again.stdout));
   assert.match(String(again.stdout), 'No changes.');
+  assert.is(callCount(), spawned, `a no-op plan ran compose: ${readFileSync(calls, 'utf8').split('\n').slice(spawned).join('\n')}`);
 
   // Drift: a stopped container, a value in env.shared, an image tag (env.shared's SUPASERCH_IMAGE).
   await execa('docker', ['stop', '-t', '1', `${project}-qdrant-1`]);
@@ -114,7 +138,9 @@ test('core stack: plan, apply, no changes, drift planned as compose acts, tear-d
   const p2 = planned(String(drift.stdout));
   assert.is(p2.get('qdrant'), 'started', String(drift.stdout));
   assert.is(p2.get('supaserch'), 'recreated');
-  assert.match(String(drift.stdout), /stacks\.core\.supaserch will be recreated \(because its config changed: .*image \S+ -> ghcr\.io\/powerfulmoves\/pmoves-supaserch:next/, String(drift.stdout));
+  // `image: ${SUPASERCH_IMAGE}` interpolates a variable of env.shared (masked where services read it): the
+  // image is masked whole too, and its change still named.
+  assert.match(String(drift.stdout), /stacks\.core\.supaserch will be recreated \(because its config changed: .*image changed/, String(drift.stdout));
   assert.match(String(drift.stdout), /environment: .*PMOVES_TEST_SECRET changed/);
   // compose's own dry run says the same.
   const [bin, ...args] = await dep.composeArgs(['--dry-run', 'up', '--detach', '--remove-orphans', ...cpu]);
@@ -139,8 +165,26 @@ test('core stack: plan, apply, no changes, drift planned as compose acts, tear-d
   const settled = await run(['plan', '--detailed-exitcode', '--skip-unsatisfiable']);
   assert.is(settled.exitCode, 0, String(settled.stdout));
 
+  // Dropping a profile: the services only `workers` activated are planned for removal and removed.
+  writeManifest('', ['data']);
+  const [dbin, ...dargs] = await dep.composeArgs(['--profile', 'data', 'config', '--services']);
+  const dataOnly = (await execa(dbin!, dargs.filter((a, i) => !(a === 'workers' && dargs[i - 1] === '--profile') && !(a === '--profile' && dargs[i + 1] === 'workers')), { stdin: 'ignore' })).stdout.split('\n').filter(Boolean);
+  const dropped = await run(['plan', '--detailed-exitcode', '--skip-unsatisfiable']);
+  assert.is(dropped.exitCode, 2, String(dropped.stdout) + String(dropped.stderr));
+  const p3 = planned(String(dropped.stdout));
+  const gone = [...(await ids()).keys()].filter((x) => !dataOnly.includes(x)).sort();
+  assert.ok(gone.length > 0);
+  assert.equal([...p3.keys()].sort(), gone, String(dropped.stdout));
+  assert.ok([...p3.values()].every((v) => v === 'removed'));
+  assert.match(String(dropped.stdout), 'because its profile is no longer active');
+  const c = await run(['apply', '--auto-approve', '--skip-unsatisfiable']);
+  assert.is(c.exitCode, 0, String(c.stdout) + String(c.stderr));
+  assert.equal([...(await ids()).keys()].sort(), dataOnly.filter((x) => !gpuServices.includes(x)).sort());
+  const st = await run(['status', '--skip-unsatisfiable']);
+  assert.not.match(String(st.stdout), 'not declared but running');
+
   // Tear-down with volumes: nothing left behind.
-  writeManifest(`    state: down\n    remove_volumes: true\n`);
+  writeManifest(`    state: down\n    remove_volumes: true\n`, ['data']);
   const down = await run(['apply', '--auto-approve', '--skip-unsatisfiable']);
   assert.is(down.exitCode, 0, String(down.stdout) + String(down.stderr));
   assert.is((await ids()).size, 0);

@@ -83,8 +83,8 @@ test('every service running with the desired hash: no-op, one no-op part per ser
   const r = planStack(target(spec()), actual(all()));
   assert.is(r.action, 'no-op');
   assert.equal(r.parts!.map((p) => [p.address, p.action]), [
-    ['stacks.core.db', 'no-op'],
     ['stacks.core.api', 'no-op'],
+    ['stacks.core.db', 'no-op'],
     ['stacks.core.web', 'no-op'],
   ]);
 });
@@ -131,7 +131,7 @@ test('exited and created containers are started; unhealthy and restarting ones r
   assert.equal([partOf(r, 'db').action, partOf(r, 'db').verb, partOf(r, 'db').reason], ['update', 'started', 'it is exited (137)']);
   assert.equal([partOf(r, 'api').action, partOf(r, 'api').reason], ['replace', 'it is unhealthy']);
   assert.equal([partOf(r, 'web').action, partOf(r, 'web').reason], ['replace', 'it keeps restarting']);
-  assert.is(r.reason, 'db to be started; api, web to be recreated');
+  assert.is(r.reason, 'api, web to be recreated; db to be started');
 });
 
 test('health "starting" is not drift', () => {

@@ -6,8 +6,20 @@ import type { Resource } from '../core/types.js';
 import type { StackSpec } from '../reconcilers/stacks.js';
 import { globals, parseDuration } from './common.js';
 
-/** The session transform: force `state` on one declared stack, and say so when the manifest disagrees. */
-export function forceState(name: string, state: 'up' | 'down', notes: string[]) {
+/** Declared stacks that are up and depend on `address` (directly or through other resources), sorted. */
+function dependentStacks(resources: Resource[], address: string): Resource[] {
+  const byAddress = new Map(resources.map((r) => [r.address, r] as const));
+  const reaches = (r: Resource, seen = new Set<string>()): boolean =>
+    r.dependsOn.some((d) => d === address || (!seen.has(d) && (seen.add(d), byAddress.has(d)) && reaches(byAddress.get(d)!, seen)));
+  return resources.filter((r) => r.section === 'stacks' && r.address !== address && (r.spec as StackSpec).state !== 'down' && reaches(r)).sort((a, b) => a.address.localeCompare(b.address));
+}
+
+/**
+ * The session transform: force `state` on one declared stack, and say so when the manifest disagrees.
+ * Tearing down a stack that other declared stacks depend on is refused, unless `withDependents`: then
+ * they are torn down too (added to `targets`; the engine destroys in reverse dependency order).
+ */
+export function forceState(name: string, state: 'up' | 'down', notes: string[], opts: { withDependents?: boolean; targets?: string[] } = {}) {
   const address = `stacks.${name}`;
   return (resources: Resource[]): Resource[] => {
     const r = resources.find((x) => x.address === address);
@@ -15,33 +27,50 @@ export function forceState(name: string, state: 'up' | 'down', notes: string[]) 
       const declared = resources.filter((x) => x.section === 'stacks').map((x) => x.name);
       throw new UserError(`${address} is not declared in the manifest (declared stacks: ${declared.join(', ') || 'none'})`);
     }
-    const declaredState = (r.spec as StackSpec).state;
-    if (declaredState !== state) {
-      const undo = state === 'up' ? 'tear it down again' : 'bring it up again';
-      notes.push(`Note: the manifest declares ${address} with state: ${declaredState}; the next \`pmoves mini apply\` (or watch) will ${undo}. Change the manifest to keep it ${state}.`);
+    const forced = new Set([address]);
+    if (state === 'down') {
+      const deps = dependentStacks(resources, address);
+      if (deps.length && !opts.withDependents) {
+        throw new UserError(`${deps.map((d) => d.address).join(', ')} ${deps.length > 1 ? 'depend' : 'depends'} on ${address}: tear ${deps.length > 1 ? 'them' : 'it'} down first, or pass --with-dependents to tear ${deps.length > 1 ? 'them' : 'it'} down too (dependents first)`);
+      }
+      for (const d of deps) {
+        forced.add(d.address);
+        if (opts.targets && !opts.targets.includes(d.address)) opts.targets.push(d.address);
+      }
     }
-    return resources.map((x) => (x === r ? { ...x, spec: { ...(x.spec as StackSpec), state } } : x));
+    for (const a of forced) {
+      const declaredState = (resources.find((x) => x.address === a)!.spec as StackSpec).state;
+      if (declaredState !== state) {
+        const undo = state === 'up' ? 'tear it down again' : 'bring it up again';
+        notes.push(`Note: the manifest declares ${a} with state: ${declaredState}; the next \`pmoves mini apply\` (or watch) will ${undo}. Change the manifest to keep it ${state}.`);
+      }
+    }
+    return resources.map((x) => (forced.has(x.address) ? { ...x, spec: { ...(x.spec as StackSpec), state } } : x));
   };
 }
 
 function register(mini: Command, name: 'bring-up' | 'tear-down', state: 'up' | 'down', description: string): void {
-  mini
+  const cmd = mini
     .command(`${name} <stack>`)
     .description(description)
     .option('--auto-approve', 'do not ask for confirmation')
     .option('--lock-timeout <duration>', 'wait this long for another apply to finish', parseDuration('--lock-timeout'), 0)
     .option('--refresh-timeout <duration>', 'deadline for reading one resource', parseDuration('--refresh-timeout'), 60_000)
-    .action(async (stack: string, o: Record<string, unknown>, cmd: Command) => {
-      const g = globals(cmd);
-      const { runApply } = await import('./core.js');
-      const notes: string[] = [];
-      const address = `stacks.${stack.replace(/^stacks\./, '')}`;
-      await runApply(g, { ...o, target: [address] }, {
-        command: name,
-        extra: { targets: [address], transform: forceState(address.slice('stacks.'.length), state, notes) },
-        notes,
-      });
+    .option('--skip-unsatisfiable', 'leave out services this machine cannot run (a GPU they reserve) instead of failing the plan (as the stack field skip_unsatisfiable)');
+  if (state === 'down') cmd.option('--with-dependents', 'also tear down the declared stacks that depend on this one (they go first)');
+  cmd.action(async (stack: string, o: Record<string, unknown>, c: Command) => {
+    const g = globals(c);
+    const { runApply } = await import('./core.js');
+    const notes: string[] = [];
+    const address = `stacks.${stack.replace(/^stacks\./, '')}`;
+    const targets = [address];
+    const { withDependents, ...rest } = o;
+    await runApply(g, { ...rest, target: targets }, {
+      command: name,
+      extra: { targets, transform: forceState(address.slice('stacks.'.length), state, notes, { withDependents: Boolean(withDependents), targets }) },
+      notes,
     });
+  });
 }
 
 export function registerStacks(mini: Command): void {

@@ -36,6 +36,7 @@ export function registerWatch(mini: Command): void {
     .option('--print-systemd-unit', 'print a systemd unit that runs this watcher with these options, and exit')
     .option('--probe', 'also run MCP handshakes on every run (off by default: a failed handshake is only a warning, and it spawns every server each interval)')
     .option('--parallelism <n>', 'concurrent reads and applies', parseIntOption('--parallelism'), 8)
+    .option('--skip-unsatisfiable', 'leave out services this machine cannot run (a GPU a compose service reserves) on every run, instead of failing and backing off (as the stack field skip_unsatisfiable)')
     .addOption(new Option('--refresh-timeout <duration>', 'deadline for reading one resource').argParser(parseDuration('--refresh-timeout')).default(60_000, '1m'))
     .action(async (o: Record<string, unknown>, cmd: Command) => {
       const g = globals(cmd);
@@ -69,6 +70,7 @@ export function registerWatch(mini: Command): void {
         if (listen) args.push('--listen', `${listen.host.includes(':') ? `[${listen.host}]` : listen.host}:${listen.port}`);
         if (o.parallelism !== 8) args.push('--parallelism', String(o.parallelism));
         if (o.probe) args.push('--probe');
+        if (o.skipUnsatisfiable) args.push('--skip-unsatisfiable');
         args.push(...fleetUnitArgs(o)); // [fleet]
         args.push(...uiUnitArgs(o)); // [ui]
         args.push('--json');
@@ -110,7 +112,7 @@ export function registerWatch(mini: Command): void {
         listen,
         parallelism: o.parallelism as number,
         readTimeoutMs: o.refreshTimeout as number,
-        flags: { probe: Boolean(o.probe) },
+        flags: { probe: Boolean(o.probe), ...(o.skipUnsatisfiable ? { skipUnsatisfiable: true } : {}) },
         overrides: g.profile ? { profile: g.profile } : undefined,
         emit,
         fleet: fleet.select, // [fleet]
@@ -152,6 +154,7 @@ export function registerWatch(mini: Command): void {
     .option('--list', 'list the generations and exit')
     .option('--auto-approve', 'do not ask for confirmation')
     .option('--parallelism <n>', 'concurrent reads and applies', parseIntOption('--parallelism'), 8)
+    .option('--skip-unsatisfiable', 'leave out services this machine cannot run (a GPU a compose service reserves) on every run, instead of failing and backing off (as the stack field skip_unsatisfiable)')
     .addOption(new Option('--refresh-timeout <duration>', 'deadline for reading one resource').argParser(parseDuration('--refresh-timeout')).default(60_000, '1m'))
     .addOption(new Option('--lock-timeout <duration>', 'wait this long for another apply (or the watcher) to finish').argParser(parseDuration('--lock-timeout')).default(30_000, '30s'))
     .action(async (gen: string | undefined, o: Record<string, unknown>, cmd: Command) => {

@@ -54,10 +54,18 @@ export async function applyPlan(session: Session, plan: Plan, opts: ApplyOptions
   const planned = [...changing, ...plan.changes.filter((c) => revisit.has(c.address))];
   const plannedByAddress = new Map(planned.map((c) => [c.address, c] as const));
   const order = new Map(session.kinds.map((k) => [k.section, k.order] as const));
+  // Destruction runs in reverse dependency order: a resource being destroyed waits for the destruction of
+  // those that depend on it (monitoring's network in use by core's…), and not the other way round.
+  const deleting = new Set(planned.filter((c) => c.action === 'delete').map((c) => c.address));
+  const dependents = new Map<string, string[]>();
+  for (const c of planned) {
+    if (!deleting.has(c.address)) continue;
+    for (const d of byAddress.get(c.address)?.desired?.dependsOn ?? []) if (deleting.has(d)) dependents.set(d, [...(dependents.get(d) ?? []), c.address]);
+  }
   const graph = buildGraph(
     planned.map((c) => ({
       address: c.address,
-      dependsOn: byAddress.get(c.address)?.desired?.dependsOn ?? [],
+      dependsOn: deleting.has(c.address) ? (dependents.get(c.address) ?? []) : (byAddress.get(c.address)?.desired?.dependsOn ?? []),
       order: c.action === 'delete' ? 1000 - (order.get(c.section) ?? 0) : (order.get(c.section) ?? 0),
     })),
   );

@@ -36,6 +36,7 @@ export function changeToJson(c: Change): Record<string, unknown> {
     section: c.section,
     name: c.name,
     action: c.action,
+    ...(c.cause ? { cause: c.cause } : {}),
     reason: c.reason,
     before: mask(c.before),
     after: mask(c.after),

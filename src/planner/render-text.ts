@@ -60,12 +60,30 @@ function symbolColor(s: Style, a: Action | 'unchanged'): (x: string) => string {
   return (x) => x;
 }
 
-function scalar(v: unknown): string {
+/** Whether a value holds a sensitive marker anywhere inside. */
+function holdsSensitive(v: unknown): boolean {
+  if (isSensitive(v)) return true;
+  if (Array.isArray(v)) return v.some(holdsSensitive);
+  if (v && typeof v === 'object') return Object.values(v).some(holdsSensitive);
+  return false;
+}
+
+/**
+ * One value on one line. Objects are JSON, except where a sensitive marker sits inside (never the
+ * internal `{"$sensitive": …}` form) or `hcl` asks for the `{ k = v }` form: then each part is rendered
+ * the same way, a marker as `(sensitive value)`.
+ */
+function scalar(v: unknown, hcl = false): string {
   if (isSensitive(v)) return typeof (v as { $summary?: unknown }).$summary === 'string' ? `(${String((v as { $summary?: unknown }).$summary)})` : SENSITIVE;
   if (v === null || v === undefined) return 'null';
   if (typeof v === 'string') return JSON.stringify(v);
-  if (Array.isArray(v) && v.every((x) => x === null || typeof x !== 'object')) return `[${v.map(scalar).join(', ')}]`;
-  if (typeof v === 'object') return JSON.stringify(v);
+  if (Array.isArray(v) && v.every((x) => x === null || typeof x !== 'object')) return `[${v.map((x) => scalar(x)).join(', ')}]`;
+  if (typeof v === 'object') {
+    if (!hcl && !holdsSensitive(v)) return JSON.stringify(v);
+    if (Array.isArray(v)) return `[${v.map((x) => scalar(x, true)).join(', ')}]`;
+    const entries = Object.entries(v as Record<string, unknown>);
+    return entries.length ? `{ ${entries.map(([k, x]) => `${printable(k)} = ${scalar(x, true)}`).join(', ')} }` : '{}';
+  }
   return String(v);
 }
 
@@ -82,13 +100,17 @@ function same(a: unknown, b: unknown): boolean {
   return JSON.stringify(a) === JSON.stringify(b);
 }
 
-/** Attribute lines of a block. `mode` says whether the whole block is being created, destroyed or diffed. */
-function attrs(before: unknown, after: unknown, mode: 'create' | 'delete' | 'diff', indent: string, s: Style): string[] {
+/**
+ * Attribute lines of a block. `mode` says whether the whole block is being created, destroyed or diffed.
+ * `compact` (compose services: dozens per stack) puts a small map created or destroyed whole on one line.
+ */
+function attrs(before: unknown, after: unknown, mode: 'create' | 'delete' | 'diff', indent: string, s: Style, compact = false): string[] {
   const b = isMap(before) ? before : {};
   const a = isMap(after) ? after : {};
   const keys = [...new Set([...Object.keys(a), ...Object.keys(b)])];
   const shown = mode === 'diff' && !s.verbose ? keys.filter((k) => !(k in a && k in b && same(a[k], b[k]))) : keys;
-  const width = Math.max(0, ...shown.filter((k) => !isMap(a[k] ?? b[k])).map((k) => k.length));
+  const inline = (x: unknown) => !isMap(x) || (compact && mode !== 'diff' && scalar(x, true).length <= 140);
+  const width = Math.max(0, ...shown.filter((k) => inline(a[k] ?? b[k])).map((k) => k.length));
   const out: string[] = [];
   let hidden = 0;
   for (const k of keys) {
@@ -105,9 +127,14 @@ function attrs(before: unknown, after: unknown, mode: 'create' | 'delete' | 'dif
     const av = a[k];
     const v = kind === 'delete' ? bv : av;
     const name = printable(k).padEnd(width);
-    if (isMap(v) || (kind === 'update' && isMap(bv) && isMap(av))) {
+    // A small map created or destroyed whole fits on its line (`networks = { a = null, b = null }`);
+    // bigger ones, and every map in a diff, open a block.
+    const short = compact && (kind === 'create' || kind === 'delete') && isMap(v) ? scalar(v, true) : null;
+    if (short !== null && short.length <= 140 && !short.includes('\n')) {
+      out.push(`${indent}${sym} ${name} = ${short}`);
+    } else if (isMap(v) || (kind === 'update' && isMap(bv) && isMap(av))) {
       out.push(`${indent}${sym} ${printable(k)} = {`);
-      out.push(...attrs(kind === 'create' ? null : bv, kind === 'delete' ? null : av, kind === 'update' ? 'diff' : (kind as 'create' | 'delete'), indent + '    ', s));
+      out.push(...attrs(kind === 'create' ? null : bv, kind === 'delete' ? null : av, kind === 'update' ? 'diff' : (kind as 'create' | 'delete'), indent + '    ', s, compact));
       out.push(`${indent}  }`);
     } else if (kind === 'update' && (isText(bv) || isText(av))) {
       out.push(`${indent}${sym} ${printable(k)} = <<-EOT`);
@@ -154,7 +181,7 @@ export function renderChange(c: Change, s: Style, indent = '  '): string[] {
   const pad = ' '.repeat(Math.max(0, indent.length + 1 - ACTION_SYMBOL[c.action].length));
   const head = `${pad}${sym} ${c.section} "${c.name}" {`;
   const mode = c.action === 'create' ? 'create' : c.action === 'delete' ? 'delete' : 'diff';
-  const body = attrs(c.before, c.after, mode, indent + '    ', s);
+  const body = attrs(c.before, c.after, mode, indent + '    ', s, c.section === 'stacks');
   if (body.length || !c.parts?.length) {
     out.push(head, ...body, `${indent}  }`);
   }

@@ -74,6 +74,38 @@ async function readInput(file: string): Promise<string | null> {
 export interface ServiceEnv {
   files: string[];
   literal: string[];
+  /**
+   * Where the service's own values interpolate variables: `environment.KEY` / `labels.KEY` for one
+   * entry, else the top-level field (`command`, `ports`, `healthcheck`…) → the variables named there.
+   */
+  interp?: Record<string, string[]>;
+}
+
+/** Every `${VAR}` a raw value names (strings anywhere inside it). */
+function varsIn(v: unknown): string[] {
+  if (typeof v === 'string') return referencedVariables(v);
+  if (Array.isArray(v)) return [...new Set(v.flatMap(varsIn))];
+  if (v && typeof v === 'object') return [...new Set(Object.values(v).flatMap(varsIn))];
+  return [];
+}
+
+function interpolations(svc: Record<string, unknown>): Record<string, string[]> {
+  const out: Record<string, string[]> = {};
+  const add = (at: string, vars: string[]) => {
+    if (vars.length) out[at] = [...new Set([...(out[at] ?? []), ...vars])].sort();
+  };
+  for (const [k, v] of Object.entries(svc)) {
+    if ((k === 'environment' || k === 'labels') && Array.isArray(v)) {
+      for (const x of v) {
+        const text = String(x);
+        const eq = text.indexOf('=');
+        if (eq > 0) add(`${k}.${text.slice(0, eq)}`, referencedVariables(text.slice(eq + 1)));
+      }
+    } else if ((k === 'environment' || k === 'labels') && v && typeof v === 'object') {
+      for (const [kk, x] of Object.entries(v)) add(`${k}.${kk}`, varsIn(x));
+    } else add(k, varsIn(v));
+  }
+  return out;
 }
 
 function serviceEnvOf(doc: unknown, projectDir: string, into: Record<string, ServiceEnv>): void {
@@ -82,6 +114,8 @@ function serviceEnvOf(doc: unknown, projectDir: string, into: Record<string, Ser
   for (const [name, svc] of Object.entries(services)) {
     if (!svc || typeof svc !== 'object') continue;
     const e = (into[name] ??= { files: [], literal: [] });
+    const interp = interpolations(svc);
+    if (Object.keys(interp).length) e.interp = { ...(e.interp ?? {}), ...interp };
     const ef = Array.isArray(svc.env_file) ? svc.env_file : svc.env_file ? [svc.env_file] : [];
     for (const f of ef) {
       const p = typeof f === 'string' ? f : f && typeof f === 'object' ? (f as { path?: unknown }).path : null;
@@ -101,6 +135,8 @@ interface FileFacts {
   refused?: string;
 }
 
+/** Bumped when FileFacts gains a field (the on-disk cache is keyed by it). */
+const FACTS_FORMAT = 2;
 const factsMemo = new Map<string, FileFacts | null>();
 
 /**
@@ -111,7 +147,7 @@ const factsMemo = new Map<string, FileFacts | null>();
  */
 async function fileFacts(text: string, projectDir: string, enabled: string[], cacheDir?: string): Promise<FileFacts | null> {
   const { createHash } = await import('node:crypto');
-  const id = createHash('sha256').update(JSON.stringify([text, projectDir, enabled])).digest('hex');
+  const id = createHash('sha256').update(JSON.stringify([FACTS_FORMAT, text, projectDir, enabled])).digest('hex');
   if (factsMemo.has(id)) return factsMemo.get(id)!;
   const file = cacheDir ? path.join(cacheDir, `compose-facts-${id.slice(0, 32)}.json`) : null;
   if (file) {
@@ -153,7 +189,16 @@ export async function cacheKeyInputs(
   s: StackCall,
   env: NodeJS.ProcessEnv,
   cacheDir?: string,
-): Promise<{ key: string; missing: string[]; secrets: string[]; secretKeyed: string[]; serviceEnv: Record<string, ServiceEnv>; envFileKeys: Record<string, string[]> }> {
+): Promise<{
+  key: string;
+  missing: string[];
+  secrets: string[];
+  secretKeyed: string[];
+  serviceEnv: Record<string, ServiceEnv>;
+  envFileKeys: Record<string, string[]>;
+  maskedVars: string[];
+  varValues: Record<string, string>;
+}> {
   const serviceEnv: Record<string, ServiceEnv> = {};
   const files: [string, string | null][] = [];
   const vars = new Set<string>();
@@ -172,6 +217,8 @@ export async function cacheKeyInputs(
       const into = (serviceEnv[svc] ??= { files: [], literal: [] });
       for (const f of e.files) if (!into.files.includes(f)) into.files.push(f);
       into.literal.push(...e.literal);
+      // a later file's field replaces the earlier one's (compose merges overrides the same way)
+      if (e.interp) into.interp = { ...(into.interp ?? {}), ...e.interp };
     }
     required.push(...facts.required);
     for (const r of facts.refs) extra.add(r);
@@ -203,5 +250,25 @@ export async function cacheKeyInputs(
     secrets.push(v);
     if (SECRETISH.test(k)) secretKeyed.push(v);
   }
-  return { key: JSON.stringify({ v: 2, tool, project: s.project, dir: s.project_directory, profiles: s.profiles, files, environment }), missing, secrets, secretKeyed, serviceEnv, envFileKeys };
+  // Variables whose value the plan masks somewhere: every key of an env file a service reads
+  // (`env_file:` values are shown only as "sensitive") and every secret-looking name. A value that
+  // interpolates one of them is masked whole wherever it appears (see sensitivePaths).
+  const maskedVars = new Set<string>();
+  const serviceFiles = new Set(Object.values(serviceEnv).flatMap((e) => e.files));
+  for (const [f, keys] of Object.entries(envFileKeys)) for (const k of keys) if (serviceFiles.has(f) || SECRETISH.test(k)) maskedVars.add(k);
+  for (const k of vars) if (SECRETISH.test(k)) maskedVars.add(k);
+  // The value each variable the files name takes (the environment wins over env files, as in compose).
+  const varValues: Record<string, string> = {};
+  for (const [f, text] of files) if (text !== null && envLike.has(f)) for (const [k, v] of envFileValues(text)) if (vars.has(k)) varValues[k] ??= v;
+  for (const [k, v] of environment) if (v !== null) varValues[k] = v;
+  return {
+    key: JSON.stringify({ v: 2, tool, project: s.project, dir: s.project_directory, profiles: s.profiles, files, environment }),
+    missing,
+    secrets,
+    secretKeyed,
+    serviceEnv,
+    envFileKeys,
+    maskedVars: [...maskedVars].sort(),
+    varValues,
+  };
 }

@@ -89,7 +89,8 @@ const versionMemo = new Map<string, { version: 1 | 2; text: string }>();
  */
 export async function composeVersion(tool: ComposeTool, env: NodeJS.ProcessEnv, cacheFile?: string): Promise<{ version: 1 | 2; text: string }> {
   const bin = versionFile(tool, env);
-  let id = `${tool.argv.join(' ')}`;
+  // The plugin binary identifies `docker compose` whichever `docker` runs it (a wrapper on PATH too).
+  let id = bin && tool.argv[1] === 'compose' ? 'docker compose' : `${tool.argv.join(' ')}`;
   if (bin) {
     try {
       const st = statSync(bin);
@@ -100,6 +101,14 @@ export async function composeVersion(tool: ComposeTool, env: NodeJS.ProcessEnv, 
   }
   const memo = versionMemo.get(id);
   if (memo) return (tool.version = memo.version), memo;
+  // The docker CLI plugin is compose v2 by construction (v1 was never a plugin): no process to ask, the
+  // binary's identity stands for its version text (a first plan spawns one compose process fewer).
+  if (bin && tool.argv[1] === 'compose' && tool.argv.length === 2) {
+    const got = { version: 2 as const, text: `plugin ${id}` };
+    versionMemo.set(id, got);
+    tool.version = 2;
+    return got;
+  }
   let cache: Record<string, { version: 1 | 2; text: string }> = {};
   if (cacheFile && bin) {
     try {
@@ -292,26 +301,55 @@ export function parseDryRun(text: string, project: string, services: string[]): 
   return out;
 }
 
-/** compose v2's answer for a stack: its normalised config (`config`) and `--dry-run up -d` concurrently. */
+/** Services `up SERVICE…` acts on: those and what they depend on (`depends_on`, transitively). */
+function withDependencies(services: Record<string, Record<string, unknown>>, named: string[]): string[] {
+  const out = new Set<string>();
+  const visit = (s: string) => {
+    if (out.has(s) || !(s in services)) return;
+    out.add(s);
+    const d = services[s]!.depends_on;
+    for (const x of Array.isArray(d) ? d.map(String) : d && typeof d === 'object' ? Object.keys(d) : []) visit(x);
+  };
+  for (const s of named) visit(s);
+  return [...out];
+}
+
+/**
+ * compose v2's answer for a stack: its normalised config (`config`, which under v2 lists the active
+ * services only) and `--dry-run up -d` concurrently. When the project has no containers (`fresh`), `up`
+ * can only create: every service it acts on is a `create`, and the dry run is not run (one process).
+ */
 export async function composeDryRun(
   tool: ComposeTool,
   s: StackCall,
   up: string[],
   env: NodeJS.ProcessEnv,
   signal?: AbortSignal,
+  opts: { fresh?: boolean; named?: string[] } = {},
 ): Promise<{ services: Record<string, Record<string, unknown>>; actions: Record<string, DryAction>; active: string[]; top: ProjectTop }> {
-  const [c, d, a] = await Promise.all([
-    runCompose(tool, s, ['config'], { env, signal }),
-    runCompose(tool, s, ['--dry-run', 'up', '--detach', '--pull', 'never', ...up], { env, signal }),
-    runCompose(tool, s, ['config', '--services'], { env, signal }),
+  // JSON, not YAML: parsing upstream's config as YAML was the largest cost of a first plan (~0.3 s).
+  const [c, d] = await Promise.all([
+    runCompose(tool, s, ['config', '--format', 'json'], { env, signal }),
+    opts.fresh ? Promise.resolve(null) : runCompose(tool, s, ['--dry-run', 'up', '--detach', '--pull', 'never', ...up], { env, signal }),
   ]);
   if (c.exitCode !== 0) throw new ComposeError(composeMessage(c));
-  const { parse } = await import('yaml');
-  const doc = (parse(c.stdout) ?? {}) as { services?: Record<string, Record<string, unknown>> };
-  if (d.exitCode !== 0) throw new DryRunError(composeMessage(d), topOf(doc as Parameters<typeof topOf>[0], s.project));
-  const services = doc.services ?? {};
-  const active = a.exitCode === 0 ? a.stdout.split('\n').map((x) => x.trim()).filter(Boolean) : Object.keys(services);
-  return { services, actions: parseDryRun(d.stdout + '\n' + d.stderr, s.project, Object.keys(services)), active, top: topOf(doc as Parameters<typeof topOf>[0], s.project) };
+  let doc: { services?: Record<string, Record<string, unknown>> };
+  try {
+    doc = (JSON.parse(c.stdout) ?? {}) as typeof doc;
+  } catch {
+    // (its text holds the stack's values: never quoted)
+    throw new ComposeError('compose config --format json printed something that is not JSON');
+  }
+  const top = topOf(doc as Parameters<typeof topOf>[0], s.project);
+  if (d && d.exitCode !== 0) throw new DryRunError(composeMessage(d), top);
+  // JSON spells out what YAML leaves out (`command: null`, `entrypoint: null`): drop a service's null fields.
+  const services = Object.fromEntries(Object.entries(doc.services ?? {}).map(([k, v]) => [k, Object.fromEntries(Object.entries(v ?? {}).filter(([, x]) => x !== null))]));
+  const active = Object.keys(services);
+  if (!d) {
+    const acted = opts.named?.length ? withDependencies(services, opts.named) : active;
+    return { services, actions: Object.fromEntries(acted.map((x) => [x, 'create' as const])), active, top };
+  }
+  return { services, actions: parseDryRun(d.stdout + '\n' + d.stderr, s.project, Object.keys(services)), active, top };
 }
 
 /**

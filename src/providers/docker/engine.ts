@@ -53,9 +53,15 @@ export class EngineUnreachable extends OperationError {
 export async function engineGet<T>(env: NodeJS.ProcessEnv, pathAndQuery: string, timeoutMs = 15_000): Promise<T> {
   const ep = endpointOf(env);
   if (ep.needsDockerode) return dockerodeGet<T>(env, pathAndQuery);
+  return engineRequest<T>(env, 'GET', pathAndQuery, timeoutMs);
+}
+
+/** One Engine API request (plain HTTP over the socket or tcp://): JSON answer, or null for an empty body. */
+async function engineRequest<T>(env: NodeJS.ProcessEnv, method: 'GET' | 'POST' | 'DELETE', pathAndQuery: string, timeoutMs = 15_000): Promise<T> {
+  const ep = endpointOf(env);
   return new Promise<T>((resolve, reject) => {
     const req = http.request(
-      { socketPath: ep.socketPath, host: ep.host, port: ep.port, path: pathAndQuery, method: 'GET', headers: { Host: 'docker' }, timeout: timeoutMs },
+      { socketPath: ep.socketPath, host: ep.host, port: ep.port, path: pathAndQuery, method, headers: { Host: 'docker' }, timeout: timeoutMs },
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
@@ -71,6 +77,7 @@ export async function engineGet<T>(env: NodeJS.ProcessEnv, pathAndQuery: string,
             reject(new OperationError(`Docker Engine: ${pathAndQuery.split('?')[0]}: HTTP ${res.statusCode}: ${msg}`));
             return;
           }
+          if (method !== 'GET' && !text.trim()) return resolve(null as T);
           try {
             resolve(JSON.parse(text) as T);
           } catch {
@@ -230,7 +237,42 @@ export async function projectContainers(env: NodeJS.ProcessEnv, project: string)
  * Remove everything a compose project left (containers, then its networks) through the Engine API: used
  * when the stack is no longer declared and its compose files are gone. Volumes only when asked.
  */
+/** Stop (10 s grace) and remove the given containers, by id (dockerode only for TLS/ssh endpoints). */
+export async function removeContainers(env: NodeJS.ProcessEnv, containers: { id: string; name: string }[], log: (line: string) => void): Promise<void> {
+  const viaDockerode = endpointOf(env).needsDockerode ? await dockerClient(env) : null;
+  await Promise.all(
+    containers.map(async (c) => {
+      log(`removing container ${c.name}`);
+      if (viaDockerode) {
+        await viaDockerode.getContainer(c.id).stop({ t: 10 }).catch(() => undefined);
+        await viaDockerode.getContainer(c.id).remove({ force: true, v: false });
+        return;
+      }
+      await engineRequest(env, 'POST', `/containers/${encodeURIComponent(c.id)}/stop?t=10`, 30_000).catch(() => undefined);
+      await engineRequest(env, 'DELETE', `/containers/${encodeURIComponent(c.id)}?force=true`, 30_000);
+    }),
+  );
+}
+
 export async function removeProject(env: NodeJS.ProcessEnv, project: string, opts: { volumes: boolean; log(line: string): void }): Promise<void> {
+  if (!endpointOf(env).needsDockerode) {
+    // Plain HTTP (the bundled dockerode cannot load its ssh transport outside node_modules).
+    const filters = encodeURIComponent(JSON.stringify({ label: [`${COMPOSE_PROJECT}=${project}`] }));
+    const cs = await engineGet<{ Id: string; Names?: string[] }[]>(env, `/containers/json?all=1&filters=${filters}`);
+    await removeContainers(env, cs.map((c) => ({ id: c.Id, name: (c.Names?.[0] ?? c.Id.slice(0, 12)).replace(/^\//, '') })), opts.log);
+    for (const n of await engineGet<{ Id: string; Name: string }[]>(env, `/networks?filters=${filters}`)) {
+      opts.log(`removing network ${n.Name}`);
+      // (in use by another project's containers: kept, as compose keeps it, and said)
+      await engineRequest(env, 'DELETE', `/networks/${encodeURIComponent(n.Id)}`).catch((e: Error) => opts.log(`network ${n.Name} kept: ${e.message.replace(/^Docker Engine: \S+: /, '')}`));
+    }
+    if (opts.volumes) {
+      for (const v of (await engineGet<{ Volumes: { Name: string }[] | null }>(env, `/volumes?filters=${filters}`)).Volumes ?? []) {
+        opts.log(`removing volume ${v.Name}`);
+        await engineRequest(env, 'DELETE', `/volumes/${encodeURIComponent(v.Name)}`);
+      }
+    }
+    return;
+  }
   const docker = await dockerClient(env);
   const label = { label: [`${COMPOSE_PROJECT}=${project}`] };
   const containers = await docker.listContainers({ all: true, filters: label });

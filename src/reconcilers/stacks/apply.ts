@@ -31,7 +31,7 @@ async function waitHealthy(ctx: RunContext, address: string, project: string, se
 
 async function teardown(ctx: RunContext, t: Target<StackSpec>, d: StackData, volumes: boolean, scrub: (l: string) => string = (l) => l): Promise<void> {
   const { findCompose, runCompose, composeMessage } = await import('../../providers/docker/compose.js');
-  const { projectContainers, removeProject } = await import('../../providers/docker/engine.js');
+  const { removeProject } = await import('../../providers/docker/engine.js');
   const { exists } = await import('../../core/fs.js');
   const tool = findCompose(ctx.env, d.compose_command);
   const filesThere = (await Promise.all(d.files.map(exists))).every(Boolean) && (await Promise.all(d.env_files.map(exists))).every(Boolean);
@@ -39,10 +39,9 @@ async function teardown(ctx: RunContext, t: Target<StackSpec>, d: StackData, vol
     const r = await runCompose(tool, d, ['down', '--remove-orphans', ...(volumes ? ['--volumes'] : [])], { env: ctx.env, signal: ctx.signal, onLine: (l) => ctx.log(t.address, scrub(l)) });
     if (r.exitCode !== 0) throw new Error(scrub(`compose down failed: ${composeMessage(r).split('\n').slice(-3).join(' | ')}`));
   }
-  // Whatever compose could not see (files gone, services of inactive profiles) goes through the API.
-  if ((await projectContainers(ctx.env, d.project)).length || !filesThere || 'error' in tool) {
-    await removeProject(ctx.env, d.project, { volumes, log: (l) => ctx.log(t.address, l) });
-  }
+  // Whatever compose could not see (files gone, services of inactive profiles: their containers, and the
+  // volumes and networks they made while active) goes through the API: nothing of the project is left.
+  await removeProject(ctx.env, d.project, { volumes, log: (l) => ctx.log(t.address, l) });
 }
 
 export async function applyStack(ctx: RunContext, t: Target<StackSpec>, actual: StackActual, planned: PlanResult) {
@@ -72,7 +71,8 @@ export async function applyStack(ctx: RunContext, t: Target<StackSpec>, actual: 
   // Services this machine cannot run (a GPU it lacks) are left out of `up` by name, with what depends on
   // them; the plan stopped the apply unless --skip-unsatisfiable said to go ahead without them.
   const unsat = Object.keys(actual.unsatisfiable ?? {});
-  if (unsat.length && !ctx.flags.skipUnsatisfiable) throw new Error(`services ${unsat.join(', ')} cannot run on this machine (see the plan); nothing was started`);
+  if (actual.missing_external?.length) throw new Error(`external ${actual.missing_external.join(', ')} does not exist (compose would fail at up); create it first, or apply the stack that creates it`);
+  if (unsat.length && !ctx.flags.skipUnsatisfiable && !spec.skip_unsatisfiable) throw new Error(`services ${unsat.join(', ')} cannot run on this machine (see the plan); nothing was started`);
   const active = Object.keys(desired.services).filter((s) => (!spec.services || spec.services.includes(s)) && !unsat.includes(s));
   const named = unsat.length ? upServices(spec, desired).filter((s) => !unsat.includes(s)) : (spec.services ?? []);
   // Health is awaited by waitHealthy under both generations (not v2's `--wait`), so that the outcome and
@@ -88,6 +88,13 @@ export async function applyStack(ctx: RunContext, t: Target<StackSpec>, actual: 
   if (sick.length) {
     const again = await runCompose(tool, base, ['up', '--detach', '--no-deps', '--force-recreate', ...sick], { env: ctx.env, signal: ctx.signal, onLine: log });
     if (again.exitCode !== 0) throw new Error(scrub(`compose up --force-recreate ${sick.join(' ')} failed: ${composeMessage(again).split('\n').slice(-3).join(' | ')}`));
+  }
+  // Services whose profile is no longer active: compose cannot name them (not in its model), the API can.
+  const dropped = (planned.parts ?? []).filter((p) => p.cause === 'profile-inactive').map((p) => p.name.slice(t.name.length + 1));
+  if (dropped.length) {
+    const { projectContainers, removeContainers } = await import('../../providers/docker/engine.js');
+    const gone = (await projectContainers(ctx.env, spec.project)).filter((c) => dropped.includes(c.service) && !(c.service in desired.services));
+    await removeContainers(ctx.env, gone, log);
   }
   if (spec.wait) await waitHealthy(ctx, t.address, spec.project, active, spec.wait_timeout);
   const applied: Record<string, { hash: string; config: MaskedConfig }> = { ...(prior?.applied ?? {}) };

@@ -37,6 +37,7 @@ export const stacksKind: Kind<StackSpec, StackActual> = {
       wait_timeout: seconds(spec.wait_timeout, 120),
       remove_orphans: spec.remove_orphans ?? true,
       remove_volumes: spec.remove_volumes ?? false,
+      skip_unsatisfiable: spec.skip_unsatisfiable ?? false,
       compose_command: null,
     };
   },
@@ -69,9 +70,16 @@ export const stacksKind: Kind<StackSpec, StackActual> = {
 
   describe(t, actual) {
     const out = [`project ${actual.project}`];
-    const running = new Set(actual.containers.filter((c) => c.state === 'running').map((c) => c.service));
-    const total = actual.desired ? Object.keys(actual.desired.services).filter((s) => !t.desired?.spec.services || t.desired.spec.services.includes(s)).length : new Set(actual.containers.map((c) => c.service)).size;
-    out.push(`${running.size}/${total} services running`);
+    // Only declared services count (active under the profiles, in the subset); others still running are named.
+    const unsat = Object.keys(actual.unsatisfiable ?? {}).sort();
+    const declared = actual.desired ? Object.keys(actual.desired.services).filter((s) => (!t.desired?.spec.services || t.desired.spec.services.includes(s)) && !unsat.includes(s)) : null;
+    const up = [...new Set(actual.containers.filter((c) => c.state === 'running').map((c) => c.service))].sort();
+    const running = declared ? up.filter((s) => declared.includes(s)) : up;
+    const total = declared ? declared.length : new Set(actual.containers.map((c) => c.service)).size;
+    out.push(`${running.length}/${total} services running`);
+    const undeclared = declared ? up.filter((s) => !declared.includes(s)) : [];
+    if (undeclared.length) out.push(`not declared but running: ${undeclared.join(', ')}`);
+    if (unsat.length) out.push(`cannot run here: ${unsat.join(', ')}`);
     if (actual.compose_error) out.push('compose rejected the files');
     return out;
   },

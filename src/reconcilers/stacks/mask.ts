@@ -28,6 +28,38 @@ export interface MaskOptions {
   scrub?: (s: string) => string;
   /** Every value of the env files, the interpolation environment and the bundles: a literal equal to one is masked. */
   known?: Set<string>;
+  /** Fields (`command`) and entries (`environment.KEY`) that interpolate a masked variable: see sensitivePaths. */
+  sensitive?: Set<string>;
+}
+
+/**
+ * THE rule for composed values: "a value is sensitive wherever it appears". A field or entry of a
+ * service (`environment.PGRST_DB_URI`, `labels.x`, `command`…) that interpolates any variable whose
+ * value is masked anywhere (`masked`: a key of an env file a service reads, a secret-looking name, a
+ * bundle value) is masked as a whole, whatever the secret's length. maskConfig applies it (plan, JSON,
+ * saved plans, state, audit all show the masked config) and the stack's scrubber replaces the composed
+ * values it names in every line compose prints.
+ */
+export function sensitivePaths(interp: Record<string, string[]> | undefined, masked: (variable: string) => boolean): Set<string> {
+  return new Set(Object.entries(interp ?? {}).filter(([, vars]) => vars.some(masked)).map(([at]) => at));
+}
+
+/** The raw strings at the given paths of a service's config (what the scrubber must replace in compose's output). */
+export function valuesAt(cfg: Record<string, unknown>, paths: Set<string>): string[] {
+  const out: string[] = [];
+  const leaves = (v: unknown): void => {
+    if (typeof v === 'string' || typeof v === 'number') out.push(String(v));
+    else if (Array.isArray(v)) v.forEach(leaves);
+    else if (v && typeof v === 'object') Object.values(v).forEach(leaves);
+  };
+  for (const at of paths) {
+    const dot = at.indexOf('.');
+    const top = dot > 0 && (at.startsWith('environment.') || at.startsWith('labels.')) ? at.slice(0, dot) : at;
+    const v = cfg[top];
+    if (top === at) leaves(v);
+    else if (v && typeof v === 'object' && !Array.isArray(v)) leaves((v as Record<string, unknown>)[at.slice(dot + 1)]);
+  }
+  return out;
 }
 
 /**
@@ -63,7 +95,17 @@ export function maskConfig(cfg: Record<string, unknown>, digest: (v: string) => 
     if (leaks(v)) return mask(v);
     return v;
   };
-  return walk(cfg, '', false) as MaskedConfig;
+  const whole = (v: unknown) => (v === null || v === undefined ? v : { $sensitive: digest(typeof v === 'string' ? v : JSON.stringify(v)).slice(-16) });
+  const out: MaskedConfig = {};
+  for (const [k, v] of Object.entries(cfg)) {
+    if (opts.sensitive?.has(k)) out[k] = whole(v);
+    else if ((k === 'environment' || k === 'labels') && v && typeof v === 'object' && !Array.isArray(v)) {
+      const entries = Object.entries(v as Record<string, unknown>);
+      const walked = walk(v, k, k === 'environment') as Record<string, unknown>;
+      out[k] = Object.fromEntries(entries.map(([kk, x]) => [kk, opts.sensitive?.has(`${k}.${kk}`) ? whole(x) : walked[kk]]));
+    } else out[k] = walk(v, k, false);
+  }
+  return out;
 }
 
 export const isPlain = (v: unknown) => v === null || ['string', 'number', 'boolean'].includes(typeof v);

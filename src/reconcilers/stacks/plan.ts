@@ -14,6 +14,8 @@ function part(t: Target<StackSpec>, service: string, action: Action, cause: stri
 
 type EnvSources = StackDesired['env_sources'];
 
+const isSensitive = (v: unknown) => typeof v === 'object' && v !== null && '$sensitive' in v;
+
 /**
  * For display: the environment values that come only from env files collapse into one line
  * (`(177 values from env.shared, env.shared.generated; sensitive)`); keys in `keep` (those that changed)
@@ -23,11 +25,18 @@ export function collapseEnv(cfg: MaskedConfig | null, svc: string, sources: EnvS
   const src = sources?.[svc];
   const env = cfg?.environment;
   if (!cfg || !src || !isObj(env)) return cfg;
-  const folded = src.keys.filter((k) => k in env && !keep.has(k));
+  const fromFiles = src.keys.filter((k) => k in env && !keep.has(k));
+  // The compose file's own entries that are masked anyway (they interpolate a masked variable) fold too.
+  const fileKeys = new Set(fromFiles);
+  const masked = Object.keys(env).filter((k) => !fileKeys.has(k) && !keep.has(k) && isSensitive(env[k]));
+  const folded = [...fromFiles, ...masked];
   if (!folded.length) return cfg;
-  const marker = { $sensitive: folded.map((k) => JSON.stringify(env[k])).join('|').length.toString(36) + ':' + folded.length, $summary: `${folded.length} values from ${src.files.join(', ')}; sensitive` };
+  const more = masked.length ? `, and ${masked.length} from the compose file` : '';
+  const marker = { $sensitive: folded.map((k) => JSON.stringify(env[k])).join('|').length.toString(36) + ':' + folded.length, $summary: `${fromFiles.length} values from ${src.files.join(', ')}${more}; sensitive` };
   const rest = Object.entries(env).filter(([k]) => !folded.includes(k));
-  return { ...cfg, environment: rest.length ? { ...Object.fromEntries(rest), '(from env files)': marker } : marker };
+  // In a diff (keys kept) both sides keep the map form, so that a key that left one side still diffs
+  // key by key rather than as a map against a marker.
+  return { ...cfg, environment: rest.length || keep.size ? { ...Object.fromEntries(rest), '(from env files)': marker } : marker };
 }
 
 /** "it does not exist", and for a `build:` service whether `up` builds its image or finds it present. */
@@ -71,7 +80,7 @@ function servicePartV2(t: Target<StackSpec>, svc: string, desired: StackDesired,
     }
     const moved = want?.image_id ? cs.find((c) => c.image_id !== want.image_id) : undefined;
     if (moved) return part(t, svc, 'replace', 'image-changed', `its image ${want!.image ?? ''} now points to a different image`, { image_id: moved.image_id.slice(0, 19) }, { image_id: want!.image_id!.slice(0, 19) }, 'recreated');
-    const deps = dependsOn(config as Record<string, unknown>).filter((x) => desired.actions?.[x] === 'recreate' || desired.actions?.[x] === 'create');
+    const deps = dependsOn(config as Record<string, unknown>).filter((x) => desired.actions?.[x] === 'recreate' || desired.actions?.[x] === 'create').sort();
     if (deps.length) return part(t, svc, 'replace', 'dependency', `${deps.join(', ')} ${deps.length > 1 ? 'are' : 'is'} recreated and compose recreates the services that depend on ${deps.length > 1 ? 'them' : 'it'}`, null, null, 'recreated');
     return part(t, svc, 'replace', 'config-changed', "its config changed (compose's own judgement)", null, null, 'recreated');
   }
@@ -139,7 +148,7 @@ function countWords(parts: Change[], stack: string): string {
 
 function teardownParts(t: Target<StackSpec>, containers: ContainerInfo[], reason: string, cause: string): Change[] {
   const byService = groupBy(containers);
-  return [...byService].map(([svc, cs]) => part(t, svc, 'delete', cause, reason, { containers: cs.map((c) => c.name), image: cs[0]!.image, state: stateWords(cs[0]!) }, null, 'removed'));
+  return [...byService].sort(([a], [b]) => a.localeCompare(b)).map(([svc, cs]) => part(t, svc, 'delete', cause, reason, { containers: cs.map((c) => c.name), image: cs[0]!.image, state: stateWords(cs[0]!) }, null, 'removed'));
 }
 
 export function groupBy(cs: ContainerInfo[]): Map<string, ContainerInfo[]> {
@@ -185,8 +194,13 @@ export function planStack(t: Target<StackSpec>, actual: StackActual, ctx?: PlanC
     }
     return { action: cs.length ? 'update' : 'create', reason: 'an env file is missing (see the error below)', before: null, after: display, diagnostics: [{ severity: 'error', summary: `env file${actual.missing_inputs.length > 1 ? 's' : ''} compose needs do${actual.missing_inputs.length > 1 ? '' : 'es'} not exist: ${files}`, detail: 'Write it first (e.g. a secrets resource, then depends_on: [secrets.NAME] on this stack).' }] };
   }
+  // An external network or volume that a stack this one depends on creates: planned after it applies.
+  const creators = t.desired.dependsOn.filter((d) => d.startsWith('stacks.'));
   if (!actual.desired && actual.missing_external?.length && actual.compose_error === undefined) {
-    return { action: cs.length ? 'update' : 'create', reason: 'an external network or volume is missing (see the error below)', before: null, after: display, diagnostics: missingExternal(actual.missing_external) };
+    if (creators.length) {
+      return { action: cs.length ? 'update' : 'create', reason: `${actual.missing_external.join(', ')} ${actual.missing_external.length > 1 ? 'do' : 'does'} not exist yet; the services are planned after ${creators.join(', ')} apply`, before: null, after: display, diagnostics: missingExternal(actual.missing_external, creators) };
+    }
+    return { action: cs.length ? 'update' : 'create', reason: 'an external network or volume is missing (see the error below)', before: null, after: display, diagnostics: missingExternal(actual.missing_external, []) };
   }
   if (actual.compose_error !== undefined || !actual.desired) {
     return {
@@ -204,20 +218,26 @@ export function planStack(t: Target<StackSpec>, actual: StackActual, ctx?: PlanC
   // Under v2, services compose will act on outside the subset (dependencies of the subset) are shown too.
   // Services this machine cannot run are never planned: an error each, or left out of `up` when skipped.
   const unsat = actual.unsatisfiable ?? {};
-  const skip = Boolean(ctx?.flags.skipUnsatisfiable);
-  const active = upServices(spec, desired).filter((s) => !(s in unsat));
+  const skip = Boolean(ctx?.flags.skipUnsatisfiable || spec.skip_unsatisfiable);
+  const active = upServices(spec, desired).filter((s) => !(s in unsat)).sort();
   const parts: Change[] = active.map((svc) => (v2 ? servicePartV2 : servicePart)(t, svc, desired, byService.get(svc) ?? [], data, actual));
-  const diagnostics: Diagnostic[] = Object.entries(unsat).map(([svc, why]) =>
+  const diagnostics: Diagnostic[] = Object.entries(unsat).sort(([a], [b]) => a.localeCompare(b)).map(([svc, why]) =>
     skip
-      ? { severity: 'warning', summary: `service ${svc} cannot run here: ${why}; left out of up (--skip-unsatisfiable)` }
+      ? { severity: 'warning', summary: `service ${svc} cannot run here: ${why}; left out of up (${spec.skip_unsatisfiable ? 'skip_unsatisfiable: true' : '--skip-unsatisfiable'})` }
       : { severity: 'error', summary: `service ${svc} cannot run here: ${why}`, detail: 'Nothing is started. Plan and apply with --skip-unsatisfiable to bring up the other services without it, or leave it out with services:.' },
   );
   for (const s of spec.services ?? []) {
     if (!desired.all.includes(s)) diagnostics.push({ severity: 'error', summary: `services: no service "${s}" in the compose files (they have: ${desired.all.join(', ') || 'none'})` });
   }
-  diagnostics.push(...missingExternal(actual.missing_external ?? []));
+  diagnostics.push(...missingExternal(actual.missing_external ?? [], creators));
   const warnings: string[] = [];
-  for (const [svc, list] of byService) {
+  for (const [svc, list] of [...byService].sort(([a], [b]) => a.localeCompare(b))) {
+    // The declared set is the truth: containers of a service whose profile is no longer active are
+    // removed (compose leaves them: they are not orphans to it, the service is still in the files).
+    if (inactiveProfile(svc, desired, spec)) {
+      parts.push(part(t, svc, 'delete', 'profile-inactive', 'its profile is no longer active', { containers: list.map((c) => c.name).sort(), image: list[0]!.image }, null, 'removed'));
+      continue;
+    }
     // v2: compose itself says which containers are orphans (services of inactive profiles are not).
     if (v2 ? desired.actions?.[svc] !== 'remove' && (spec.remove_orphans || desired.all.includes(svc)) : desired.all.includes(svc)) continue;
     if (spec.remove_orphans) parts.push(part(t, svc, 'delete', 'orphan', 'it is no longer in the compose files (orphan)', { containers: list.map((c) => c.name), image: list[0]!.image }, null, 'removed'));
@@ -233,10 +253,21 @@ export function planStack(t: Target<StackSpec>, actual: StackActual, ctx?: PlanC
   return { action: 'update', reason: countWords(parts, t.name), before: null, after: null, parts, ...(warnings.length ? { warnings } : {}), ...(diagnostics.length ? { diagnostics } : {}) };
 }
 
+/**
+ * A service with containers that the manifest's profiles no longer activate. v1: in the files but not
+ * active. v2 (whose `config` lists active services only): not active, and not an orphan compose removes.
+ */
+function inactiveProfile(svc: string, desired: StackDesired, spec: StackSpec): boolean {
+  if (svc in desired.services) return false;
+  if (desired.generation === 2) return spec.remove_orphans && !desired.all.includes(svc) && desired.actions?.[svc] !== 'remove';
+  return desired.all.includes(svc);
+}
+
 /** One error per external network or volume the files name that the engine does not have. */
-function missingExternal(missing: string[]): Diagnostic[] {
+function missingExternal(missing: string[], creators: string[]): Diagnostic[] {
   return missing.map((x) => {
     const [what, name] = x.split(' ');
+    if (creators.length) return { severity: 'warning', summary: `external ${x} does not exist yet: expected from ${creators.join(', ')} (applied first); apply checks it again before compose runs` };
     return { severity: 'error', summary: `external ${x} does not exist (compose would fail at up)`, detail: `Create it first (docker ${what} create ${name}), or let compose make it: remove external: true from the compose file.` };
   });
 }

@@ -2,7 +2,7 @@
 // Under compose v2 the answer is compose's own `--dry-run up -d`; under v1, `config --hash '*'`.
 import type { RunContext, Target } from '../../core/kind.js';
 import type { ContainerInfo, EngineSnapshot } from '../../providers/docker/engine.js';
-import { maskConfig } from './mask.js';
+import { maskConfig, sensitivePaths, valuesAt } from './mask.js';
 import type { GpuNeed } from '../../providers/docker/gpu.js';
 import { dataOf, upServices, type CachedService, type MaskedConfig, type StackActual, type StackData, type StackSpec } from './types.js';
 
@@ -52,6 +52,9 @@ function bundleValues(ctx: RunContext): string[] {
  * cannot run (a GPU it does not have): those are planned as errors, or left out with --skip-unsatisfiable.
  */
 export async function readOne(ctx: RunContext, t: Target<StackSpec>, snap: EngineSnapshot, opts: { fresh?: boolean } = {}): Promise<StackActual> {
+  // Hardware detection (~0.15 s) runs beside compose when the files may reserve a GPU, not after it.
+  const early = (await mayReserveGpu(t)) ? (async () => (await import('../../providers/docker/gpu.js')).machineGpus(ctx.env))() : null;
+  early?.catch(() => undefined);
   let actual = await readDesired(ctx, t, snap, opts);
   const desired = actual.desired;
   const spec = t.desired?.spec;
@@ -76,8 +79,19 @@ export async function readOne(ctx: RunContext, t: Target<StackSpec>, snap: Engin
   if (!desired?.gpu || !spec || !Object.keys(desired.gpu).length) return actual;
   const { unsatisfiableServices, machineGpus } = await import('../../providers/docker/gpu.js');
   const names = upServices(spec, desired);
-  const unsat = await unsatisfiableServices(desired.configs, names, () => machineGpus(ctx.env), (n) => desired.gpu?.[n] ?? null);
+  const unsat = await unsatisfiableServices(desired.configs, names, () => early ?? machineGpus(ctx.env), (n) => desired.gpu?.[n] ?? null);
   return unsat.size ? { ...actual, unsatisfiable: Object.fromEntries(unsat) } : actual;
+}
+
+/** Whether a stack's compose files may reserve a GPU (a cheap look at their text, or the cached answer). */
+async function mayReserveGpu(t: Target<StackSpec>): Promise<boolean> {
+  const spec = t.desired?.spec;
+  if (!spec || spec.state === 'down') return false;
+  const cached = (t.prior?.data as StackData | undefined)?.cache?.gpu;
+  if (cached && Object.keys(cached).length) return true;
+  const { readFile } = await import('node:fs/promises');
+  const texts = await Promise.all(spec.files.map((f) => readFile(f, 'utf8').catch(() => '')));
+  return texts.some((x) => /nvidia|\bgpus\s*:|capabilities/i.test(x));
 }
 
 async function readDesired(ctx: RunContext, t: Target<StackSpec>, snap: EngineSnapshot, opts: { fresh?: boolean }): Promise<StackActual> {
@@ -96,12 +110,25 @@ async function readDesired(ctx: RunContext, t: Target<StackSpec>, snap: EngineSn
   const tool = findCompose(ctx.env, spec.compose_command);
   if ('error' in tool) return { ...actual, tool_error: tool.error };
   const call = { project: spec.project, project_directory: spec.project_directory, files: spec.files, profiles: spec.profiles, env_files: spec.env_files };
-  const inputs = await cacheKeyInputs(tool.argv.join(' '), call, ctx.env, path.join(ctx.home.root, 'cache'));
+  // (the tool is in the key through its version text below, not its path: a wrapper on PATH that runs
+  // the same compose finds the same cache)
+  const inputs = await cacheKeyInputs('compose', call, ctx.env, path.join(ctx.home.root, 'cache'));
   // Text relayed from compose: scrubbed of every bundle value, every value under a secret-looking key,
   // and every other env value of 12 characters or more. Shorter values under plain keys (a database
   // name, a host, `true`, a port) are configuration, and are also words of compose's own messages
   // (`pmoves` in a path, `postgres` as a service name): replacing them made the messages unreadable.
-  const scrub = scrubber([...inputs.secretKeyed, ...bundleValues(ctx), ...inputs.secrets.filter((v) => v.trim().length >= 12)]);
+  // Composed values that interpolate a masked variable (sensitivePaths, added as configs are masked below)
+  // are replaced whole too, whatever the length of the secret inside them.
+  const composed: string[] = [];
+  let scrubList = -1;
+  let scrubFn: (l: string) => string = (l) => l;
+  const scrub = (l: string) => {
+    if (scrubList !== composed.length) (scrubFn = scrubber([...inputs.secretKeyed, ...bundleValues(ctx), ...inputs.secrets.filter((v) => v.trim().length >= 12), ...composed])), (scrubList = composed.length);
+    return scrubFn(l);
+  };
+  const bundleSet = new Set(bundleValues(ctx).map((v) => v.trim()));
+  const maskedVars = new Set(inputs.maskedVars);
+  const isMaskedVar = (v: string) => maskedVars.has(v) || (inputs.varValues[v] !== undefined && bundleSet.has(inputs.varValues[v]!.trim()));
   const secretScrub = scrubber([...inputs.secretKeyed, ...bundleValues(ctx)]);
   const known = new Set([...inputs.secrets, ...bundleValues(ctx)].map((v) => v.trim()).filter((v) => v.length >= 4));
   actual.scrub = scrub;
@@ -141,7 +168,11 @@ async function readDesired(ctx: RunContext, t: Target<StackSpec>, snap: EngineSn
       for (const k of literal) keys.delete(k);
       env_sources[svc] = { files: se.files.map((f) => path.basename(f)), keys: [...keys].sort() };
     }
-    return maskConfig(cfg, ctx.digest, { literal, scrub: secretScrub, known });
+    const sensitive = sensitivePaths(se?.interp, isMaskedVar);
+    // Only the composed strings that hold a masked variable's value (not `ingress`, `tcp` beside a port).
+    const inside = [...sensitive].flatMap((at) => (se?.interp?.[at] ?? []).filter(isMaskedVar).map((v) => inputs.varValues[v]?.trim() ?? '')).filter(Boolean);
+    for (const v of valuesAt(cfg, sensitive)) if (v.trim().length >= 4 && inside.some((x) => v.includes(x))) composed.push(v);
+    return maskConfig(cfg, ctx.digest, { literal, scrub: secretScrub, known, sensitive });
   };
   try {
     const services: Record<string, CachedService> = {};
@@ -149,7 +180,7 @@ async function readDesired(ctx: RunContext, t: Target<StackSpec>, snap: EngineSn
     const imageOf = (svc: string, cfg: Record<string, unknown>) => (typeof cfg.image === 'string' ? cfg.image : `${spec.project}${v2 ? '-' : '_'}${svc}`);
     if (v2) {
       const up = [...(spec.remove_orphans ? ['--remove-orphans'] : []), ...(spec.services ?? [])];
-      const got = await composeDryRun(tool, call, up, ctx.env, ctx.signal);
+      const got = await composeDryRun(tool, call, up, ctx.env, ctx.signal, { fresh: containers.length === 0, named: spec.services ?? [] });
       for (const svc of got.active) {
         const image = imageOf(svc, got.services[svc] ?? {});
         services[svc] = { hash: '', image, image_id: imageIdOf(image) };

@@ -17,6 +17,8 @@ export interface StackSpec {
   wait_timeout: number;
   remove_orphans: boolean;
   remove_volumes: boolean;
+  /** Leave out services this machine cannot run (as --skip-unsatisfiable does), declared on the stack. */
+  skip_unsatisfiable?: boolean;
   /** The manifest's top-level `compose.command` (set by stacksExpander); null = find one. */
   compose_command: string[] | null;
 }
