@@ -9,45 +9,15 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { cli, cliSpawn, repoRoot, tempDir, waitFor } from './helpers.js';
+import { repoRoot } from './helpers.js';
+import { killApplyWhen, killBox, type KillBox } from './kill-helpers.js';
 import { OllamaPeer, registryModel } from './ollama-peer.js';
 
 const out = (r: { stdout?: unknown; stderr?: unknown }) => `${String(r.stdout)}\n${String(r.stderr)}`;
 const bundle = path.join(repoRoot, 'examples', 'quickstart', 'env.cgp.json');
 
-function box(prefix: string, env: Record<string, string | undefined> = {}) {
-  const t = tempDir(prefix);
-  const home = path.join(t.dir, 'home');
-  const pm = path.join(t.dir, 'pm');
-  mkdirSync(home, { recursive: true });
-  const manifest = path.join(t.dir, 'pmoves.mini.yaml');
-  const fullEnv = { HOME: home, XDG_CONFIG_HOME: path.join(home, '.config'), CODEX_HOME: path.join(home, '.codex'), CRUSH_GLOBAL_CONFIG: undefined, CLAUDE_CONFIG_DIR: undefined, PMOVES_PROGRESS_INTERVAL_MS: '0', ...env };
-  return {
-    ...t,
-    home,
-    pm,
-    write: (yaml: string) => writeFileSync(manifest, `apiVersion: pmoves.ai/mini/v1\n${yaml}`),
-    run: (args: string[], extra: Record<string, string> = {}) => cli(['mini', ...args, '-m', manifest], { home: pm, cwd: t.dir, env: { ...fullEnv, ...extra } }),
-    spawn: (args: string[]) => cliSpawn(['mini', ...args, '-m', manifest], { home: pm, cwd: t.dir, env: fullEnv }),
-  };
-}
-
-async function killWhen(b: ReturnType<typeof box>, args: string[], point: () => boolean, what: string): Promise<void> {
-  const child = b.spawn(['apply', '--auto-approve', '--no-probe', ...args]);
-  let ended = false;
-  void child.on('exit', () => (ended = true));
-  try {
-    await waitFor(() => {
-      try {
-        return ended || point();
-      } catch {
-        return false;
-      }
-    }, what, 60_000);
-  } finally {
-    child.kill('SIGKILL');
-    await child;
-  }
+async function killWhen(b: KillBox, args: string[], point: () => boolean, what: string): Promise<void> {
+  const ended = await killApplyWhen(b, args, point, what);
   assert.not.ok(ended && !point(), `${what}: the apply ended before the kill`);
 }
 
@@ -79,7 +49,7 @@ test('model file killed mid-download: removal deletes its .partial and never an 
   const peer = new OllamaPeer();
   await peer.start();
   peer.install('big:latest', registryModel('users-own', 10_000)); // the user's own model, named like ours
-  const b = box('pmoves-crash-model-', { OLLAMA_HOST: peer.url, OLLAMA_MODELS: '' });
+  const b = killBox('pmoves-crash-model-', { OLLAMA_HOST: peer.url, OLLAMA_MODELS: '' });
   try {
     b.write(`models:\n  big:\n    provider: file\n    url: ${srv.url}\n    sha256: "${sha}"\n    path: models/big.bin\n`);
     const partial = () => readdirSync(path.join(b.dir, 'models')).find((f) => f.endsWith('.partial'));
@@ -111,7 +81,7 @@ test('an older write-ahead entry that names nothing: removal touches nothing out
   const peer = new OllamaPeer();
   await peer.start();
   peer.install('old:latest', registryModel('users-old', 10_000));
-  const b = box('pmoves-crash-old-', { OLLAMA_HOST: peer.url });
+  const b = killBox('pmoves-crash-old-', { OLLAMA_HOST: peer.url });
   try {
     b.write('models: {}\n');
     mkdirSync(b.pm, { recursive: true });
@@ -129,7 +99,7 @@ test('an older write-ahead entry that names nothing: removal touches nothing out
 });
 
 test('secrets killed mid-apply (parallel writes): removal leaves no env file and no temp file; the plan then says No changes', async () => {
-  const b = box('pmoves-crash-secrets-');
+  const b = killBox('pmoves-crash-secrets-');
   try {
     const n = 150;
     b.write(`secrets:\n${Array.from({ length: n }, (_, i) => `  s${i}: { bundle: ${bundle}, env_file: out/e${i}.env }\n`).join('')}`);
@@ -147,7 +117,7 @@ test('secrets killed mid-apply (parallel writes): removal leaves no env file and
 });
 
 test('MCP killed between agent-file edits: removal takes every entry pmoves wrote out of every agent file', async () => {
-  const b = box('pmoves-crash-mcp-');
+  const b = killBox('pmoves-crash-mcp-');
   try {
     const files = {
       cursor: path.join(b.home, '.cursor', 'mcp.json'),

@@ -11,41 +11,15 @@ import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { readTomlEntry } from '../src/providers/mcp/toml-edit.js';
-import { cli, cliSpawn, repoRoot, tempDir, waitFor } from './helpers.js';
+import { repoRoot, waitFor } from './helpers.js';
+import { killApplyWhen, killBox, type KillBox } from './kill-helpers.js';
 import { OllamaPeer, registryModel } from './ollama-peer.js';
 
 const out = (r: { stdout?: unknown; stderr?: unknown }) => `${String(r.stdout)}\n${String(r.stderr)}`;
 const bundle = path.join(repoRoot, 'examples', 'quickstart', 'env.cgp.json');
 
-function box(prefix: string, env: Record<string, string | undefined> = {}) {
-  const t = tempDir(prefix);
-  const home = path.join(t.dir, 'home');
-  const pm = path.join(t.dir, 'pm');
-  mkdirSync(home, { recursive: true });
-  const manifest = path.join(t.dir, 'pmoves.mini.yaml');
-  const fullEnv = { HOME: home, XDG_CONFIG_HOME: path.join(home, '.config'), CODEX_HOME: path.join(home, '.codex'), CRUSH_GLOBAL_CONFIG: undefined, CLAUDE_CONFIG_DIR: undefined, PMOVES_PROGRESS_INTERVAL_MS: '0', ...env };
-  return {
-    ...t,
-    home,
-    pm,
-    write: (yaml: string) => writeFileSync(manifest, `apiVersion: pmoves.ai/mini/v1\n${yaml}`),
-    run: (args: string[]) => cli(['mini', ...args, '-m', manifest], { home: pm, cwd: t.dir, env: fullEnv }),
-    spawn: (args: string[]) => cliSpawn(['mini', ...args, '-m', manifest], { home: pm, cwd: t.dir, env: fullEnv }),
-  };
-}
-
-/** Spawn apply, wait for `point` (polled), kill -9. Returns whether the apply had already ended. */
-async function killAt(b: ReturnType<typeof box>, point: () => boolean, what: string): Promise<void> {
-  const child = b.spawn(['apply', '--auto-approve', '--no-probe', '--parallelism', '1']);
-  let ended = false;
-  void child.on('exit', () => (ended = true));
-  try {
-    await waitFor(() => ended || point(), what, 60_000);
-  } finally {
-    child.kill('SIGKILL');
-    await child;
-  }
-}
+/** Spawn apply (one resource at a time), wait for `point` (polled), kill -9. */
+const killAt = (b: KillBox, point: () => boolean, what: string) => killApplyWhen(b, ['--parallelism', '1'], point, what);
 
 function tmpFiles(dir: string): string[] {
   const found: string[] = [];
@@ -60,7 +34,7 @@ function tmpFiles(dir: string): string[] {
   return found;
 }
 
-const converges = async (b: ReturnType<typeof box>) => {
+const converges = async (b: KillBox) => {
   const again = await b.run(['apply', '--auto-approve', '--no-probe']);
   assert.is(again.exitCode, 0, out(again));
   const plan = await b.run(['plan', '--no-probe', '--detailed-exitcode']);
@@ -74,14 +48,14 @@ test('MCP: killed between config writes (several points), the next apply converg
   const servers = ['ka', 'kb', 'kc'].map((n) => `  ${n}:\n    command: ${node}\n    args: [${memory}]\n    scope: local\n`).join('');
   const yaml = `mcp_clients: [cursor, codex, claude-code, crush]\nmcp:\n${servers}`;
   // each point: the first sign of progress it waits for (any file edited, the second client, the registry)
-  const points: [string, (b: ReturnType<typeof box>) => boolean][] = [
+  const points: [string, (b: KillBox) => boolean][] = [
     ['the lock taken', (b) => existsSync(path.join(b.pm, 'lock'))],
     ['a first entry written', (b) => readFileSync(path.join(b.home, '.cursor', 'mcp.json'), 'utf8').includes('"ka"')],
     ['codex written', (b) => readFileSync(path.join(b.home, '.codex', 'config.toml'), 'utf8').includes('[mcp_servers.ka]')],
     ['the registry written', (b) => existsSync(path.join(b.pm, 'mcp', 'registry.json'))],
   ];
   for (const [what, point] of points) {
-    const b = box('pmoves-kill-mcp-');
+    const b = killBox('pmoves-kill-mcp-');
     try {
       const files = {
         cursor: path.join(b.home, '.cursor', 'mcp.json'),
@@ -130,13 +104,13 @@ test('MCP: killed between config writes (several points), the next apply converg
 test('secrets: killed between env-file writes, each file is whole or absent; the next apply converges; removal deletes them', async () => {
   const names = ['s1', 's2', 's3', 's4'];
   const yaml = `secrets:\n${names.map((n, i) => `  ${n}:\n    bundle: ${bundle}\n    env_file: out/${n}.env\n${i ? `    depends_on: [secrets.${names[i - 1]}]\n` : ''}`).join('')}`;
-  const points: [string, (b: ReturnType<typeof box>) => boolean][] = [
+  const points: [string, (b: KillBox) => boolean][] = [
     ['the first env file', (b) => existsSync(path.join(b.dir, 'out', 's1.env'))],
     ['the third env file', (b) => existsSync(path.join(b.dir, 'out', 's3.env'))],
   ];
   let whole: string | null = null;
   for (const [what, point] of points) {
-    const b = box('pmoves-kill-secrets-');
+    const b = killBox('pmoves-kill-secrets-');
     try {
       b.write(yaml);
       await killAt(b, () => point(b), what);
@@ -197,7 +171,7 @@ test('models: killed during a file download and during an Ollama pull; the next 
   peer.addRegistry('kill-me:7b', registryModel('kill', 40_000));
   let release!: () => void;
   peer.pullGate = new Promise<void>((r) => (release = r));
-  const b = box('pmoves-kill-models-', { OLLAMA_HOST: peer.url, OLLAMA_MODELS: '' });
+  const b = killBox('pmoves-kill-models-', { OLLAMA_HOST: peer.url, OLLAMA_MODELS: '' });
   try {
     const file = `  f:\n    provider: file\n    url: ${srv.url}\n    sha256: ${sha}\n    path: out/f.bin\n`;
     const ollama = `  o:\n    provider: ollama\n    model: kill-me:7b\n    depends_on: [models.f]\n`;
