@@ -5,18 +5,12 @@ import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, w
 import path from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
+import { processAlive } from '../src/core/fs.js';
 import { cliSpawn, repoRoot, tempDir, waitFor } from './helpers.js';
 
 const t = suite('agents-stop');
 
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
+const alive = processAlive;
 
 t('SIGINT stops the agent and its children; the exit code is the agent\'s; the run is audited', async () => {
   const { dir, cleanup } = tempDir('pmoves-agents-stop-');

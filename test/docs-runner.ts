@@ -39,6 +39,7 @@
 // in a *.pid file under its folder (daemons that detach, like `mosquitto -d`), and the containers of
 // compose projects whose folder is under it.
 import { execa } from 'execa';
+import { processAlive } from '../src/core/fs.js';
 import { chmodSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Esp32Peer } from './esp32-peer.js';
@@ -259,14 +260,7 @@ function substituteFiles(dir: string, apply: (s: string) => string): void {
 
 /** The page's process group, and daemons that left it (pid files under its folder); waits until they are gone. */
 async function stopLeftovers(pgid: number | undefined, dir: string, projects: string[]): Promise<void> {
-  const alive = (pid: number) => {
-    try {
-      process.kill(pid, 0);
-      return true;
-    } catch {
-      return false;
-    }
-  };
+  const alive = processAlive;
   const kill = (pid: number, sig: NodeJS.Signals = 'SIGTERM') => {
     try {
       process.kill(pid, sig);
