@@ -111,7 +111,8 @@ const result = await build({
   banner: { js: "import { createRequire as __pmovesCreateRequire } from 'node:module'; const require = __pmovesCreateRequire(import.meta.url);" },
   // Native add-ons (ssh2's optional crypto binding, cpu-features) stay where npm put them.
   // serialport finds its prebuilt binding from its own folder; esptool-js imports its stub JSON files: both stay in node_modules.
-  external: ['*.node', 'cpu-features', 'serialport', '@serialport/*', 'esptool-js'],
+  // dockerode (TLS and ssh:// DOCKER_HOSTs only) stays there too: bundled, ssh2 reads __dirname, which ESM has not.
+  external: ['*.node', 'cpu-features', 'serialport', '@serialport/*', 'esptool-js', 'dockerode'],
   legalComments: 'none',
   minifyWhitespace: true,
   minifySyntax: true,

@@ -116,8 +116,13 @@ export async function dockerClient(env: NodeJS.ProcessEnv) {
   if (ep.socketPath) return new Docker({ socketPath: ep.socketPath });
   if (ep.host && !ep.needsDockerode) return new Docker({ host: ep.host, port: ep.port, protocol: 'http' });
   // TLS / ssh: dockerode's own DOCKER_HOST / DOCKER_CERT_PATH handling.
+  // DOCKER_CERT_PATH defaults to ~/.docker as the docker CLI's does (an unset variable assigned to
+  // process.env would become the text "undefined").
   const saved = { ...process.env };
-  Object.assign(process.env, { DOCKER_HOST: env.DOCKER_HOST, DOCKER_TLS_VERIFY: env.DOCKER_TLS_VERIFY, DOCKER_CERT_PATH: env.DOCKER_CERT_PATH });
+  const home = env.HOME || (await import('node:os')).homedir();
+  const wanted: Record<string, string | undefined> = { DOCKER_HOST: env.DOCKER_HOST, DOCKER_TLS_VERIFY: env.DOCKER_TLS_VERIFY, DOCKER_CERT_PATH: env.DOCKER_CERT_PATH || (env.DOCKER_TLS_VERIFY ? `${home}/.docker` : undefined) };
+  for (const [k, v] of Object.entries(wanted)) if (v === undefined) delete process.env[k];
+  else process.env[k] = v;
   try {
     return new Docker();
   } finally {
