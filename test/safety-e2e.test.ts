@@ -152,7 +152,7 @@ t('a FIFO or a device as the manifest or the bundle is refused before reading', 
   writeFileSync(path.join(dir, 'pmoves.mini.yaml'), 'apiVersion: pmoves.ai/mini/v1\nsecrets:\n  env:\n    bundle: bundle.fifo\n    env_file: out/env\n');
   const b = await run(['plan']);
   assert.is(b.exitCode, 1);
-  assert.match(String(b.stdout) + String(b.stderr), /bundle\.fifo: is a FIFO \(named pipe\), expected a regular file/);
+  assert.match(String(b.stdout) + String(b.stderr), /pmoves\.mini\.yaml:4:13: secrets\.env\.bundle: \S*bundle\.fifo is a FIFO \(named pipe\), expected a regular file/, 'located in the manifest');
   noInternal(b);
 });
 
