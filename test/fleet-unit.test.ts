@@ -78,6 +78,9 @@ test('status folding: a resource waiting in backoff keeps its last error and nex
   const next = '2026-12-07T03:00:00.000Z';
   foldEvent(s, { event: 'apply', message: 'm', result: 'failed', added: 0, changed: 0, destroyed: 0, failed: [], skipped: [], errors: [], excluded: ['secrets.env'], waiting: [{ address: 'secrets.env', error: "ENOTDIR: not a directory, mkdir '/dev/null/sub'", failures: 3, next_try: next }], commit: 'abc', ms: 5 });
   assert.equal(s.failing, [{ address: 'secrets.env', reason: "ENOTDIR: not a directory, mkdir '/dev/null/sub'", next_try: next }]);
+  // the run that tried it again and failed: its error and the next try from that run (now + its backoff)
+  foldEvent(s, { event: 'apply', message: 'm', result: 'failed', added: 0, changed: 0, destroyed: 0, failed: [{ address: 'secrets.env', error: 'ENOTDIR again', retry_in_ms: 8000 }], skipped: [], errors: [], excluded: [], waiting: [], commit: 'abc', ms: 5 }, new Date('2026-12-07T03:00:00.000Z'));
+  assert.equal(s.failing, [{ address: 'secrets.env', reason: 'ENOTDIR again', next_try: '2026-12-07T03:00:08.000Z' }]);
   foldEvent(s, { event: 'fleet', action: 'invalid', group: 'edge', message: 'group edge: its overrides do not make a valid manifest; nothing new is applied:\n  fleet.yaml:7:42: x' });
   foldEvent(s, { event: 'run-finished', message: '', result: 'invalid-manifest', error: 'group edge: its overrides do not make a valid manifest: fleet.yaml:7:42: secrets.env.include_labels: expected array', commit: 'b2' });
   assert.is(s.result, 'blocked');

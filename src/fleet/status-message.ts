@@ -77,13 +77,14 @@ export function foldEvent(s: DeviceStatus, e: Ev, now = new Date()): { publish: 
       s.time = time;
       return { publish: 'status' };
     case 'apply': {
-      const failed = [...(e.failed ?? []), ...(e.skipped ?? [])] as { address: string; error: string }[];
+      const failed = [...(e.failed ?? []), ...(e.skipped ?? [])] as { address: string; error: string; retry_in_ms?: number }[];
       s.commit = e.commit ?? s.commit;
       s.counts = { added: e.added ?? 0, changed: e.changed ?? 0, destroyed: e.destroyed ?? 0, failed: failed.length + (e.errors?.length ?? 0), excluded: e.excluded?.length ?? 0 };
       // a conflict (someone else's entry in the way) is not converged either
       const conflicts = (e.conflicts ?? []) as { address: string; conflicts: string[] }[];
       s.failing = [
-        ...failed.map((f) => ({ address: f.address, reason: oneLine(f.error) })),
+        // failed in this run: its error, and when it is tried again (it waits in backoff from now)
+        ...failed.map((f) => ({ address: f.address, reason: oneLine(f.error), ...(typeof f.retry_in_ms === 'number' ? { next_try: new Date(now.getTime() + f.retry_in_ms).toISOString() } : {}) })),
         ...conflicts.map((c) => ({ address: c.address, reason: oneLine(`in conflict: ${c.conflicts.join('; ')}`) })),
         ...(e.errors ?? []).map((x: string) => ({ address: '(plan)', reason: oneLine(x) })),
         // waiting in backoff: the last error and the next try, not just "in retry backoff"
